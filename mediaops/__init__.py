@@ -1,0 +1,1 @@
+"""MediaOps: cross-cutting pieces every process shares (settings, logging, the CLI)."""
