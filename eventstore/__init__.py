@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: the schema's migrations, connections, and (next) the event store."""
