@@ -1,0 +1,80 @@
+"""Due times over China's working-day calendar, answered once per workflow and then kept.
+
+The calendar changes when `chinesecalendar` is upgraded (a new year's data ships each November),
+so a workflow must not compute it inline: a replay after an upgrade would decide differently.
+Asking this activity records the answer in the workflow's history instead.
+"""
+
+from datetime import datetime, timedelta
+
+import structlog
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from domain.calendar import WorkingCalendar
+from domain.policy import Policy
+from domain.rules import RuleId
+
+log = structlog.get_logger(__name__)
+
+
+class WorkingDaysDeadlineRequest(BaseModel):
+    rule: RuleId
+    ended_at: datetime
+    working_days: int = Field(ge=1)
+
+
+class WorkingHoursRequest(BaseModel):
+    rule: RuleId
+    start: datetime
+    duration: timedelta
+
+
+class DueTime(BaseModel):
+    """A due instant (UTC), the rule it serves, and the years that were guessed, if any."""
+
+    rule: RuleId
+    at: datetime
+    fallback_years: list[int] = Field(default_factory=list)
+
+    @property
+    def guessed(self) -> bool:
+        return bool(self.fallback_years)
+
+
+class CalendarActivities:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def _calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(allow_fallback=self.policy.working_hours.unknown_year == "fallback_mon_fri")
+
+    def _due(self, rule: RuleId, at: datetime, calendar: WorkingCalendar) -> DueTime:
+        due = DueTime(rule=rule, at=at, fallback_years=sorted(calendar.fallback_years))
+        if due.guessed:
+            log.warning(
+                "due time guessed with a Monday-to-Friday calendar",
+                rule=rule.value,
+                years=due.fallback_years,
+                at=at.isoformat(),
+            )
+        return due
+
+    @activity.defn(name="calendar.working_days_deadline")
+    async def working_days_deadline(self, request: WorkingDaysDeadlineRequest) -> DueTime:
+        """The end (P-EVENT-DAY-END) of the n-th working day after `ended_at`, e.g. for R-NEWS-3WD."""
+        calendar = self._calendar()
+        at = calendar.working_days_deadline(
+            request.ended_at, request.working_days, self.policy.event_day_end.at, self.policy.zone
+        )
+        return self._due(request.rule, at, calendar)
+
+    @activity.defn(name="calendar.working_hours_after")
+    async def working_hours_after(self, request: WorkingHoursRequest) -> DueTime:
+        """`duration` of working time (P-WORKING-HOURS) after `start`, e.g. for P-APPROVAL-REMIND."""
+        calendar = self._calendar()
+        hours = self.policy.working_hours
+        at = calendar.add_working_hours(
+            request.start, request.duration, hours.start, hours.end, self.policy.zone
+        )
+        return self._due(request.rule, at, calendar)

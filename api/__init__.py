@@ -1,0 +1,1 @@
+"""The HTTP API: people start workflows, decide approvals, read state; platforms call back here."""

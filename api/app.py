@@ -1,0 +1,120 @@
+"""The FastAPI application: health, identity, the rules in force, and (per issue) the processes."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.auth import allowed, current_user
+from api.errors import install_error_handlers
+from api.state import AppState, app_state
+from api.users import User, list_users
+from domain.roles import ROLE_TITLES, Permission, permissions_of
+from mediaops.settings import Settings
+
+READY_TIMEOUT_S = 3.0
+
+
+class Me(BaseModel):
+    id: str
+    display_name: str
+    roles: list[str]
+    role_titles: list[str]
+    permissions: list[str]
+
+
+class UserOut(BaseModel):
+    id: str
+    display_name: str
+    roles: list[str]
+
+
+def _me(user: User) -> Me:
+    roles = sorted(user.roles)
+    return Me(
+        id=user.id,
+        display_name=user.display_name,
+        roles=[r.value for r in roles],
+        role_titles=[ROLE_TITLES[r] for r in roles],
+        permissions=sorted(p.value for p in permissions_of(user.roles)),
+    )
+
+
+async def _check(name: str, probe: Any) -> str | None:
+    """None when the dependency answers in time, else why not."""
+    try:
+        await asyncio.wait_for(probe(), READY_TIMEOUT_S)
+    except Exception as exc:
+        return f"{name}: {type(exc).__name__}: {exc}".strip()
+    return None
+
+
+def create_app(settings: Settings) -> FastAPI:
+    state = AppState(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.close()
+
+    app = FastAPI(
+        title="MediaOps",
+        summary="The new-media operations department's rules, run as durable workflows.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.mediaops = state
+    install_error_handlers(app)
+    State = Annotated[AppState, Depends(app_state)]
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (no dependency is checked: see /readyz)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "a dependency is down"}})
+    async def readyz(state: State) -> JSONResponse:
+        """PostgreSQL and Temporal both answer; 503 names each one that does not."""
+
+        async def database() -> None:
+            pool = await state.database()
+            await pool.fetchval("SELECT 1")
+
+        async def temporal() -> None:
+            client = await state.temporal()
+            await client.service_client.check_health()
+
+        results = await asyncio.gather(_check("postgresql", database), _check("temporal", temporal))
+        down = [r for r in results if r is not None]
+        if down:
+            return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/me", tags=["identity"])
+    async def me(user: Annotated[User, Depends(current_user)]) -> Me:
+        """Who the token belongs to, with their roles and what those roles may do."""
+        return _me(user)
+
+    @app.get("/policy", tags=["rules"])
+    async def policy(_user: Annotated[User, Depends(allowed(Permission.POLICY_READ))]) -> dict[str, Any]:
+        """The effective policy, keyed by rule id."""
+        return settings.policy.model_dump(mode="json")
+
+    @app.get("/users", tags=["identity"])
+    async def users(
+        state: State, _user: Annotated[User, Depends(allowed(Permission.USERS_READ))]
+    ) -> list[UserOut]:
+        """Who holds an account and with which roles (R-ACCOUNTS)."""
+        pool = await state.database()
+        async with pool.acquire() as conn:
+            found = await list_users(conn)
+        return [
+            UserOut(id=u.id, display_name=u.display_name, roles=sorted(r.value for r in u.roles))
+            for u in found
+        ]
+
+    return app

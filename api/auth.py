@@ -1,0 +1,40 @@
+"""Bearer-token authentication and the permission check, both as FastAPI dependencies."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import Unauthorized
+from api.state import AppState, app_state
+from api.users import User, user_for_token
+from domain.roles import Permission, require
+
+_bearer = HTTPBearer(
+    auto_error=False, description="a token from `mediaops dev token ROLE` or `mediaops users token`"
+)
+
+
+async def current_user(
+    state: Annotated[AppState, Depends(app_state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    pool = await state.database()
+    async with pool.acquire() as conn:
+        user = await user_for_token(conn, credentials.credentials)
+    if user is None:
+        raise Unauthorized("unknown, revoked or expired token")
+    return user
+
+
+def allowed(permission: Permission) -> Callable[[User], Awaitable[User]]:
+    """A dependency that admits only users whose roles hold `permission` (else 403 naming it)."""
+
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
+        require(user.roles, permission)
+        return user
+
+    return check

@@ -1,0 +1,49 @@
+"""What the API holds on to between requests: the database pool and the Temporal client.
+
+Both are connected lazily and retried, so the API starts even while PostgreSQL or Temporal is
+still coming up, and `/readyz` can say which one is down instead of the process dying.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+
+import asyncpg
+from fastapi import Request
+from temporalio.client import Client
+
+from eventstore.db import create_pool
+from mediaops.settings import Settings
+from mediaops.temporal import connect
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    _pool: asyncpg.Pool | None = None
+    _temporal: Client | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def database(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await create_pool(self.settings.dsn)
+        return self._pool
+
+    async def temporal(self) -> Client:
+        if self._temporal is None:
+            async with self._lock:
+                if self._temporal is None:
+                    self._temporal = await connect(self.settings)
+        return self._temporal
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def app_state(request: Request) -> AppState:
+    state = request.app.state.mediaops
+    assert isinstance(state, AppState)  # noqa: S101 - set by create_app
+    return state

@@ -1,0 +1,164 @@
+"""`mediaops up` (what `make run` runs): the whole system on one machine, stopped by one Ctrl-C.
+
+Order of start: PostgreSQL, schema and demo users, Temporal, the worker, the API. Stop is the
+reverse. Anything configured externally (DATABASE_URL, TEMPORAL_ADDRESS) is used, not started.
+"""
+
+import asyncio
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+import httpx
+import structlog
+
+from api.users import ensure_demo_users
+from deploy.postgres import EmbeddedPostgres
+from deploy.processes import Child, environ_with, port_in_use, spawn, wait_until
+from deploy.temporal import start_dev_server
+from eventstore.db import connect, database_name, ensure_database
+from eventstore.migrate import migrate
+from mediaops.settings import Settings
+from mediaops.temporal import connect as connect_temporal
+from mediaops.temporal import register_search_attributes
+
+log = structlog.get_logger(__name__)
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def check_ports(settings: Settings) -> None:
+    """Refuse to start anything when a port we need is taken, naming it and its setting."""
+    wanted = [(settings.api_port, "the API", "MEDIAOPS_API_PORT")]
+    if settings.embedded_postgres:
+        wanted.append((settings.pg_port, "the embedded PostgreSQL", "MEDIAOPS_PG_PORT"))
+    if settings.embedded_temporal:
+        wanted.append((settings.temporal_port, "Temporal", "MEDIAOPS_TEMPORAL_PORT"))
+        wanted.append((settings.temporal_ui_port, "the Temporal Web UI", "MEDIAOPS_TEMPORAL_UI_PORT"))
+    taken = [f"port {port} ({what}; set {var} to move it)" for port, what, var in wanted if port_in_use(port)]
+    if taken:
+        raise PortTaken("already in use: " + ", ".join(taken) + ". Nothing was started.")
+
+
+async def prepare_database(settings: Settings, dsn: str) -> None:
+    """Create the database if needed, apply migrations, and (outside production) the demo users."""
+    await ensure_database(dsn)
+    conn = await connect(dsn)
+    try:
+        applied = await migrate(conn)
+        if applied:
+            log.info("migrations applied", versions=[f"{m.version:04d}_{m.name}" for m in applied])
+        if settings.env != "production":
+            await ensure_demo_users(conn)
+    finally:
+        await conn.close()
+
+
+async def prepare_temporal(settings: Settings) -> None:
+    client = await connect_temporal(settings)
+    added = await register_search_attributes(client)
+    if added:
+        log.info("search attributes registered", names=added)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        settings = self.settings
+        check_ports(settings)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self._start()
+            print(self._banner(), flush=True)
+            while not self.stopping:
+                dead = [c for c in self.children if not c.running()]
+                if dead:
+                    for child in dead:
+                        log.error(
+                            "a process stopped unexpectedly",
+                            process=child.name,
+                            code=child.process.returncode,
+                        )
+                    return 1
+                time.sleep(0.3)
+            return 0
+        finally:
+            self.stop()
+
+    def _start(self) -> None:
+        settings = self.settings
+        home = settings.home.resolve()
+        if settings.embedded_postgres:
+            pg = EmbeddedPostgres(home / "pgdata", settings.pg_port)
+            log.info("starting PostgreSQL", port=settings.pg_port, data=str(pg.data_dir))
+            self.children.append(pg.start())
+        asyncio.run(prepare_database(settings, settings.dsn))
+        if settings.embedded_temporal:
+            log.info(
+                "starting Temporal dev server", port=settings.temporal_port, ui=settings.temporal_ui_port
+            )
+            self.children.append(
+                start_dev_server(
+                    home / "temporal.db",
+                    settings.temporal_port,
+                    settings.temporal_ui_port,
+                    settings.temporal_namespace,
+                    home / "temporal.log",
+                )
+            )
+        asyncio.run(prepare_temporal(settings))
+        env = environ_with(DATABASE_URL=settings.dsn, TEMPORAL_ADDRESS=settings.temporal_target)
+        cli = [sys.executable, "-m", "mediaops.cli"]
+        self.children.append(spawn("worker", [*cli, "worker"], env=env))
+        api = spawn("api", [*cli, "api"], env=env)
+        self.children.append(api)
+        wait_until(self._api_ready, 60, f"the API's /readyz on :{settings.api_port}", api)
+
+    def _api_ready(self) -> bool:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.settings.api_port}/readyz", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _banner(self) -> str:
+        s = self.settings
+        temporal_ui = (
+            f"http://127.0.0.1:{s.temporal_ui_port}" if s.embedded_temporal else "(external Temporal)"
+        )
+        return "\n".join(
+            [
+                "",
+                "MediaOps is running. Ctrl-C stops everything it started.",
+                f"  API            http://{s.api_host}:{s.api_port}   (OpenAPI: /docs, readiness: /readyz)",
+                f"  Temporal       {s.temporal_target}   namespace {s.temporal_namespace}",
+                f"  Temporal UI    {temporal_ui}",
+                f"  PostgreSQL     database {database_name(s.dsn)} (`mediaops dev dsn` prints the URL)",
+                "  Get a token    .venv/bin/mediaops dev token content_specialist",
+                '  Try it         curl -H "Authorization: Bearer $(.venv/bin/mediaops dev token '
+                f'operations_manager)" http://{s.api_host}:{s.api_port}/me',
+                "",
+            ]
+        )
+
+    def stop(self) -> None:
+        """Stop every child we started, newest first (API before the database it uses)."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abandon the children
+        for child in reversed(self.children):
+            if child.running():
+                log.info("stopping", process=child.name)
+                child.stop()
+        self.children.clear()

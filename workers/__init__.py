@@ -1,0 +1,1 @@
+"""Worker processes and their wiring: task queues, interceptors, the shared data converter."""

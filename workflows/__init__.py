@@ -1,0 +1,1 @@
+"""One Temporal workflow per process: thin deterministic shells around the deciders in domain/."""

@@ -1,0 +1,31 @@
+"""The search attributes ops use in the Temporal Web UI and CLI, in one list.
+
+Workflows upsert them; `mediaops up` registers them on the dev server at start, and on an external
+server through the operator API, so the names are spelled once.
+"""
+
+from typing import Any
+
+from temporalio.common import SearchAttributeKey
+
+ARTICLE_STATUS = SearchAttributeKey.for_keyword("ArticleStatus")
+WAITING_ON_ROLE = SearchAttributeKey.for_keyword("WaitingOnRole")
+AUTHOR = SearchAttributeKey.for_keyword("Author")
+PLATFORMS = SearchAttributeKey.for_keyword_list("Platforms")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+INQUIRY_STATUS = SearchAttributeKey.for_keyword("InquiryStatus")
+SLA_DEADLINE = SearchAttributeKey.for_datetime("SlaDeadline")
+PLATFORM = SearchAttributeKey.for_keyword("Platform")
+ASSIGNEE = SearchAttributeKey.for_keyword("Assignee")
+
+ALL: tuple[SearchAttributeKey[Any], ...] = (
+    ARTICLE_STATUS,
+    WAITING_ON_ROLE,
+    AUTHOR,
+    PLATFORMS,
+    NEXT_DEADLINE,
+    INQUIRY_STATUS,
+    SLA_DEADLINE,
+    PLATFORM,
+    ASSIGNEE,
+)
