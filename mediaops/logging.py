@@ -69,6 +69,14 @@ def _temporal_context(
     return event_dict
 
 
+def _drop_color_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn sends an ANSI-coloured copy of each message as an extra; the message itself suffices."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def configure_logging(settings: Settings) -> None:
     """Route structlog and the standard library (uvicorn, temporalio, asyncpg) through one pipeline."""
     level = getattr(logging, settings.log_level.upper())
@@ -78,6 +86,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _temporal_context,
+        _drop_color_message,
         redact_secrets,
     ]
     renderer: Any = (
