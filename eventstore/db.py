@@ -1,12 +1,16 @@
 """Connections to PostgreSQL, with bounded waits so a stuck server fails fast and clearly."""
 
-from typing import Any, TypeAlias
+import json
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+if TYPE_CHECKING:
+    Conn: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+else:  # the stubs' generics are not subscriptable at run time
+    Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, whether opened alone or borrowed from a pool."""
 
 CONNECT_TIMEOUT_S = 10.0
@@ -18,13 +22,27 @@ SERVER_SETTINGS = {
 }
 
 
+async def init_connection(conn: Conn) -> None:
+    """jsonb in and out as Python objects, on every connection the system opens."""
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
+    )
+
+
 async def connect(dsn: str) -> asyncpg.Connection:
-    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S, server_settings=SERVER_SETTINGS)
+    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S, server_settings=SERVER_SETTINGS)
+    await init_connection(conn)
+    return conn
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT_S, server_settings=SERVER_SETTINGS
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=CONNECT_TIMEOUT_S,
+        server_settings=SERVER_SETTINGS,
+        init=init_connection,
     )
 
 

@@ -18,8 +18,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from deploy.postgres import EmbeddedPostgres
 from deploy.processes import free_port, venv_bin
-from eventstore.db import connect, with_database
+from eventstore.db import connect, create_pool, with_database
 from eventstore.migrate import migrate
+from eventstore.store import EventStore
 from mediaops.temporal import DATA_CONVERTER
 from workflows import search_attributes
 
@@ -94,6 +95,18 @@ async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def store(database: str) -> AsyncIterator[EventStore]:
+    """An event store on this module's database."""
+    pool = await create_pool(database, max_size=20)
+    events = EventStore(pool)
+    try:
+        yield events
+    finally:
+        await events.close()
+        await pool.close()
 
 
 @pytest.fixture(scope="session")
