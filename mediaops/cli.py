@@ -29,9 +29,13 @@ policy_app = typer.Typer(
     help="The rules in force (policy.toml over the RULEBOOK's defaults).", no_args_is_help=True
 )
 users_app = typer.Typer(help="People who use MediaOps and their API tokens.", no_args_is_help=True)
+events_app = typer.Typer(
+    help="The event store: the long-term record of every business fact.", no_args_is_help=True
+)
 dev_app = typer.Typer(help="Development helpers; refused when MEDIAOPS_ENV=production.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(users_app, name="users")
+app.add_typer(events_app, name="events")
 app.add_typer(dev_app, name="dev")
 
 
@@ -198,6 +202,20 @@ def users_token(
     except LookupError as exc:
         raise _fail(str(exc), 1) from None
     typer.echo(token)
+
+
+@events_app.command("verify")
+def events_verify(
+    stream: Annotated[str | None, typer.Option("--stream", help="check only this stream")] = None,
+) -> None:
+    """Check every stream's hash chain: exit 0 when intact, 1 naming the first broken link."""
+    from eventstore.verify import verify
+
+    result = _with_db(_settings(validate_policy=False), lambda conn: verify(conn, stream))
+    if result.broken is not None:
+        typer.echo(f"broken: {result.broken}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"intact: {result.events} events in {result.streams} streams")
 
 
 def _dev_settings() -> Settings:
