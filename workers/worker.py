@@ -10,7 +10,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calendar import CalendarActivities
+from activities.eventstore import EventStoreActivities
 from domain.policy import Policy
+from eventstore.db import create_pool
+from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
 from workers.interceptors import LogContextInterceptor
@@ -18,9 +21,10 @@ from workers.interceptors import LogContextInterceptor
 log = structlog.get_logger(__name__)
 
 
-def activities_for(policy: Policy) -> Sequence[Callable[..., Any]]:
+def activities_for(policy: Policy, store: EventStore) -> Sequence[Callable[..., Any]]:
     calendar = CalendarActivities(policy)
-    return [calendar.working_days_deadline, calendar.working_hours_after]
+    events = EventStoreActivities(store)
+    return [calendar.working_days_deadline, calendar.working_hours_after, events.append]
 
 
 WORKFLOWS: Sequence[type] = ()
@@ -28,13 +32,18 @@ WORKFLOWS: Sequence[type] = ()
 
 
 def build_worker(
-    client: Client, settings: Settings, policy: Policy, *, extra_workflows: Sequence[type] = ()
+    client: Client,
+    settings: Settings,
+    policy: Policy,
+    store: EventStore,
+    *,
+    extra_workflows: Sequence[type] = (),
 ) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_for(policy),
+        activities=activities_for(policy, store),
         interceptors=[LogContextInterceptor()],
     )
 
@@ -43,12 +52,18 @@ async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
     policy = settings.policy
     client = await connect(settings)
-    worker = build_worker(client, settings, policy)
+    pool = await create_pool(settings.dsn)
+    store = EventStore(pool)
+    worker = build_worker(client, settings, policy, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_target)
-    async with worker:
-        await stop.wait()
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        await store.close()
+        await pool.close()
     log.info("worker stopped")

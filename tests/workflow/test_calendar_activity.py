@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, WorkingDaysDeadlineRequest, WorkingHoursRequest
     from domain.policy import Policy
     from domain.rules import RuleId
+    from eventstore.store import EventStore
     from mediaops.settings import Settings
     from workers.worker import build_worker
 
@@ -48,15 +49,15 @@ def env(request: pytest.FixtureRequest) -> WorkflowEnvironment:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
-def worker_for(env: WorkflowEnvironment, queue: str, policy: Policy) -> Worker:
+def worker_for(env: WorkflowEnvironment, queue: str, policy: Policy, store: EventStore) -> Worker:
     """The production worker's wiring, plus the test's workflow."""
-    return build_worker(env.client, Settings(task_queue=queue), policy, extra_workflows=[AskDueTimes])
+    return build_worker(env.client, Settings(task_queue=queue), policy, store, extra_workflows=[AskDueTimes])
 
 
-async def test_due_times_through_the_worker(env: WorkflowEnvironment) -> None:
+async def test_due_times_through_the_worker(env: WorkflowEnvironment, store: EventStore) -> None:
     queue = f"calendar-{uuid.uuid4()}"
     ended = datetime(2026, 9, 24, 9, 0, tzinfo=UTC)  # Thursday 17:00 in Shanghai
-    async with worker_for(env, queue, Policy()):
+    async with worker_for(env, queue, Policy(), store):
         news, remind = await env.client.execute_workflow(
             AskDueTimes.run, ended, id=f"due-{uuid.uuid4()}", task_queue=queue, result_type=list[DueTime]
         )
@@ -66,9 +67,9 @@ async def test_due_times_through_the_worker(env: WorkflowEnvironment) -> None:
     assert remind.at == datetime(2026, 9, 28, 4, 0, tzinfo=UTC)  # Monday 28 Sep 12:00 Beijing time
 
 
-async def test_an_unannounced_year_is_flagged_not_hidden(env: WorkflowEnvironment) -> None:
+async def test_an_unannounced_year_is_flagged_not_hidden(env: WorkflowEnvironment, store: EventStore) -> None:
     queue = f"calendar-{uuid.uuid4()}"
-    async with worker_for(env, queue, Policy()):
+    async with worker_for(env, queue, Policy(), store):
         news, _ = await env.client.execute_workflow(
             AskDueTimes.run,
             datetime(2031, 3, 6, 4, 0, tzinfo=UTC),

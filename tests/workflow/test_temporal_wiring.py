@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.policy import Policy
+from eventstore.store import EventStore
 from mediaops.logging import configure_logging
 from mediaops.settings import Settings
 from mediaops.temporal import DATA_CONVERTER, register_search_attributes
@@ -37,7 +38,7 @@ async def test_search_attributes_are_added_once_to_a_namespace_that_lacks_them(
 
 
 async def test_activity_log_lines_carry_the_workflow_and_activity_ids(
-    temporal_skipping: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
+    temporal_skipping: WorkflowEnvironment, store: EventStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
@@ -45,7 +46,7 @@ async def test_activity_log_lines_carry_the_workflow_and_activity_ids(
     try:
         queue = f"calendar-{uuid.uuid4()}"
         workflow_id = f"due-{uuid.uuid4()}"
-        async with worker_for(temporal_skipping, queue, Policy()):
+        async with worker_for(temporal_skipping, queue, Policy(), store):
             await temporal_skipping.client.execute_workflow(
                 AskDueTimes.run, datetime(2031, 3, 6, 4, 0, tzinfo=UTC), id=workflow_id, task_queue=queue
             )
