@@ -90,6 +90,11 @@ class EventRegistry:
         except KeyError:
             raise UnknownEventType(f"no event type '{type_name}' is registered") from None
 
+    def current_version(self, type_name: str) -> int | None:
+        """The schema version this code writes for the type, or None when it does not know it."""
+        model = self._models.get(type_name)
+        return None if model is None else model.SCHEMA_VERSION
+
     def upcast(self, type_name: str, version: int, data: JsonObject) -> JsonObject:
         current = self.model(type_name).SCHEMA_VERSION
         if version > current:

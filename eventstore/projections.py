@@ -105,11 +105,24 @@ class ProjectionRunner:
 
     async def lag(self) -> Lag:
         """How far the read model trails the store (committed events it has not applied)."""
-        cursor = await self.checkpoint()
-        behind = await self.store.pool.fetchval(
-            """SELECT count(*) FROM events
-                WHERE (transaction_id, position) > ($1::text::xid8, $2)""",
-            str(cursor.transaction_id),
-            cursor.position,
-        )
-        return Lag(self.projection.name, cursor, int(behind))
+        async with self.store.pool.acquire() as conn:
+            found = await lags(conn, self.projection.name)
+            if found:
+                return found[0]
+            behind = await conn.fetchval("SELECT count(*) FROM events")
+        return Lag(self.projection.name, START, int(behind))
+
+
+_LAGS = """
+    SELECT c.name, c.transaction_id::text::bigint, c.position,
+           (SELECT count(*) FROM events e
+             WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)) AS behind
+      FROM projection_checkpoints c
+     WHERE $1::text IS NULL OR c.name = $1
+     ORDER BY c.name"""
+
+
+async def lags(conn: Conn, name: str | None = None) -> list[Lag]:
+    """Every projection's (or one's) checkpoint and the committed events it has yet to apply."""
+    rows = await conn.fetch(_LAGS, name)
+    return [Lag(r["name"], Cursor(r[1], r[2]), int(r["behind"])) for r in rows]

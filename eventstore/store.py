@@ -10,6 +10,7 @@ Guarantees (each proved by a test in tests/integration/test_eventstore*.py again
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from uuid import UUID
 
 import asyncpg
 
+from domain.events import REGISTRY, EventRegistry
 from eventstore.db import Conn
 
 NO_STREAM = 0
@@ -124,14 +126,26 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(*row)
 
 
+def _upcast(event: RecordedEvent, registry: EventRegistry) -> RecordedEvent:
+    """The event with its payload brought to the current schema version of its type, if known."""
+    current = registry.current_version(event.type)
+    if current is None or event.schema_version == current:
+        return event
+    data = registry.upcast(event.type, event.schema_version, event.data)
+    return dataclasses.replace(event, data=data, schema_version=current)
+
+
 def _canonical(value: Mapping[str, Any]) -> Any:
     """What a mapping looks like after a trip through jsonb, to compare a retry with the original."""
     return json.loads(json.dumps(value))
 
 
 class EventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """Events in and out; reads upcast known types to their current schema through `registry`."""
+
+    def __init__(self, pool: asyncpg.Pool, registry: EventRegistry = REGISTRY) -> None:
         self.pool = pool
+        self.registry = registry
         self._wake = asyncio.Event()
         self._notifier: asyncio.Task[None] | None = None
 
@@ -232,7 +246,7 @@ class EventStore:
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         rows = await self.pool.fetch(_READ_STREAM, stream_id, from_version)
-        return [_recorded(r) for r in rows]
+        return [_upcast(_recorded(r), self.registry) for r in rows]
 
     async def read_all(
         self, after: Cursor = START, limit: int = 1000, *, conn: Conn | None = None
@@ -240,7 +254,7 @@ class EventStore:
         """Events after `after` in commit-safe global order: nothing committed is ever skipped."""
         source = conn if conn is not None else self.pool
         rows = await source.fetch(_READ_ALL, str(after.transaction_id), after.position, limit)
-        return [_recorded(r) for r in rows]
+        return [_upcast(_recorded(r), self.registry) for r in rows]
 
     def hint(self) -> None:
         """Wake subscribers after a commit: one NOTIFY for any number of appends in quick succession.

@@ -218,6 +218,18 @@ def events_verify(
     typer.echo(f"intact: {result.events} events in {result.streams} streams")
 
 
+@events_app.command("projections")
+def events_projections() -> None:
+    """Each projection's checkpoint and how many committed events it has yet to apply."""
+    from eventstore.projections import lags
+
+    found = _with_db(_settings(validate_policy=False), lags)
+    if not found:
+        typer.echo("no projection has run yet")
+    for lag in found:
+        typer.echo(f"{lag.name}\tposition {lag.checkpoint.position}\tbehind {lag.events_behind}")
+
+
 def _dev_settings() -> Settings:
     settings = _settings(validate_policy=False)
     if settings.env == "production":

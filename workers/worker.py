@@ -13,6 +13,7 @@ from activities.calendar import CalendarActivities
 from activities.eventstore import EventStoreActivities
 from domain.policy import Policy
 from eventstore.db import create_pool
+from eventstore.migrate import migrate
 from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
@@ -53,6 +54,8 @@ async def run_worker(settings: Settings) -> None:
     policy = settings.policy
     client = await connect(settings)
     pool = await create_pool(settings.dsn)
+    async with pool.acquire() as conn:
+        await migrate(conn)  # safe beside other starting processes: migrations take an advisory lock
     store = EventStore(pool)
     worker = build_worker(client, settings, policy, store)
     stop = asyncio.Event()

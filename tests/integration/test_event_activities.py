@@ -67,6 +67,7 @@ async def test_a_stale_version_is_a_non_retryable_failure(store: EventStore) -> 
 
 
 async def test_stored_v1_payloads_load_as_v3_from_the_store(store: EventStore) -> None:
+    """read_stream and read_all upcast on read; the stored row keeps its original version."""
     stream = f"inquiry-{uuid.uuid4().hex[:8]}"
     await store.append(
         stream, NO_STREAM, [NewEvent(uuid.uuid4(), "inquiry.noted", {"text": "投诉"}, schema_version=1)]

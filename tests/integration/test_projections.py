@@ -1,6 +1,9 @@
 """Guarantee 5: exactly-once projection effects, crash-safe, rebuildable, checkpoint only forward."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Sequence
 
@@ -149,3 +152,23 @@ async def test_two_runners_of_one_projection_never_apply_twice(
     await clean.create(db)
     await ProjectionRunner(store, clean).rebuild()
     assert await projection.rows(db) == await clean.rows(db)
+
+
+async def test_the_command_shows_each_projections_lag(
+    store: EventStore, db: asyncpg.Connection, database: str
+) -> None:
+    projection = CountPerStream(f"cli_{uuid.uuid4().hex[:6]}")
+    await projection.create(db)
+    await ProjectionRunner(store, projection).catch_up()
+    await fill(store, streams=1, per_stream=3)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mediaops.cli", "events", "projections"],
+        env={**os.environ, "DATABASE_URL": database},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith(projection.name)]
+    assert line.endswith("behind 3")
