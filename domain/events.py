@@ -90,10 +90,9 @@ class EventRegistry:
         except KeyError:
             raise UnknownEventType(f"no event type '{type_name}' is registered") from None
 
-    def current_version(self, type_name: str) -> int | None:
-        """The schema version this code writes for the type, or None when it does not know it."""
-        model = self._models.get(type_name)
-        return None if model is None else model.SCHEMA_VERSION
+    def current_versions(self) -> dict[str, int]:
+        """The schema version this code writes, per known type (for a fast check on bulk reads)."""
+        return {name: model.SCHEMA_VERSION for name, model in self._models.items()}
 
     def upcast(self, type_name: str, version: int, data: JsonObject) -> JsonObject:
         current = self.model(type_name).SCHEMA_VERSION

@@ -35,7 +35,8 @@ CREATE FUNCTION mediaops_event_hash(
         (extract(epoch FROM at) * 1000000)::bigint::text), 'UTF8'))
 $$;
 
--- Append a batch to one stream in a single round trip. p_expected is the stream's current
+-- Append a batch to one stream in a single round trip (a single event is appended by one plain
+-- statement instead, see eventstore/store.py: cheaper than a function call). p_expected is the stream's current
 -- version (0: the stream must not exist yet), or -1 for "any". A stale expectation raises
 -- SQLSTATE MOC01; two writers racing for the same version meet at the unique constraint and
 -- exactly one wins. Idempotent retries are recognised by the caller (see eventstore/store.py).
