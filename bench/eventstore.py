@@ -14,22 +14,17 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
-from deploy.postgres import EmbeddedPostgres
-from deploy.processes import free_port
+from deploy.postgres import scratch_server
 from eventstore.db import Conn, connect, create_pool, with_database
 from eventstore.migrate import migrate
 from eventstore.projections import ProjectionRunner
@@ -73,24 +68,6 @@ def event(n: int) -> NewEvent:
 
 def name() -> str:
     return uuid.uuid4().hex[:12]
-
-
-@contextmanager
-def database_server() -> Iterator[str]:
-    """DATABASE_URL's server, or an embedded one for this run only."""
-    external = os.environ.get("DATABASE_URL")
-    if external:
-        yield with_database(external, "postgres")
-        return
-    workdir = Path(tempfile.mkdtemp(prefix="mediaops-bench-"))
-    workdir.chmod(0o755)
-    server = EmbeddedPostgres(workdir / "data", free_port(), durable=False)
-    child = server.start()
-    try:
-        yield server.dsn
-    finally:
-        child.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def rate(
@@ -327,7 +304,7 @@ async def run(server: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    with database_server() as server:
+    with scratch_server(os.environ.get("DATABASE_URL")) as server:
         result = asyncio.run(run(server))
     print(json.dumps(result), flush=True)
 

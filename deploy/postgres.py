@@ -8,11 +8,16 @@ PostgreSQL refuses to run as root, so under root it runs as a dedicated system u
 import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.processes import Child, as_user, spawn, wait_until
+from deploy.processes import Child, as_user, free_port, spawn, wait_until
+from eventstore.db import with_database
 
 SYSTEM_USER = "mediaops-pg"
 SUPERUSER = "mediaops"
@@ -132,3 +137,24 @@ class EmbeddedPostgres:
             capture_output=True,
         )
         return result.returncode == 0
+
+
+@contextmanager
+def scratch_server(external: str | None) -> Iterator[str]:
+    """A server's URL (its maintenance database): `external`'s, or a throwaway embedded one.
+
+    For tests and benchmarks: the embedded server gets a free port and a temporary folder, runs
+    with fsync off (nothing in it must survive), and is stopped and deleted on exit.
+    """
+    if external:
+        yield with_database(external, "postgres")
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="mediaops-pg-"))
+    workdir.chmod(0o755)
+    server = EmbeddedPostgres(workdir / "data", free_port(), durable=False)
+    child = server.start()
+    try:
+        yield server.dsn
+    finally:
+        child.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

