@@ -24,7 +24,8 @@ CREATE TABLE events (
 CREATE INDEX events_global_order ON events (transaction_id, position);
 
 -- The hash of an event: its predecessor's hash, then its fields joined by '|'. The verifier
--- (eventstore/verify.py) recomputes exactly this in Python.
+-- (eventstore/verify.py) recomputes exactly this in Python; mediaops_append spells the same text
+-- out set-based for a whole batch.
 CREATE FUNCTION mediaops_event_hash(
     prev bytea, stream text, version bigint, id uuid, kind text, schema integer,
     body jsonb, meta jsonb, at timestamptz
@@ -49,8 +50,8 @@ DECLARE
     head bigint;
     last bytea;
     at timestamptz := now();
-    hashes bytea[] := '{}';
-    prevs bytea[] := '{}';
+    contents bytea[];
+    hashes bytea[];
     i integer;
 BEGIN
     IF n = 0 THEN
@@ -66,16 +67,22 @@ BEGIN
         RAISE EXCEPTION 'stream % is at version %, not the expected %', p_stream, head, p_expected
             USING ERRCODE = 'MOC01';
     END IF;
+    -- The hashed text of every event at once (set-based), then only the chain itself in the loop.
+    SELECT array_agg(convert_to(concat_ws('|', p_stream, (head + u.ord)::text, u.id::text, u.kind,
+                                          u.schema::text, u.body::text, u.meta::text,
+                                          (extract(epoch FROM at) * 1000000)::bigint::text), 'UTF8')
+                     ORDER BY u.ord)
+      INTO contents
+      FROM unnest(p_ids, p_types, p_schemas, p_data, p_metadata) WITH ORDINALITY AS u(id, kind, schema, body, meta, ord);
+    hashes := array_fill(NULL::bytea, ARRAY[n + 1]);
+    hashes[1] := last;
     FOR i IN 1..n LOOP
-        prevs := prevs || last;
-        last := mediaops_event_hash(last, p_stream, head + i, p_ids[i], p_types[i], p_schemas[i],
-                                    p_data[i], p_metadata[i], at);
-        hashes := hashes || last;
+        hashes[i + 1] := sha256(hashes[i] || contents[i]);
     END LOOP;
     RETURN QUERY
     INSERT INTO events AS e (stream_id, stream_version, event_id, type, schema_version, data, metadata,
                              recorded_at, prev_hash, hash)
-    SELECT p_stream, head + u.ord, u.id, u.kind, u.schema, u.body, u.meta, at, prevs[u.ord], hashes[u.ord]
+    SELECT p_stream, head + u.ord, u.id, u.kind, u.schema, u.body, u.meta, at, hashes[u.ord], hashes[u.ord + 1]
       FROM unnest(p_ids, p_types, p_schemas, p_data, p_metadata)
            WITH ORDINALITY AS u(id, kind, schema, body, meta, ord)
      ORDER BY u.ord
