@@ -1,0 +1,1 @@
+"""One adapter per platform behind one Protocol: publish, status, inquiries, reply, metrics."""

@@ -1,0 +1,303 @@
+"""WeChat official accounts (and, with its own appid, the mini program's token scheme).
+
+Publishing is draft/add then freepublish/submit, whose errcode 0 only means *accepted*: the result
+comes later by the PUBLISHJOBFINISH push or by polling freepublish/get, so a successful submit is a
+*pending* outcome with the publish_id as its handle. Images are re-hosted with media/uploadimg and
+the cover becomes permanent thumb material, as WeChat strips external images.
+"""
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from activities.platforms.accounts import Account
+from activities.platforms.base import (
+    Inbound,
+    MaybeSent,
+    Metrics,
+    PlatformError,
+    Post,
+    PublishOutcome,
+    ReplyOutcome,
+)
+from activities.platforms.content import image_sources, rewrite_images, sanitise
+from activities.platforms.http import json_body, send
+from domain.counting import length_problems
+from domain.platforms import Platform
+
+TOKEN_ERRORS = {40001, 40014, 42001}
+RETRY_NOW = {-1, -1000}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TOKEN_MARGIN_S = 300
+MAX_IMAGE_BYTES = 1_000_000
+
+NEEDS_A_PERSON = {
+    40013: "the account's appid is invalid",
+    40164: "this server's IP address is not on the account's IP whitelist",
+    48001: "the account is not authorised for this API (is it verified?)",
+    45002: "the content is too long",
+    45003: "the title is too long",
+    45004: "the description is too long",
+    45015: "the 48-hour reply window has closed: answer the user another way",
+    45047: "the user has already received the maximum number of replies to this message",
+    53503: "the draft did not pass WeChat's checks",
+    53504: "the draft needs the account's original-content declaration",
+    53505: "the article was not published: it has been deleted or banned",
+    88000: "comments are not enabled for this article",
+}
+PUBLISH_STATUS = {
+    2: "the originality check failed",
+    3: "publishing failed",
+    4: "rejected by WeChat's review",
+    5: "deleted by a user",
+    6: "banned by WeChat",
+}
+
+
+def until_midnight_shanghai(now: datetime) -> timedelta:
+    local = now.astimezone(SHANGHAI)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), SHANGHAI)
+    return midnight - local + timedelta(minutes=1)
+
+
+def classify(errcode: int, errmsg: str, now: datetime) -> PlatformError:
+    """platforms.md's retry classes for a WeChat errcode."""
+    if errcode in RETRY_NOW:
+        return PlatformError(f"WeChat is busy ({errmsg})", code=str(errcode), retryable=True)
+    if errcode == 45009:
+        return PlatformError(
+            "the account's daily API quota is used up; retrying after 00:00 Beijing time",
+            code="45009",
+            retryable=True,
+            retry_after=until_midnight_shanghai(now),
+        )
+    if errcode == 45011:
+        return PlatformError(
+            "the per-minute API quota is exceeded",
+            code="45011",
+            retryable=True,
+            retry_after=timedelta(seconds=60),
+        )
+    reason = NEEDS_A_PERSON.get(errcode, f"WeChat refused the call: {errmsg}")
+    return PlatformError(reason, code=str(errcode), retryable=False)
+
+
+class WeChatAdapter:
+    platform = Platform.WECHAT
+
+    def __init__(self, account: Account, client: httpx.AsyncClient | None = None) -> None:
+        self.account = account
+        self.base = account.base_url.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=account.timeout_s)
+        self._token: str | None = None
+        self._token_until = 0.0
+
+    async def _fetch_token(self, *, force: bool) -> str:
+        response = await send(
+            self.client,
+            "POST",
+            f"{self.base}/cgi-bin/stable_token",
+            json={
+                "grant_type": "client_credential",
+                "appid": self.account.appid,
+                "secret": self.account.secret.get_secret_value(),
+                "force_refresh": force,
+            },
+        )
+        body = json_body(response)
+        if body.get("errcode"):
+            raise classify(int(body["errcode"]), str(body.get("errmsg", "")), datetime.now(UTC))
+        self._token = str(body["access_token"])
+        self._token_until = time.monotonic() + int(body.get("expires_in", 7200)) - TOKEN_MARGIN_S
+        return self._token
+
+    async def _access_token(self) -> str:
+        if self._token is not None and time.monotonic() < self._token_until:
+            return self._token
+        return await self._fetch_token(force=False)
+
+    async def _refresh_after(self, stale: str) -> None:
+        """One inline refresh: stable_token again, forced only when it hands back the stale token."""
+        self._token = None
+        if await self._fetch_token(force=False) == stale:
+            await self._fetch_token(force=True)
+
+    async def call(
+        self, path: str, *, json: Any = None, files: Any = None, params: Any = None
+    ) -> dict[str, Any]:
+        """An authenticated API call; raises PlatformError (classified) or MaybeSent."""
+        for attempt in (1, 2):
+            token = await self._access_token()
+            response = await send(
+                self.client,
+                "POST",
+                f"{self.base}{path}",
+                params={**(params or {}), "access_token": token},
+                json=json,
+                files=files,
+            )
+            body = json_body(response)
+            errcode = int(body.get("errcode", 0) or 0)
+            if errcode == 0:
+                return body
+            if errcode in TOKEN_ERRORS and attempt == 1:
+                await self._refresh_after(token)
+                continue
+            raise classify(errcode, str(body.get("errmsg", "")), datetime.now(UTC))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _download(self, url: str) -> tuple[str, bytes, str]:
+        response = await send(self.client, "GET", url)
+        if response.status_code != 200:
+            raise PlatformError(f"image {url} answered HTTP {response.status_code}", retryable=False)
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        if kind not in ("image/jpeg", "image/png"):
+            raise PlatformError(
+                f"image {url} is {kind or 'of no type'}; WeChat takes JPEG or PNG", retryable=False
+            )
+        if len(response.content) > MAX_IMAGE_BYTES:
+            raise PlatformError(f"image {url} is over 1 MB, WeChat's limit", retryable=False)
+        name = "image.jpg" if kind == "image/jpeg" else "image.png"
+        return name, response.content, kind
+
+    async def upload_image(self, url: str) -> str:
+        """Re-host an article image on WeChat (uploadimg); returns WeChat's URL for it."""
+        body = await self.call("/cgi-bin/media/uploadimg", files={"media": await self._download(url)})
+        return str(body["url"])
+
+    async def cover(self, url: str) -> str:
+        """The cover as permanent thumb material; returns its media_id."""
+        body = await self.call(
+            "/cgi-bin/material/add_material",
+            params={"type": "thumb"},
+            files={"media": await self._download(url)},
+        )
+        return str(body["media_id"])
+
+    async def publish(self, post: Post) -> PublishOutcome:
+        html = sanitise(post.body_html)
+        problems = length_problems(Platform.WECHAT, title=post.title, body_html=html)
+        cover = post.cover_image_url or next(iter(image_sources(html)), "")
+        if not cover:
+            problems.append("wechat: an article needs a cover image (thumb), and this post has no image")
+        if problems:
+            return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
+        hosted = {src: await self.upload_image(src) for src in image_sources(html)}
+        article = {
+            "title": post.title,
+            "author": post.author[:16],
+            "digest": post.digest[:128],
+            "content": rewrite_images(html, hosted),
+            "content_source_url": post.source_url,
+            "thumb_media_id": await self.cover(cover),
+            "need_open_comment": 1,
+            "only_fans_can_comment": 0,
+        }
+        draft = await self.call("/cgi-bin/draft/add", json={"articles": [article]})
+        media_id = str(draft["media_id"])
+        try:
+            submitted = await self.call("/cgi-bin/freepublish/submit", json={"media_id": media_id})
+        except MaybeSent as exc:
+            return PublishOutcome(
+                state="unknown",
+                platform_ids={"media_id": media_id},
+                reason=f"{exc}: it may have been accepted",
+            )
+        ids = {"media_id": media_id, "publish_id": str(submitted["publish_id"])}
+        if submitted.get("msg_data_id"):
+            ids["msg_data_id"] = str(submitted["msg_data_id"])
+        return PublishOutcome(state="pending", handle=ids["publish_id"], platform_ids=ids)
+
+    async def status(self, handle: str) -> PublishOutcome:
+        body = await self.call("/cgi-bin/freepublish/get", json={"publish_id": handle})
+        return publish_status(handle, body)
+
+    async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
+        try:
+            if inbound.kind == "comment":
+                msg_data_id, _, index = (inbound.thread or "").partition("/")
+                await self.call(
+                    "/cgi-bin/comment/reply/add",
+                    json={
+                        "msg_data_id": int(msg_data_id),
+                        "index": int(index or 0),
+                        "user_comment_id": int(inbound.message_id),
+                        "content": text,
+                    },
+                )
+            else:
+                await self.call(
+                    "/cgi-bin/message/custom/send",
+                    json={"touser": inbound.user, "msgtype": "text", "text": {"content": text}},
+                )
+        except MaybeSent as exc:
+            return ReplyOutcome(state="unknown", reason=f"{exc}: the user may have received it")
+        except PlatformError as exc:
+            if exc.retryable:
+                raise
+            return ReplyOutcome(state="failed", code=exc.code, reason=exc.message)
+        return ReplyOutcome(state="sent")
+
+    async def inquiries(self, threads: list[str], since: datetime) -> list[Inbound]:
+        """Comments on our articles (WeChat pushes no event for them): `threads` are 'msg_data_id/index'."""
+        found = []
+        for thread in threads:
+            msg_data_id, _, index = thread.partition("/")
+            begin = 0
+            while True:
+                body = await self.call(
+                    "/cgi-bin/comment/list",
+                    json={
+                        "msg_data_id": int(msg_data_id),
+                        "index": int(index or 0),
+                        "begin": begin,
+                        "count": 49,
+                        "type": 0,
+                    },
+                )
+                comments = body.get("comment", [])
+                for c in comments:
+                    sent_at = datetime.fromtimestamp(int(c["create_time"]), UTC)
+                    if sent_at > since:
+                        found.append(
+                            Inbound(
+                                platform=self.platform,
+                                account=self.account.name,
+                                message_id=str(c["user_comment_id"]),
+                                user=str(c["openid"]),
+                                text=str(c["content"]),
+                                sent_at=sent_at,
+                                kind="comment",
+                                thread=thread,
+                            )
+                        )
+                begin += len(comments)
+                if not comments or begin >= int(body.get("total", 0)):
+                    break
+        return found
+
+    async def metrics(self, day: date) -> Metrics:
+        span = {"begin_date": day.isoformat(), "end_date": day.isoformat()}
+        figures: dict[str, Any] = {}
+        for name in ("getusersummary", "getusercumulate", "getarticlesummary"):
+            figures[name] = (await self.call(f"/datacube/{name}", json=span)).get("list", [])
+        return Metrics(platform=self.platform, account=self.account.name, day=day, figures=figures)
+
+
+def publish_status(handle: str, body: dict[str, Any]) -> PublishOutcome:
+    """freepublish/get's answer (or a PUBLISHJOBFINISH push) as an outcome."""
+    status = int(body.get("publish_status", 1))
+    ids = {"publish_id": handle}
+    if body.get("article_id"):
+        ids["article_id"] = str(body["article_id"])
+    if status == 0:
+        items = body.get("article_detail", {}).get("item", [])
+        url = items[0].get("article_url") if items else None
+        return PublishOutcome(state="published", url=url, platform_ids=ids)
+    if status == 1:
+        return PublishOutcome(state="pending", handle=handle, platform_ids=ids)
+    reason = PUBLISH_STATUS.get(status, f"publish_status {status}")
+    return PublishOutcome(state="failed", code=f"publish_status={status}", reason=reason, platform_ids=ids)

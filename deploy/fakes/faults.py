@@ -1,0 +1,63 @@
+"""Fault injection shared by the fakes: queued faults, each for a path, used up as they fire."""
+
+import asyncio
+import base64
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse, Response
+
+FaultKind = Literal["http_500", "errcode", "timeout_after_accept"]
+
+# A 1x1 JPEG, served as /assets/<name>.jpg so publishing can fetch real image bytes.
+TINY_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////"
+    "////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA="
+)
+
+
+class Fault(BaseModel):
+    path: str = Field(description="the API path it applies to, e.g. /cgi-bin/freepublish/submit")
+    kind: FaultKind
+    errcode: int | None = None
+    errmsg: str = "injected fault"
+    delay_s: float = Field(
+        default=3.0, ge=0, description="for timeout_after_accept: how long to hold the answer"
+    )
+    times: int = Field(default=1, ge=1)
+
+
+@dataclass
+class Faults:
+    queued: list[Fault] = field(default_factory=list)
+
+    def add(self, fault: Fault) -> None:
+        self.queued.append(fault)
+
+    def take(self, path: str) -> Fault | None:
+        for fault in self.queued:
+            if path.endswith(fault.path):
+                fault.times -= 1
+                if fault.times == 0:
+                    self.queued.remove(fault)
+                return fault
+        return None
+
+
+async def before(fault: Fault | None, error_body: dict[str, object] | None = None) -> Response | None:
+    """The response a fault forces before the request is handled (None: handle it)."""
+    if fault is None:
+        return None
+    if fault.kind == "http_500":
+        return Response("injected server error", status_code=500)
+    if fault.kind == "errcode":
+        return JSONResponse(error_body or {"errcode": fault.errcode, "errmsg": fault.errmsg})
+    return None
+
+
+async def after(fault: Fault | None, response: Response) -> Response:
+    """Hold an accepted request's answer past the client's timeout, when the fault says so."""
+    if fault is not None and fault.kind == "timeout_after_accept":
+        await asyncio.sleep(fault.delay_s)
+    return response

@@ -1,0 +1,441 @@
+"""A fake WeChat official-account API (and server-URL pusher), stateful and faithful enough to test
+the adapter and to run the system offline. Behaviour follows ../shared/reference/platforms.md."""
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
+
+from activities.platforms.wechat_crypto import WeChatCipher, signature, to_xml
+from deploy.fakes.faults import TINY_JPEG, Fault, Faults, after, before
+
+REPLY_WINDOW_S = 48 * 3600
+REPLIES_PER_MESSAGE = 5
+
+
+@dataclass
+class FakeApp:
+    appid: str
+    secret: str
+    token: str
+    aes_key: str | None
+    callback_url: str | None
+
+
+@dataclass
+class WeChatState:
+    apps: dict[str, FakeApp]
+    token_ttl_s: int = 7200
+    publish_delay_s: float = 0.0
+    offset_s: float = 0.0
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    current: dict[str, str] = field(default_factory=dict)
+    images: list[str] = field(default_factory=list)
+    materials: dict[str, str] = field(default_factory=dict)
+    drafts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    published: list[dict[str, Any]] = field(default_factory=list)
+    messages_sent: list[dict[str, Any]] = field(default_factory=list)
+    user_messages: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    replies: dict[tuple[str, str], int] = field(default_factory=dict)
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    counter: int = 1000
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+    def next_id(self) -> str:
+        self.counter += 1
+        return str(self.counter)
+
+
+def _err(code: int, message: str) -> JSONResponse:
+    return JSONResponse({"errcode": code, "errmsg": message})
+
+
+def signed(app: FakeApp, plain_xml: str) -> tuple[dict[str, str], str]:
+    """The query string and body WeChat sends to a server URL: plain, or safe mode with a key."""
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+    query = {"signature": signature(app.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    if app.aes_key is None:
+        return query, plain_xml
+    encrypted = WeChatCipher([app.aes_key], app.appid).encrypt(plain_xml.encode())
+    query.update(encrypt_type="aes", msg_signature=signature(app.token, timestamp, nonce, encrypted))
+    return query, to_xml({"ToUserName": app.appid, "Encrypt": encrypted})
+
+
+async def deliver(app: FakeApp, plain_xml: str) -> dict[str, Any]:
+    """Push to the app's server URL as WeChat does: up to 3 tries, 5 s each."""
+    if not app.callback_url:
+        return {"delivered": False, "reason": "no callback_url configured"}
+    query, body = signed(app, plain_xml)
+    last: dict[str, Any] = {"delivered": False}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for attempt in range(1, 4):
+            try:
+                response = await client.post(app.callback_url, params=query, content=body.encode())
+            except httpx.HTTPError as exc:
+                last = {"delivered": False, "attempt": attempt, "reason": type(exc).__name__}
+                continue
+            return {
+                "delivered": True,
+                "attempt": attempt,
+                "status": response.status_code,
+                "body": response.text,
+            }
+    return last
+
+
+async def _upload(request: Request) -> bytes | None:
+    form = await request.form()
+    media = form.get("media")
+    return await media.read() if media is not None and not isinstance(media, str) else None
+
+
+class UserMessage(BaseModel):
+    appid: str
+    openid: str
+    text: str
+    msg_id: str | None = None
+
+
+class UserComment(BaseModel):
+    msg_data_id: str
+    index: int = 0
+    openid: str
+    text: str
+
+
+def router(state: WeChatState) -> APIRouter:
+    api = APIRouter()
+
+    async def guarded(request: Request, handler: Any) -> Response:
+        fault = state.faults.take(request.url.path)
+        forced = await before(fault)
+        if forced is not None:
+            return forced
+        if request.url.path.endswith("/stable_token"):
+            return await after(fault, await handler(None))
+        token = request.query_params.get("access_token", "")
+        known = state.tokens.get(token)
+        if known is None:
+            return _err(40001, "invalid credential, access_token is invalid or not latest")
+        if known[1] < state.now():
+            return _err(42001, "access_token expired")
+        return await after(fault, await handler(known[0]))
+
+    @api.post("/cgi-bin/stable_token")
+    async def stable_token(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: Any) -> Response:
+            app = state.apps.get(body.get("appid", ""))
+            if app is None:
+                return _err(40013, "invalid appid")
+            if body.get("secret") != app.secret:
+                return _err(40125, "invalid appsecret")
+            token = state.current.get(app.appid)
+            valid = token is not None and state.tokens[token][1] > state.now()
+            if body.get("force_refresh") or not valid:
+                token = "fake_" + secrets.token_urlsafe(24)
+                state.tokens[token] = (app.appid, state.now() + state.token_ttl_s)
+                state.current[app.appid] = token
+            assert token is not None  # noqa: S101
+            remaining = int(state.tokens[token][1] - state.now())
+            return JSONResponse({"access_token": token, "expires_in": remaining})
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/media/uploadimg")
+    async def uploadimg(request: Request) -> Response:
+        async def handle(_: str) -> Response:
+            data = await _upload(request)
+            if not data:
+                return _err(41005, "media data missing")
+            if len(data) > 1_000_000:
+                return _err(40009, "invalid image size")
+            if not (data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n"):
+                return _err(40113, "unsupported file type")
+            url = f"http://mmbiz.qpic.cn/mmbiz_jpg/fake{state.next_id()}/0"
+            state.images.append(url)
+            return JSONResponse({"url": url})
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/material/add_material")
+    async def add_material(request: Request) -> Response:
+        async def handle(_: str) -> Response:
+            if not await _upload(request):
+                return _err(41005, "media data missing")
+            media_id = f"thumb_{state.next_id()}"
+            state.materials[media_id] = request.query_params.get("type", "image")
+            return JSONResponse({"media_id": media_id, "url": f"http://mmbiz.qpic.cn/thumb/{media_id}"})
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/draft/add")
+    async def draft_add(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            articles = body.get("articles") or []
+            for article in articles:
+                if len(article.get("title", "")) > 32:
+                    return _err(45003, "title size out of limit")
+                if len(article.get("content", "")) >= 20_000:
+                    return _err(45002, "content size out of limit")
+                if article.get("thumb_media_id") not in state.materials:
+                    return _err(40007, "invalid media_id")
+            media_id = f"draft_{state.next_id()}"
+            state.drafts[media_id] = articles
+            return JSONResponse({"media_id": media_id})
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/freepublish/submit")
+    async def submit(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(appid: str) -> Response:
+            media_id = body.get("media_id")
+            if media_id not in state.drafts:
+                return _err(40007, "invalid media_id")
+            publish_id, msg_data_id = state.next_id(), state.next_id()
+            job = {
+                "appid": appid,
+                "media_id": media_id,
+                "msg_data_id": msg_data_id,
+                "article_id": f"article_{publish_id}",
+                "url": f"https://mp.weixin.qq.com/s/fake_{publish_id}",
+                "ready_at": state.now() + state.publish_delay_s,
+                "pushed": False,
+            }
+            state.jobs[publish_id] = job
+            state.published.append(
+                {"publish_id": publish_id, "title": state.drafts[media_id][0].get("title")}
+            )
+            state.comments.setdefault(msg_data_id, [])
+            asyncio.get_running_loop().create_task(_finish_later(publish_id))
+            return JSONResponse(
+                {"errcode": 0, "errmsg": "ok", "publish_id": publish_id, "msg_data_id": msg_data_id}
+            )
+
+        return await guarded(request, handle)
+
+    async def _finish_later(publish_id: str) -> None:
+        """When the job is done, push PUBLISHJOBFINISH to the server URL (which may be lost)."""
+        job = state.jobs[publish_id]
+        await asyncio.sleep(max(0.0, job["ready_at"] - state.now()))
+        app = state.apps[job["appid"]]
+        header = to_xml(
+            {
+                "ToUserName": app.appid,
+                "FromUserName": "mphelper",
+                "CreateTime": int(state.now()),
+                "MsgType": "event",
+                "Event": "PUBLISHJOBFINISH",
+            }
+        ).removesuffix("</xml>")
+        info = (
+            f"<PublishEventInfo><publish_id>{publish_id}</publish_id><publish_status>0</publish_status>"
+            f"<article_id>{job['article_id']}</article_id><article_detail><count>1</count>"
+            f"<item><idx>1</idx><article_url><![CDATA[{job['url']}]]></article_url></item></article_detail>"
+            "</PublishEventInfo>"
+        )
+        result = await deliver(app, header + info + "</xml>")
+        state.pushes.append({"event": "PUBLISHJOBFINISH", "publish_id": publish_id, **result})
+        job["pushed"] = True
+
+    @api.post("/cgi-bin/freepublish/get")
+    async def freepublish_get(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            job = state.jobs.get(str(body.get("publish_id")))
+            if job is None:
+                return _err(40007, "invalid publish_id")
+            if state.now() < job["ready_at"]:
+                return JSONResponse({"publish_id": body["publish_id"], "publish_status": 1})
+            return JSONResponse(
+                {
+                    "publish_id": body["publish_id"],
+                    "publish_status": 0,
+                    "article_id": job["article_id"],
+                    "article_detail": {"count": 1, "item": [{"idx": 1, "article_url": job["url"]}]},
+                    "fail_idx": [],
+                }
+            )
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/message/custom/send")
+    async def custom_send(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(appid: str) -> Response:
+            user = str(body.get("touser", ""))
+            times = state.user_messages.get((appid, user), [])
+            if not times or state.now() - times[-1] > REPLY_WINDOW_S:
+                return _err(45015, "response out of time limit or subscription is canceled")
+            if state.replies.get((appid, user), 0) >= REPLIES_PER_MESSAGE:
+                return _err(45047, "out of response count limit")
+            state.replies[(appid, user)] = state.replies.get((appid, user), 0) + 1
+            state.messages_sent.append({"touser": user, "text": body.get("text", {}).get("content", "")})
+            return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/comment/list")
+    async def comment_list(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            comments = state.comments.get(str(body.get("msg_data_id")))
+            if comments is None:
+                return _err(88000, "without comment privilege")
+            begin, count = int(body.get("begin", 0)), int(body.get("count", 0))
+            if count >= 50:
+                return _err(40097, "invalid args: count must be below 50")
+            return JSONResponse(
+                {"errcode": 0, "total": len(comments), "comment": comments[begin : begin + count]}
+            )
+
+        return await guarded(request, handle)
+
+    @api.post("/cgi-bin/comment/reply/add")
+    async def comment_reply(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            for comment in state.comments.get(str(body.get("msg_data_id")), []):
+                if comment["user_comment_id"] == body.get("user_comment_id"):
+                    comment["reply"] = {"content": body.get("content"), "create_time": int(state.now())}
+                    state.messages_sent.append(
+                        {"comment": comment["user_comment_id"], "text": body.get("content")}
+                    )
+                    return JSONResponse({"errcode": 0, "errmsg": "ok"})
+            return _err(88001, "comment not found")
+
+        return await guarded(request, handle)
+
+    @api.post("/datacube/{name}")
+    async def datacube(name: str, request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            begin = date.fromisoformat(body["begin_date"])
+            end = date.fromisoformat(body["end_date"])
+            if (end - begin).days >= 7:
+                return _err(61501, "date range error")
+            seed = begin.toordinal()
+            rows = {
+                "getusersummary": [
+                    {
+                        "ref_date": begin.isoformat(),
+                        "user_source": 0,
+                        "new_user": seed % 50,
+                        "cancel_user": seed % 7,
+                    }
+                ],
+                "getusercumulate": [{"ref_date": begin.isoformat(), "cumulate_user": 10_000 + seed % 1000}],
+                "getarticlesummary": [
+                    {
+                        "ref_date": begin.isoformat(),
+                        "int_page_read_user": seed % 300,
+                        "int_page_read_count": seed % 400,
+                        "share_user": seed % 30,
+                        "share_count": seed % 40,
+                        "add_to_fav_user": seed % 20,
+                        "add_to_fav_count": seed % 25,
+                    }
+                ],
+            }.get(name)
+            if rows is None:
+                return _err(40001, "unknown datacube api")
+            return JSONResponse({"list": rows})
+
+        return await guarded(request, handle)
+
+    @api.get("/__fake__/state")
+    async def fake_state() -> dict[str, Any]:
+        return {
+            "published": state.published,
+            "messages_sent": state.messages_sent,
+            "images": state.images,
+            "drafts": [a["content"] for articles in state.drafts.values() for a in articles],
+            "jobs": {
+                k: {"ready": state.now() >= v["ready_at"], "pushed": v["pushed"]}
+                for k, v in state.jobs.items()
+            },
+            "pushes": state.pushes,
+            "faults_queued": [f.model_dump() for f in state.faults.queued],
+        }
+
+    @api.post("/__fake__/faults")
+    async def add_fault(fault: Fault) -> dict[str, Any]:
+        state.faults.add(fault)
+        return {"queued": len(state.faults.queued)}
+
+    @api.post("/__fake__/expire-tokens")
+    async def expire_tokens() -> dict[str, Any]:
+        for token, (appid, _) in list(state.tokens.items()):
+            state.tokens[token] = (appid, state.now() - 1)
+        return {"expired": len(state.tokens)}
+
+    @api.post("/__fake__/advance")
+    async def advance(seconds: float) -> dict[str, Any]:
+        """Move the fake's clock (reply windows, token expiry, publish delay) forward."""
+        state.offset_s += seconds
+        return {"offset_s": state.offset_s}
+
+    @api.post("/__fake__/user-message")
+    async def user_message(message: UserMessage) -> dict[str, Any]:
+        """A follower writes to the account: recorded, then pushed to the server URL, signed."""
+        app = state.apps.get(message.appid)
+        if app is None:
+            return {"delivered": False, "reason": f"unknown appid {message.appid}"}
+        state.user_messages.setdefault((app.appid, message.openid), []).append(state.now())
+        state.replies[(app.appid, message.openid)] = 0
+        fields: dict[str, str | int] = {
+            "ToUserName": app.appid,
+            "FromUserName": message.openid,
+            "CreateTime": int(state.now()),
+            "MsgType": "text",
+            "Content": message.text,
+            "MsgId": int(message.msg_id or state.next_id()),
+        }
+        return await deliver(app, to_xml(fields))
+
+    @api.post("/__fake__/comment")
+    async def user_comment(comment: UserComment) -> dict[str, Any]:
+        comments = state.comments.setdefault(comment.msg_data_id, [])
+        entry = {
+            "user_comment_id": int(state.next_id()),
+            "openid": comment.openid,
+            "create_time": int(state.now()),
+            "content": comment.text,
+            "comment_type": 0,
+        }
+        comments.append(entry)
+        return entry
+
+    return api
+
+
+def assets() -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/{name}.jpg")
+    async def jpeg(name: str) -> Response:
+        return Response(TINY_JPEG, media_type="image/jpeg")
+
+    return api
