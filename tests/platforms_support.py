@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
-from pydantic import SecretStr
 
 from activities.platforms.accounts import Account, Accounts
-from deploy.fakes.app import create_fakes_app
+from deploy.fakes.app import DEMO_AES_KEY, create_fakes_app, demo_account_list
 from deploy.processes import free_port
 from domain.platforms import Platform
 
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+AES_KEY = DEMO_AES_KEY
 
 
 @dataclass
@@ -40,20 +39,7 @@ class Fakes:
 
 
 def demo_accounts(base: str, *, timeout_s: float = 2.0) -> Accounts:
-    return Accounts(
-        [
-            Account(
-                platform=Platform.WECHAT,
-                name="demo",
-                base_url=f"{base}/wechat",
-                appid="wxdemo0000000001",
-                secret=SecretStr("demo-secret"),
-                token=SecretStr("demo-token"),
-                aes_keys=(SecretStr(AES_KEY),),
-                timeout_s=timeout_s,
-            ),
-        ]
-    )
+    return Accounts(demo_account_list(base, timeout_s=timeout_s))
 
 
 @contextlib.asynccontextmanager

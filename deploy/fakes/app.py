@@ -1,12 +1,14 @@
 """All fake platforms in one ASGI app, one path prefix per platform id (`mediaops fakes`, :8900)."""
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 
-from activities.platforms.accounts import Accounts
-from deploy.fakes import wechat
+from activities.platforms.accounts import Account, Accounts
+from deploy.fakes import others, wechat
 from domain.platforms import Platform
 
 FAKES_PORT = 8900
+DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 def wechat_state(accounts: Accounts, platform: Platform, callback_base: str | None) -> wechat.WeChatState:
@@ -27,7 +29,73 @@ def wechat_state(accounts: Accounts, platform: Platform, callback_base: str | No
 def create_fakes_app(accounts: Accounts, callback_base: str | None = None) -> FastAPI:
     """The fakes for `accounts` (which share their credentials); pushes go to `callback_base`."""
     app = FastAPI(title="MediaOps fake platforms", docs_url="/__docs__")
-    app.state.wechat = wechat_state(accounts, Platform.WECHAT, callback_base)
-    app.include_router(wechat.router(app.state.wechat), prefix="/wechat")
+    of = {p: [a for a in accounts.all() if a.platform is p] for p in Platform}
+    for platform in (Platform.WECHAT, Platform.MINIPROGRAM):
+        app.include_router(
+            wechat.router(wechat_state(accounts, platform, callback_base)), prefix=f"/{platform}"
+        )
+    website = others.WordPressState(
+        users={a.username: a.password.get_secret_value() for a in of[Platform.WEBSITE]}
+    )
+    app.include_router(others.wordpress(website), prefix="/website")
+    weibo = others.WeiboState(tokens={a.token.get_secret_value(): a.appid for a in of[Platform.WEIBO]})
+    app.include_router(others.weibo(weibo), prefix="/weibo")
+    baijiahao = others.BaijiahaoState(
+        apps={a.appid: a.token.get_secret_value() for a in of[Platform.BAIJIAHAO]}
+    )
+    app.include_router(others.baijiahao(baijiahao), prefix="/baijiahao")
+    for platform in (Platform.ZHIHU, Platform.SOHU, Platform.TOUTIAO, Platform.BAIDU_ZHIDAO):
+        app.include_router(others.manual(), prefix=f"/{platform}")
     app.include_router(wechat.assets(), prefix="/assets")
     return app
+
+
+def demo_account_list(base: str, *, timeout_s: float = 15.0) -> list[Account]:
+    """One `demo` account per platform, pointing at fakes served at `base` (what `make run` uses)."""
+    secret = SecretStr
+    common = {"name": "demo", "timeout_s": timeout_s}
+    return [
+        Account(
+            platform=Platform.WECHAT,
+            base_url=f"{base}/wechat",
+            appid="wxdemo0000000001",
+            secret=secret("demo-wechat-secret"),
+            token=secret("demo-wechat-token"),
+            aes_keys=(secret(DEMO_AES_KEY),),
+            **common,
+        ),
+        Account(
+            platform=Platform.MINIPROGRAM,
+            base_url=f"{base}/miniprogram",
+            appid="wxdemomini000001",
+            secret=secret("demo-mini-secret"),
+            token=secret("demo-mini-token"),
+            username="demo-env",
+            **common,
+        ),
+        Account(
+            platform=Platform.WEBSITE,
+            base_url=f"{base}/website",
+            username="mediaops",
+            password=secret("demo app password"),
+            **common,
+        ),
+        Account(
+            platform=Platform.WEIBO,
+            base_url=f"{base}/weibo",
+            appid="1000001",
+            token=secret("demo-weibo-token"),
+            **common,
+        ),
+        Account(
+            platform=Platform.BAIJIAHAO,
+            base_url=f"{base}/baijiahao",
+            appid="bjh-demo",
+            token=secret("demo-bjh-token"),
+            **common,
+        ),
+        *(
+            Account(platform=p, base_url=f"{base}/{p}", **common)
+            for p in (Platform.ZHIHU, Platform.SOHU, Platform.TOUTIAO, Platform.BAIDU_ZHIDAO)
+        ),
+    ]

@@ -19,6 +19,7 @@ TINY_JPEG = base64.b64decode(
 
 class Fault(BaseModel):
     path: str = Field(description="the API path it applies to, e.g. /cgi-bin/freepublish/submit")
+    method: str | None = Field(default=None, description="only for this HTTP method (default: any)")
     kind: FaultKind
     errcode: int | None = None
     errmsg: str = "injected fault"
@@ -35,9 +36,9 @@ class Faults:
     def add(self, fault: Fault) -> None:
         self.queued.append(fault)
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, method: str = "POST") -> Fault | None:
         for fault in self.queued:
-            if path.endswith(fault.path):
+            if path.endswith(fault.path) and fault.method in (None, method):
                 fault.times -= 1
                 if fault.times == 0:
                     self.queued.remove(fault)

@@ -119,7 +119,7 @@ def router(state: WeChatState) -> APIRouter:
     api = APIRouter()
 
     async def guarded(request: Request, handler: Any) -> Response:
-        fault = state.faults.take(request.url.path)
+        fault = state.faults.take(request.url.path, request.method)
         forced = await before(fault)
         if forced is not None:
             return forced
@@ -362,6 +362,20 @@ def router(state: WeChatState) -> APIRouter:
             if rows is None:
                 return _err(40001, "unknown datacube api")
             return JSONResponse({"list": rows})
+
+        return await guarded(request, handle)
+
+    @api.post("/tcb/databaseadd")
+    async def databaseadd(request: Request) -> Response:
+        """The mini program's CloudBase database: where its sections read their records."""
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            record_id = f"rec_{state.next_id()}"
+            state.published.append(
+                {"id": record_id, "env": body.get("env"), "query": body.get("query", "")[:200]}
+            )
+            return JSONResponse({"errcode": 0, "errmsg": "ok", "id_list": [record_id]})
 
         return await guarded(request, handle)
 

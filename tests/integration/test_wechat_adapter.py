@@ -12,6 +12,7 @@ from domain.platforms import Platform
 from tests.platforms_support import Fakes, running_fakes
 
 W = Platform.WECHAT
+APPID = "wxdemo0000000001"
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +154,7 @@ def inbound(user: str, message_id: str = "1") -> Inbound:
 async def test_reply_within_the_window_then_the_window_closes(fakes: Fakes, wechat: WeChatAdapter) -> None:
     user = f"o_{uuid.uuid4().hex[:10]}"
     assert (await wechat.reply(inbound(user), "不在窗口内")).state == "failed"
-    await fakes.post(
-        W, "user-message", {"appid": "wxdemo0000000001", "openid": user, "text": "请问报名时间？"}
-    )
+    await fakes.post(W, "user-message", {"appid": APPID, "openid": user, "text": "请问报名时间？"})
     sent = await wechat.reply(inbound(user), "您好，报名截至本周五。")
     assert sent.state == "sent"
     state = await fakes.state(W)
@@ -169,14 +168,14 @@ async def test_reply_within_the_window_then_the_window_closes(fakes: Fakes, wech
 
 async def test_at_most_five_replies_per_message(fakes: Fakes, wechat: WeChatAdapter) -> None:
     user = f"o_{uuid.uuid4().hex[:10]}"
-    await fakes.post(W, "user-message", {"appid": "wxdemo0000000001", "openid": user, "text": "?"})
+    await fakes.post(W, "user-message", {"appid": APPID, "openid": user, "text": "?"})
     outcomes = [(await wechat.reply(inbound(user), f"第{i}条")).state for i in range(6)]
     assert outcomes == ["sent"] * 5 + ["failed"]
 
 
 async def test_a_reply_whose_answer_is_lost_is_unknown(fakes: Fakes, wechat: WeChatAdapter) -> None:
     user = f"o_{uuid.uuid4().hex[:10]}"
-    await fakes.post(W, "user-message", {"appid": "wxdemo0000000001", "openid": user, "text": "?"})
+    await fakes.post(W, "user-message", {"appid": APPID, "openid": user, "text": "?"})
     await fakes.post(W, "faults", {"path": "/cgi-bin/message/custom/send", "kind": "timeout_after_accept"})
     outcome = await wechat.reply(inbound(user), "您好")
     assert outcome.state == "unknown"

@@ -1,0 +1,89 @@
+"""Baijiahao (百家号): publishing goes through the platform's own review; status is polled."""
+
+from datetime import date, datetime
+
+import httpx
+
+from activities.platforms.accounts import Account
+from activities.platforms.base import (
+    Inbound,
+    MaybeSent,
+    Metrics,
+    PlatformError,
+    Post,
+    PublishOutcome,
+    ReplyOutcome,
+    unsupported,
+)
+from activities.platforms.content import image_sources, sanitise
+from activities.platforms.http import json_body, send
+from domain.counting import length_problems
+from domain.platforms import Platform
+
+PUBLISHED = {"publish"}
+PENDING = {"pre_publish", "publishing", "review", "draft"}
+
+
+class BaijiahaoAdapter:
+    platform = Platform.BAIJIAHAO
+
+    def __init__(self, account: Account, client: httpx.AsyncClient | None = None) -> None:
+        self.account = account
+        self.base = account.base_url.rstrip("/") + "/builderinner/open/resource"
+        self.client = client or httpx.AsyncClient(timeout=account.timeout_s)
+
+    async def call(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        credentials = {"app_id": self.account.appid, "app_token": self.account.token.get_secret_value()}
+        answer = json_body(
+            await send(self.client, "POST", f"{self.base}{path}", json={**credentials, **body})
+        )
+        errno = int(str(answer.get("errno", 0)))
+        if errno:
+            message = str(answer.get("errmsg", "refused"))
+            raise PlatformError(
+                f"Baijiahao: {message}", code=str(errno), retryable=errno in (20000001, 10000002)
+            )
+        data = answer.get("data")
+        return data if isinstance(data, dict) else {}
+
+    async def publish(self, post: Post) -> PublishOutcome:
+        html = sanitise(post.body_html)
+        problems = length_problems(Platform.BAIJIAHAO, title=post.title, body_html=html)
+        if problems:
+            return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
+        covers = [post.cover_image_url] if post.cover_image_url else image_sources(html)[:1]
+        body = {
+            "title": post.title,
+            "content": html,
+            "origin_url": post.source_url,
+            "cover_images": covers,
+            "is_original": 1,
+        }
+        try:
+            data = await self.call("/article/publish", body)
+        except MaybeSent as exc:
+            return PublishOutcome(state="unknown", reason=f"{exc}: the article may have been submitted")
+        article_id = str(data["article_id"])
+        return PublishOutcome(state="pending", handle=article_id, platform_ids={"article_id": article_id})
+
+    async def status(self, handle: str) -> PublishOutcome:
+        data = await self.call("/article/status", {"article_id": handle})
+        status = str(data.get("status"))
+        ids = {"article_id": handle}
+        if status in PUBLISHED:
+            return PublishOutcome(state="published", url=str(data.get("url") or ""), platform_ids=ids)
+        if status in PENDING:
+            return PublishOutcome(state="pending", handle=handle, platform_ids=ids)
+        reason = str(data.get("audit_msg") or f"status {status}")
+        return PublishOutcome(
+            state="failed", code=status, reason=f"Baijiahao's review: {reason}", platform_ids=ids
+        )
+
+    async def inquiries(self, threads: list[str], since: datetime) -> list[Inbound]:
+        raise unsupported(self.platform, "reading comments (not wired yet)")
+
+    async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
+        raise unsupported(self.platform, "replies")
+
+    async def metrics(self, day: date) -> Metrics:
+        raise unsupported(self.platform, "metrics")

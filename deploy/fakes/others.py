@@ -1,0 +1,383 @@
+"""Fake WordPress (website), Weibo, Baijiahao and the manual platforms' (empty) state."""
+
+import base64
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
+
+from deploy.fakes.faults import Fault, Faults, after, before
+from domain.counting import weibo_units
+
+
+@dataclass
+class Common:
+    published: list[dict[str, Any]] = field(default_factory=list)
+    messages_sent: list[dict[str, Any]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    counter: int = 5000
+    offset_s: float = 0.0
+
+    def next_id(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+
+def common_routes(api: APIRouter, state: Common, extra: Any = None) -> None:
+    @api.get("/__fake__/state")
+    async def fake_state() -> dict[str, Any]:
+        return {
+            "published": state.published,
+            "messages_sent": state.messages_sent,
+            "faults_queued": [f.model_dump() for f in state.faults.queued],
+            **(extra() if extra else {}),
+        }
+
+    @api.post("/__fake__/faults")
+    async def add_fault(fault: Fault) -> dict[str, Any]:
+        state.faults.add(fault)
+        return {"queued": len(state.faults.queued)}
+
+    @api.post("/__fake__/advance")
+    async def advance(seconds: float) -> dict[str, Any]:
+        state.offset_s += seconds
+        return {"offset_s": state.offset_s}
+
+
+# --- WordPress -------------------------------------------------------------------------------
+
+
+@dataclass
+class WordPressState(Common):
+    users: dict[str, str] = field(default_factory=dict)
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def wordpress(state: WordPressState) -> APIRouter:
+    api = APIRouter()
+    common_routes(api, state, lambda: {"comments": state.comments})
+
+    def authorised(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return state.users.get(user) == password
+
+    async def guarded(request: Request, handler: Any) -> Response:
+        fault = state.faults.take(request.url.path, request.method)
+        forced = await before(
+            fault, {"code": "injected", "message": "injected fault", "data": {"status": 500}}
+        )
+        if forced is not None:
+            return forced
+        if not authorised(request):
+            return JSONResponse({"code": "rest_not_logged_in", "message": "not logged in"}, status_code=401)
+        return await after(fault, await handler())
+
+    @api.get("/wp-json/wp/v2/posts")
+    async def list_posts(request: Request) -> Response:
+        async def handle() -> Response:
+            slug = request.query_params.get("slug")
+            return JSONResponse([p for p in state.posts if slug is None or p["slug"] == slug])
+
+        return await guarded(request, handle)
+
+    @api.post("/wp-json/wp/v2/posts")
+    async def create_post(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle() -> Response:
+            post_id = state.next_id()
+            post = {
+                "id": post_id,
+                "slug": body.get("slug") or f"post-{post_id}",
+                "status": body.get("status", "draft"),
+                "title": {"rendered": body.get("title", "")},
+                "content": {"rendered": body.get("content", "")},
+                "link": f"https://www.example.com/?p={post_id}",
+            }
+            state.posts.append(post)
+            if post["status"] == "publish":
+                state.published.append({"id": post_id, "title": body.get("title")})
+            return JSONResponse(post, status_code=201)
+
+        return await guarded(request, handle)
+
+    @api.get("/wp-json/wp/v2/posts/{post_id}")
+    async def get_post(post_id: int, request: Request) -> Response:
+        async def handle() -> Response:
+            for post in state.posts:
+                if post["id"] == post_id:
+                    return JSONResponse(post)
+            return JSONResponse(
+                {"code": "rest_post_invalid_id", "message": "Invalid post ID."}, status_code=404
+            )
+
+        return await guarded(request, handle)
+
+    @api.get("/wp-json/wp/v2/comments")
+    async def list_comments(request: Request) -> Response:
+        async def handle() -> Response:
+            after_iso = request.query_params.get("after")
+            since = datetime.fromisoformat(after_iso) if after_iso else datetime.min.replace(tzinfo=UTC)
+            return JSONResponse(
+                [c for c in state.comments if datetime.fromisoformat(c["date_gmt"] + "+00:00") > since]
+            )
+
+        return await guarded(request, handle)
+
+    @api.post("/wp-json/wp/v2/comments")
+    async def create_comment(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle() -> Response:
+            comment = {
+                "id": state.next_id(),
+                "post": body.get("post"),
+                "parent": body.get("parent", 0),
+                "author_name": "MediaOps",
+                "content": {"rendered": body.get("content", "")},
+                "date_gmt": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+            }
+            state.messages_sent.append({"parent": comment["parent"], "text": body.get("content")})
+            return JSONResponse(comment, status_code=201)
+
+        return await guarded(request, handle)
+
+    class VisitorComment(BaseModel):
+        post: int
+        author_name: str
+        text: str
+
+    @api.post("/__fake__/comment")
+    async def visitor_comment(comment: VisitorComment) -> dict[str, Any]:
+        entry = {
+            "id": state.next_id(),
+            "post": comment.post,
+            "parent": 0,
+            "author_name": comment.author_name,
+            "content": {"rendered": comment.text},
+            "date_gmt": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+        }
+        state.comments.append(entry)
+        return entry
+
+    return api
+
+
+# --- Weibo -----------------------------------------------------------------------------------
+
+
+@dataclass
+class WeiboState(Common):
+    tokens: dict[str, str] = field(default_factory=dict)  # access token -> uid
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    fan_messages: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    replies: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _weibo_error(code: int, message: str, path: str) -> JSONResponse:
+    return JSONResponse({"request": path, "error_code": code, "error": message}, status_code=400)
+
+
+def weibo(state: WeiboState) -> APIRouter:
+    api = APIRouter()
+    common_routes(api, state)
+
+    async def guarded(request: Request, handler: Any) -> Response:
+        path = request.url.path
+        fault = state.faults.take(path, request.method)
+        forced = await before(
+            fault, {"request": path, "error_code": fault.errcode if fault else 0, "error": "injected"}
+        )
+        if forced is not None:
+            if fault is not None and fault.kind == "errcode":
+                forced.status_code = 400
+            return forced
+        fields = dict(await request.form()) if request.method == "POST" else dict(request.query_params)
+        uid = state.tokens.get(str(fields.get("access_token", "")))
+        if uid is None:
+            return _weibo_error(21332, "expired_token", path)
+        return await after(fault, await handler(uid, fields))
+
+    @api.post("/2/statuses/share.json")
+    async def share(request: Request) -> Response:
+        async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            text = str(fields.get("status", ""))
+            if weibo_units(text) > 140:
+                return _weibo_error(
+                    20012, "Text too long, please input text less than 140 characters!", request.url.path
+                )
+            if "http://" not in text and "https://" not in text:
+                return _weibo_error(
+                    10017, "the status must contain a link on the app's domain", request.url.path
+                )
+            if any(s["text"] == text for s in state.statuses.values()):
+                return _weibo_error(20019, "repeat content!", request.url.path)
+            mid = str(state.next_id())
+            state.statuses[mid] = {"idstr": mid, "text": text, "user": {"id": int(uid)}}
+            state.published.append({"id": mid, "text": text})
+            return JSONResponse(state.statuses[mid])
+
+        return await guarded(request, handle)
+
+    @api.get("/2/statuses/show.json")
+    async def show(request: Request) -> Response:
+        async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            status = state.statuses.get(str(fields.get("id")))
+            return (
+                JSONResponse(status)
+                if status
+                else _weibo_error(20101, "target weibo does not exist", request.url.path)
+            )
+
+        return await guarded(request, handle)
+
+    @api.get("/2/comments/to_me.json")
+    async def to_me(request: Request) -> Response:
+        async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            return JSONResponse({"comments": state.comments, "total_number": len(state.comments)})
+
+        return await guarded(request, handle)
+
+    @api.post("/2/comments/reply.json")
+    async def reply_comment(request: Request) -> Response:
+        async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            if not any(c["idstr"] == fields.get("cid") for c in state.comments):
+                return _weibo_error(20101, "target comment does not exist", request.url.path)
+            state.messages_sent.append({"cid": fields.get("cid"), "text": fields.get("comment")})
+            return JSONResponse({"idstr": str(state.next_id()), "text": fields.get("comment")})
+
+        return await guarded(request, handle)
+
+    @api.post("/2/messages/reply.json")
+    async def reply_message(request: Request) -> Response:
+        async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            user = str(fields.get("receiver_id"))
+            times = state.fan_messages.get((uid, user), [])
+            if not times or state.now() - times[-1] > 72 * 3600:
+                return _weibo_error(26001, "reply time window closed", request.url.path)
+            if state.replies.get((uid, user), 0) >= 3:
+                return _weibo_error(26002, "reply count limit", request.url.path)
+            state.replies[(uid, user)] = state.replies.get((uid, user), 0) + 1
+            state.messages_sent.append({"receiver_id": user, "data": fields.get("data")})
+            return JSONResponse({"result": True})
+
+        return await guarded(request, handle)
+
+    @api.get("/2/users/show.json")
+    async def users_show(request: Request) -> Response:
+        async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            return JSONResponse(
+                {
+                    "id": int(uid),
+                    "followers_count": 12345,
+                    "friends_count": 67,
+                    "statuses_count": len(state.statuses),
+                }
+            )
+
+        return await guarded(request, handle)
+
+    class FanMessage(BaseModel):
+        uid: str
+        user: str
+        text: str = ""
+
+    @api.post("/__fake__/fan-message")
+    async def fan_message(message: FanMessage) -> dict[str, Any]:
+        state.fan_messages.setdefault((message.uid, message.user), []).append(state.now())
+        state.replies[(message.uid, message.user)] = 0
+        return {"recorded": True}
+
+    class FanComment(BaseModel):
+        status_id: str
+        user: str
+        text: str
+
+    @api.post("/__fake__/comment")
+    async def comment(body: FanComment) -> dict[str, Any]:
+        entry = {
+            "idstr": str(state.next_id()),
+            "text": body.text,
+            "created_at": datetime.now(UTC).strftime("%a %b %d %H:%M:%S %z %Y"),
+            "user": {"id": body.user},
+            "status": {"idstr": body.status_id},
+        }
+        state.comments.append(entry)
+        return entry
+
+    return api
+
+
+# --- Baijiahao -------------------------------------------------------------------------------
+
+
+@dataclass
+class BaijiahaoState(Common):
+    apps: dict[str, str] = field(default_factory=dict)  # app_id -> app_token
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    review_polls: int = 1
+
+
+def baijiahao(state: BaijiahaoState) -> APIRouter:
+    api = APIRouter()
+    common_routes(api, state)
+
+    async def guarded(request: Request, handler: Any) -> Response:
+        fault = state.faults.take(request.url.path, request.method)
+        forced = await before(fault, {"errno": fault.errcode if fault else 0, "errmsg": "injected"})
+        if forced is not None:
+            return forced
+        body = await request.json()
+        if state.apps.get(str(body.get("app_id"))) != body.get("app_token"):
+            return JSONResponse({"errno": 10000003, "errmsg": "app_token invalid"})
+        return await after(fault, await handler(body))
+
+    @api.post("/builderinner/open/resource/article/publish")
+    async def publish(request: Request) -> Response:
+        async def handle(body: dict[str, Any]) -> Response:
+            title = str(body.get("title", ""))
+            if not 8 <= len(title) <= 40:
+                return JSONResponse({"errno": 10000010, "errmsg": "title must have 8 to 40 characters"})
+            if len(str(body.get("content", ""))) > 20_000:
+                return JSONResponse({"errno": 10000011, "errmsg": "content too long"})
+            article_id = str(state.next_id())
+            state.articles[article_id] = {"title": title, "polls": 0}
+            state.published.append({"article_id": article_id, "title": title})
+            return JSONResponse({"errno": 0, "errmsg": "success", "data": {"article_id": article_id}})
+
+        return await guarded(request, handle)
+
+    @api.post("/builderinner/open/resource/article/status")
+    async def status(request: Request) -> Response:
+        async def handle(body: dict[str, Any]) -> Response:
+            article = state.articles.get(str(body.get("article_id")))
+            if article is None:
+                return JSONResponse({"errno": 10000020, "errmsg": "article not found"})
+            article["polls"] += 1
+            if article["polls"] <= state.review_polls:
+                return JSONResponse({"errno": 0, "data": {"status": "review"}})
+            url = f"https://baijiahao.baidu.com/s?id={body['article_id']}"
+            return JSONResponse({"errno": 0, "data": {"status": "publish", "url": url}})
+
+        return await guarded(request, handle)
+
+    return api
+
+
+def manual() -> APIRouter:
+    """Platforms published by hand: the fake only keeps the contract's state shape."""
+    api = APIRouter()
+    common_routes(api, Common())
+    return api
