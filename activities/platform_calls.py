@@ -1,0 +1,194 @@
+"""Platform activities: publish and reply at most once; read (status, inquiries, metrics) freely.
+
+Temporal runs an activity at least once, and a platform call that timed out may still have been
+carried out. So a publish or a reply first *claims* its key in `platform_calls`:
+- a later attempt that finds a finished claim returns the recorded outcome, calling nothing;
+- one that finds an unfinished claim (a worker died mid-call) returns `unknown`: a person decides;
+- a retryable failure that certainly did not reach the platform releases the claim and is retried
+  by Temporal after the delay the platform asks for (e.g. until midnight for WeChat's daily quota).
+Credentials never leave this process: requests name an account, the worker holds its secrets.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.platforms.accounts import Accounts
+from activities.platforms.base import (
+    Inbound,
+    MaybeSent,
+    Metrics,
+    PlatformAdapter,
+    PlatformError,
+    Post,
+    PublishOutcome,
+    ReplyOutcome,
+)
+from activities.platforms.registry import adapter_for
+from domain.platforms import Platform
+
+
+class PublishRequest(BaseModel):
+    platform: Platform
+    account: str
+    post: Post
+
+
+class StatusRequest(BaseModel):
+    platform: Platform
+    account: str
+    handle: str
+
+
+class ReplyRequest(BaseModel):
+    platform: Platform
+    account: str
+    key: str
+    inbound: Inbound
+    text: str
+
+
+class InquiriesRequest(BaseModel):
+    platform: Platform
+    account: str
+    threads: list[str] = []
+    since: datetime
+
+
+class MetricsRequest(BaseModel):
+    platform: Platform
+    account: str
+    day: date
+
+
+def as_activity_error(exc: PlatformError) -> ApplicationError:
+    """A classified platform error in Temporal's terms: retry later, or stop and tell a person."""
+    return ApplicationError(
+        str(exc),
+        type=f"Platform:{exc.code or 'error'}",
+        non_retryable=not exc.retryable,
+        next_retry_delay=exc.retry_after,
+    )
+
+
+class PlatformCalls:
+    def __init__(self, accounts: Accounts, pool: asyncpg.Pool) -> None:
+        self.accounts = accounts
+        self.pool = pool
+        self._adapters: dict[tuple[Platform, str], PlatformAdapter] = {}
+
+    def adapter(self, platform: Platform, account: str) -> PlatformAdapter:
+        key = (platform, account)
+        if key not in self._adapters:
+            self._adapters[key] = adapter_for(self.accounts.get(platform, account))
+        return self._adapters[key]
+
+    async def _claim(self, key: str, platform: Platform, account: str, operation: str) -> tuple[bool, Any]:
+        """(True, None) when this attempt owns the call; else (False, the earlier outcome or None)."""
+        info = activity.info()
+        inserted = await self.pool.fetchval(
+            """INSERT INTO platform_calls (key, platform, account, operation, workflow_id, run_id)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING true""",
+            key,
+            platform.value,
+            account,
+            operation,
+            info.workflow_id,
+            info.workflow_run_id,
+        )
+        if inserted:
+            return True, None
+        return False, await self.pool.fetchval("SELECT outcome FROM platform_calls WHERE key = $1", key)
+
+    async def _finish(self, key: str, outcome: BaseModel, handle: str | None = None) -> None:
+        await self.pool.execute(
+            "UPDATE platform_calls SET finished_at = now(), outcome = $2, handle = $3 WHERE key = $1",
+            key,
+            outcome.model_dump(mode="json"),
+            handle,
+        )
+
+    async def _release(self, key: str) -> None:
+        await self.pool.execute("DELETE FROM platform_calls WHERE key = $1 AND finished_at IS NULL", key)
+
+    @activity.defn(name="platform.publish")
+    async def publish(self, request: PublishRequest) -> PublishOutcome:
+        key = f"publish:{request.platform}/{request.account}:{request.post.key}"
+        owned, earlier = await self._claim(key, request.platform, request.account, "publish")
+        if not owned:
+            if earlier is None:
+                return PublishOutcome(
+                    state="unknown",
+                    reason=f"an earlier attempt was interrupted after it may have reached {request.platform}",
+                )
+            return PublishOutcome.model_validate(earlier)
+        try:
+            outcome = await self.adapter(request.platform, request.account).publish(request.post)
+        except MaybeSent as exc:
+            # Adapters turn a lost answer to the publishing call itself into `unknown`; a MaybeSent
+            # that escapes came from a preparatory step (an image upload, a draft): safe to repeat.
+            await self._release(key)
+            raise ApplicationError(str(exc), type="Platform:preparation") from None
+        except PlatformError as exc:
+            if exc.retryable:
+                await self._release(key)
+                raise as_activity_error(exc) from None
+            outcome = PublishOutcome(state="failed", code=exc.code, reason=exc.message)
+        except BaseException:
+            await self._release(key)  # a bug before the platform answered: not published
+            raise
+        await self._finish(key, outcome, outcome.handle if outcome.state == "pending" else None)
+        return outcome
+
+    @activity.defn(name="platform.reply")
+    async def reply(self, request: ReplyRequest) -> ReplyOutcome:
+        key = f"reply:{request.platform}/{request.account}:{request.key}"
+        owned, earlier = await self._claim(key, request.platform, request.account, "reply")
+        if not owned:
+            if earlier is None:
+                return ReplyOutcome(state="unknown", reason="an earlier attempt was interrupted mid-call")
+            return ReplyOutcome.model_validate(earlier)
+        try:
+            outcome = await self.adapter(request.platform, request.account).reply(
+                request.inbound, request.text
+            )
+        except PlatformError as exc:
+            await self._release(key)
+            raise as_activity_error(exc) from None
+        await self._finish(key, outcome)
+        return outcome
+
+    @activity.defn(name="platform.status")
+    async def status(self, request: StatusRequest) -> PublishOutcome:
+        try:
+            return await self.adapter(request.platform, request.account).status(request.handle)
+        except PlatformError as exc:
+            raise as_activity_error(exc) from None
+
+    @activity.defn(name="platform.inquiries")
+    async def inquiries(self, request: InquiriesRequest) -> list[Inbound]:
+        try:
+            return await self.adapter(request.platform, request.account).inquiries(
+                request.threads, request.since
+            )
+        except PlatformError as exc:
+            raise as_activity_error(exc) from None
+
+    @activity.defn(name="platform.metrics")
+    async def metrics(self, request: MetricsRequest) -> Metrics:
+        try:
+            return await self.adapter(request.platform, request.account).metrics(request.day)
+        except PlatformError as exc:
+            raise as_activity_error(exc) from None
+
+
+async def publication_waiter(pool: asyncpg.Pool, platform: Platform, handle: str) -> str | None:
+    """The workflow that published `handle` (a WeChat publish_id), for forwarding its callback."""
+    workflow_id = await pool.fetchval(
+        "SELECT workflow_id FROM platform_calls WHERE platform = $1 AND handle = $2", platform.value, handle
+    )
+    return str(workflow_id) if workflow_id else None
