@@ -9,6 +9,8 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from activities.platforms.accounts import Accounts
+from api import webhooks
 from api.auth import allowed, current_user
 from api.errors import install_error_handlers
 from api.state import AppState, app_state
@@ -53,8 +55,8 @@ async def _check(name: str, probe: Any) -> str | None:
     return None
 
 
-def create_app(settings: Settings) -> FastAPI:
-    state = AppState(settings)
+def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
+    state = AppState(settings, accounts if accounts is not None else Accounts.load(settings.accounts_file))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.mediaops = state
     install_error_handlers(app)
+    app.include_router(webhooks.router)
     State = Annotated[AppState, Depends(app_state)]
 
     @app.get("/healthz", tags=["operations"])

@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import Request
 from temporalio.client import Client
 
+from activities.platforms.accounts import Accounts
 from eventstore.db import create_pool
 from mediaops.settings import Settings
 from mediaops.temporal import connect
@@ -19,6 +20,7 @@ from mediaops.temporal import connect
 @dataclass
 class AppState:
     settings: Settings
+    accounts: Accounts = field(default_factory=lambda: Accounts([]))
     _pool: asyncpg.Pool | None = None
     _temporal: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -15,8 +15,9 @@ import httpx
 import structlog
 
 from api.users import ensure_demo_users
+from deploy.fakes.app import demo_account_list, write_accounts
 from deploy.postgres import EmbeddedPostgres
-from deploy.processes import Child, environ_with, port_in_use, spawn, wait_until
+from deploy.processes import Child, environ_with, port_in_use, spawn, tcp_accepts, wait_until
 from deploy.temporal import start_dev_server
 from eventstore.db import connect, database_name, ensure_database
 from eventstore.migrate import migrate
@@ -36,6 +37,8 @@ def check_ports(settings: Settings) -> None:
     wanted = [(settings.api_port, "the API", "MEDIAOPS_API_PORT")]
     if settings.embedded_postgres:
         wanted.append((settings.pg_port, "the embedded PostgreSQL", "MEDIAOPS_PG_PORT"))
+    if settings.accounts_file is None:
+        wanted.append((settings.fakes_port, "the fake platforms", "MEDIAOPS_FAKES_PORT"))
     if settings.embedded_temporal:
         wanted.append((settings.temporal_port, "Temporal", "MEDIAOPS_TEMPORAL_PORT"))
         wanted.append((settings.temporal_ui_port, "the Temporal Web UI", "MEDIAOPS_TEMPORAL_UI_PORT"))
@@ -120,8 +123,26 @@ class Stack:
                 )
             )
         asyncio.run(prepare_temporal(settings))
-        env = environ_with(DATABASE_URL=settings.dsn, TEMPORAL_ADDRESS=settings.temporal_target)
         cli = [sys.executable, "-m", "mediaops.cli"]
+        accounts_file = settings.accounts_file
+        if accounts_file is None:
+            accounts_file = home / "accounts.toml"
+            if not accounts_file.exists():
+                write_accounts(accounts_file, demo_account_list(f"http://127.0.0.1:{settings.fakes_port}"))
+            fakes_env = environ_with(MEDIAOPS_ACCOUNTS_FILE=str(accounts_file))
+            fakes = spawn("fakes", [*cli, "fakes"], env=fakes_env)
+            self.children.append(fakes)
+            wait_until(
+                lambda: tcp_accepts(settings.fakes_port),
+                30,
+                f"the fake platforms on :{settings.fakes_port}",
+                fakes,
+            )
+        env = environ_with(
+            DATABASE_URL=settings.dsn,
+            TEMPORAL_ADDRESS=settings.temporal_target,
+            MEDIAOPS_ACCOUNTS_FILE=str(accounts_file),
+        )
         self.children.append(spawn("worker", [*cli, "worker"], env=env))
         api = spawn("api", [*cli, "api"], env=env)
         self.children.append(api)
@@ -139,6 +160,11 @@ class Stack:
         temporal_ui = (
             f"http://127.0.0.1:{s.temporal_ui_port}" if s.embedded_temporal else "(external Temporal)"
         )
+        fakes = (
+            f"http://127.0.0.1:{s.fakes_port}/<platform>/__fake__/state   (fakes for the demo accounts)"
+            if s.accounts_file is None
+            else f"accounts from {s.accounts_file}"
+        )
         return "\n".join(
             [
                 "",
@@ -147,6 +173,8 @@ class Stack:
                 f"  Temporal       {s.temporal_target}   namespace {s.temporal_namespace}",
                 f"  Temporal UI    {temporal_ui}",
                 f"  PostgreSQL     database {database_name(s.dsn)} (`mediaops dev dsn` prints the URL)",
+                f"  Platforms      {fakes}",
+                f"  WeChat inbox   {s.api_url}/webhooks/wechat/demo   (try `mediaops dev wechat-message`)",
                 "  Get a token    .venv/bin/mediaops dev token content_specialist",
                 '  Try it         curl -H "Authorization: Bearer $(.venv/bin/mediaops dev token '
                 f'operations_manager)" http://{s.api_host}:{s.api_port}/me',

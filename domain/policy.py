@@ -165,6 +165,32 @@ class Kpi(_Params):
     )
 
 
+class Accounts(_Params):
+    """The department's platform accounts are used within each platform's API rate (calls per second)."""
+
+    calls_per_second: dict[Platform, float] = Field(
+        default_factory=lambda: {
+            Platform.WECHAT: 5.0,
+            Platform.MINIPROGRAM: 5.0,
+            Platform.WEBSITE: 5.0,
+            Platform.WEIBO: 1.0,
+            Platform.BAIJIAHAO: 1.0,
+            Platform.ZHIHU: 5.0,
+            Platform.SOHU: 5.0,
+            Platform.TOUTIAO: 5.0,
+            Platform.BAIDU_ZHIDAO: 5.0,
+        }
+    )
+
+    @field_validator("calls_per_second")
+    @classmethod
+    def _positive(cls, value: dict[Platform, float]) -> dict[Platform, float]:
+        for platform, rate in value.items():
+            if rate <= 0:
+                raise ValueError(f"{platform}: a rate must be above 0")
+        return value
+
+
 class Weekly(_Params):
     """Every Monday at 14:30 last week's figures are compared with the week before."""
 
@@ -293,6 +319,7 @@ class Policy(BaseModel):
     weekly: Weekly = _rule(Weekly, RuleId.WEEKLY)
     monthly: Monthly = _rule(Monthly, RuleId.MONTHLY)
     site_quarterly: SiteQuarterly = _rule(SiteQuarterly, RuleId.SITE_QUARTERLY)
+    accounts: Accounts = _rule(Accounts, RuleId.ACCOUNTS)
     quota: Quota = _rule(Quota, RuleId.QUOTA)
     working_hours: WorkingHours = _rule(WorkingHours, RuleId.WORKING_HOURS)
     approval_remind: ApprovalRemind = _rule(ApprovalRemind, RuleId.APPROVAL_REMIND)

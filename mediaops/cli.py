@@ -116,6 +116,29 @@ def api() -> None:
 
 
 @app.command()
+def fakes() -> None:
+    """Run the fake platforms (127.0.0.1:MEDIAOPS_FAKES_PORT) for the accounts in MEDIAOPS_ACCOUNTS_FILE."""
+    import uvicorn
+
+    from activities.platforms.accounts import Accounts, AccountsError
+    from deploy.fakes.app import create_fakes_app, demo_account_list
+
+    settings = _settings(validate_policy=False)
+    try:
+        accounts = (
+            Accounts.load(settings.accounts_file)
+            if settings.accounts_file
+            else Accounts(demo_account_list(f"http://127.0.0.1:{settings.fakes_port}"))
+        )
+    except AccountsError as exc:
+        raise _fail(str(exc)) from None
+    app_ = create_fakes_app(accounts, callback_base=settings.api_url)
+    uvicorn.Server(
+        uvicorn.Config(app_, host="127.0.0.1", port=settings.fakes_port, log_config=None, access_log=False)
+    ).run()
+
+
+@app.command()
 def migrate() -> None:
     """Apply pending database migrations (safe to run while other processes start)."""
     from eventstore.db import ensure_database
@@ -247,6 +270,57 @@ def dev_token(role: Annotated[Role, typer.Argument(help="the role whose demo use
         return await issue_token(conn, demo_user_id(role), "dev token")
 
     typer.echo(_with_db(_dev_settings(), issue))
+
+
+@dev_app.command("wechat-message")
+def dev_wechat_message(
+    sender: Annotated[str, typer.Option("--from", help="the user's OPENID")],
+    text: Annotated[str, typer.Option(help="what the user writes")],
+    account: Annotated[str, typer.Option(help="the WeChat account's name")] = "demo",
+    msg_id: Annotated[int | None, typer.Option(help="WeChat's MsgId (default: a new one)")] = None,
+    safe: Annotated[bool, typer.Option("--safe", help="encrypt as in WeChat's safe mode")] = False,
+) -> None:
+    """Post a user's text message to the running API's callback, signed exactly as WeChat would."""
+    import secrets
+    import time
+
+    import httpx
+
+    from activities.platforms.accounts import Accounts, AccountsError
+    from activities.platforms.wechat_crypto import WeChatCipher, signature, to_xml
+    from domain.platforms import Platform
+
+    settings = _dev_settings()
+    try:
+        acct = Accounts.load(settings.accounts_file or settings.home / "accounts.toml").get(
+            Platform.WECHAT, account
+        )
+    except AccountsError as exc:
+        raise _fail(str(exc)) from None
+    token, timestamp, nonce = acct.token.get_secret_value(), str(int(time.time())), secrets.token_hex(5)
+    message = to_xml(
+        {
+            "ToUserName": acct.appid,
+            "FromUserName": sender,
+            "CreateTime": int(timestamp),
+            "MsgType": "text",
+            "Content": text,
+            "MsgId": msg_id if msg_id is not None else int(time.time() * 1000),
+        }
+    )
+    query = {"signature": signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    if safe:
+        if not acct.aes_keys:
+            raise _fail(f"account {account} has no EncodingAESKey for safe mode")
+        encrypted = WeChatCipher([acct.aes_keys[0].get_secret_value()], acct.appid).encrypt(message.encode())
+        query.update(encrypt_type="aes", msg_signature=signature(token, timestamp, nonce, encrypted))
+        message = to_xml({"ToUserName": acct.appid, "Encrypt": encrypted})
+    url = f"{settings.api_url}/webhooks/wechat/{account}"
+    try:
+        response = httpx.post(url, params=query, content=message.encode(), timeout=10)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {exc} (is `make run` running?)", 1) from None
+    typer.echo(f"{response.status_code} {response.text}")
 
 
 @dev_app.command("dsn")

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, ge=1, le=65535, description="port of the embedded Temporal")
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="port of the Temporal Web UI")
     policy_file: Path | None = Field(default=None, description="policy.toml; unset: ./policy.toml if present")
+    accounts_file: Path | None = Field(
+        default=None, description="platform accounts and credentials (TOML); `mediaops up` writes a demo one"
+    )
+    fakes_port: int = Field(
+        default=8900, ge=1, le=65535, description="port of the fake platforms (`make run`)"
+    )
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -92,6 +98,10 @@ class Settings(BaseSettings):
             return self.policy_file
         default = Path("policy.toml")
         return default if default.exists() else None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
 
     @cached_property
     def policy(self) -> Policy:

@@ -1,16 +1,26 @@
-"""The MediaOps worker: every workflow and activity of the system on the main task queue."""
+"""The MediaOps worker process: the main task queue, and one rate-limited queue per platform.
+
+Every platform call runs on its platform's queue (`mediaops.platform.<id>`), throttled server-side
+to the policy's calls per second (R-ACCOUNTS), so a burst of work never spends an account's quota
+faster than the platform allows, however many workers run.
+"""
 
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
+import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calendar import CalendarActivities
 from activities.eventstore import EventStoreActivities
+from activities.platform_calls import PlatformCalls
+from activities.platforms.accounts import Accounts
+from domain.platforms import Platform
 from domain.policy import Policy
 from eventstore.db import create_pool
 from eventstore.migrate import migrate
@@ -18,18 +28,22 @@ from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
 from workers.interceptors import LogContextInterceptor
+from workflows.inquiry import InquiryWorkflow
 
 log = structlog.get_logger(__name__)
+
+WORKFLOWS: Sequence[type] = (InquiryWorkflow,)
+"""Every process workflow the system runs."""
+
+
+def platform_queue(platform: Platform) -> str:
+    return f"mediaops.platform.{platform}"
 
 
 def activities_for(policy: Policy, store: EventStore) -> Sequence[Callable[..., Any]]:
     calendar = CalendarActivities(policy)
     events = EventStoreActivities(store)
     return [calendar.working_days_deadline, calendar.working_hours_after, events.append]
-
-
-WORKFLOWS: Sequence[type] = ()
-"""Every process workflow the system runs (the article chain, inquiries, ... as they land)."""
 
 
 def build_worker(
@@ -49,22 +63,56 @@ def build_worker(
     )
 
 
+def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: asyncpg.Pool) -> list[Worker]:
+    """One worker per platform that has an account, throttled to the policy's rate."""
+    calls = PlatformCalls(accounts, pool)
+    activities: list[Callable[..., Any]] = [
+        calls.publish,
+        calls.status,
+        calls.reply,
+        calls.inquiries,
+        calls.metrics,
+    ]
+    platforms = sorted({a.platform for a in accounts.all()})
+    return [
+        Worker(
+            client,
+            task_queue=platform_queue(platform),
+            activities=activities,
+            max_task_queue_activities_per_second=policy.accounts.calls_per_second.get(platform),
+            interceptors=[LogContextInterceptor()],
+        )
+        for platform in platforms
+    ]
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
     policy = settings.policy
+    accounts = Accounts.load(settings.accounts_file)
     client = await connect(settings)
     pool = await create_pool(settings.dsn)
     async with pool.acquire() as conn:
         await migrate(conn)  # safe beside other starting processes: migrations take an advisory lock
     store = EventStore(pool)
-    worker = build_worker(client, settings, policy, store)
+    workers = [
+        build_worker(client, settings, policy, store),
+        *platform_workers(client, policy, accounts, pool),
+    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_target)
+    log.info(
+        "worker started",
+        task_queue=settings.task_queue,
+        platform_queues=[w.task_queue for w in workers[1:]],
+        temporal=settings.temporal_target,
+    )
     try:
-        async with worker:
+        async with AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)
             await stop.wait()
     finally:
         await store.close()

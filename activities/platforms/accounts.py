@@ -35,7 +35,6 @@ class Account(BaseModel):
     username: str = ""
     password: SecretStr = SecretStr("")
     timeout_s: float = Field(default=15.0, gt=0)
-    calls_per_second: float = Field(default=5.0, gt=0)
 
 
 class AccountsError(ValueError):

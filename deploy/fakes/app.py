@@ -1,5 +1,8 @@
 """All fake platforms in one ASGI app, one path prefix per platform id (`mediaops fakes`, :8900)."""
 
+import json
+from pathlib import Path
+
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -99,3 +102,23 @@ def demo_account_list(base: str, *, timeout_s: float = 15.0) -> list[Account]:
             for p in (Platform.ZHIHU, Platform.SOHU, Platform.TOUTIAO, Platform.BAIDU_ZHIDAO)
         ),
     ]
+
+
+def write_accounts(path: Path, accounts: list[Account]) -> None:
+    """A secrets file in the format Accounts.load reads; readable by its owner only."""
+    lines = []
+    for account in accounts:
+        lines.append("[[account]]")
+        for key, value in account.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, tuple):
+                value = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+            if value in ("", (), []):
+                continue
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines), encoding="utf-8")

@@ -3,14 +3,18 @@
 Each run picks free ports and its own state folder, so it never meets a developer's own stack.
 """
 
+import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -29,12 +33,20 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         MEDIAOPS_PG_PORT=str(free_port()),
         MEDIAOPS_TEMPORAL_PORT=str(free_port()),
         MEDIAOPS_TEMPORAL_UI_PORT=str(free_port()),
+        MEDIAOPS_FAKES_PORT=str(free_port()),
     )
+    env.pop("MEDIAOPS_ACCOUNTS_FILE", None)
     return env
 
 
 def ports(env: dict[str, str]) -> list[int]:
-    names = ("MEDIAOPS_API_PORT", "MEDIAOPS_PG_PORT", "MEDIAOPS_TEMPORAL_PORT", "MEDIAOPS_TEMPORAL_UI_PORT")
+    names = (
+        "MEDIAOPS_API_PORT",
+        "MEDIAOPS_PG_PORT",
+        "MEDIAOPS_TEMPORAL_PORT",
+        "MEDIAOPS_TEMPORAL_UI_PORT",
+        "MEDIAOPS_FAKES_PORT",
+    )
     return [int(env[n]) for n in names]
 
 
@@ -130,6 +142,67 @@ def test_dev_commands_are_refused_in_production(first_run: RunningStack) -> None
     result = cli({**first_run.env, "MEDIAOPS_ENV": "production"}, "dev", "dsn")
     assert result.returncode == 1
     assert "refused" in result.stderr
+
+
+def test_a_signed_wechat_message_is_acknowledged_fast_and_taken_once(first_run: RunningStack) -> None:
+    """Issue 4, must show 3: acknowledged in under 5 s; the same message again starts nothing."""
+    env = first_run.env
+    msg_id = str(int(time.time() * 1000))
+    args = [
+        "dev",
+        "wechat-message",
+        "--account",
+        "demo",
+        "--from",
+        "o_e2e_user",
+        "--text",
+        "请问报名截止时间？",
+    ]
+    started = time.monotonic()
+    first = cli(env, *args, "--msg-id", msg_id)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "200 success"
+    assert time.monotonic() - started < 5
+    again = cli(env, *args, "--msg-id", msg_id, "--safe")  # the same MsgId, even encrypted
+    assert again.stdout.strip() == "200 success"
+    workflow_id = f"inquiry-wechat-{msg_id}"
+    listed = subprocess.run(  # noqa: S603
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "workflow",
+            "list",
+            "--address",
+            f"127.0.0.1:{env['MEDIAOPS_TEMPORAL_PORT']}",
+            "--query",
+            f"WorkflowId = '{workflow_id}'",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert len(json.loads(listed.stdout or "[]")) == 1
+    dsn = cli(env, "dev", "dsn").stdout.strip()
+    events = wait_for_events(dsn, workflow_id)
+    assert [e["type"] for e in events] == ["inquiry.received"]
+
+
+def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:
+    async def read() -> list[dict[str, object]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for _ in range(100):
+                rows = await conn.fetch("SELECT type FROM events WHERE stream_id = $1", stream)
+                if rows:
+                    return [dict(r) for r in rows]
+                await asyncio.sleep(0.1)
+            return []
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
 
 
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:

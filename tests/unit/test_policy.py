@@ -18,7 +18,7 @@ from tests.conftest import SHARED
 
 # Rules that state a principle with nothing to tune: they are enforced by content checks and
 # permissions, not parameters, so `policy show` has nothing to list for them.
-PARAMETERLESS = {"R-LAWFUL", "R-NO-INSIDE", "R-ACCOUNTS", "R-SECRETS", "R-NO-PERSONAL", "R-DESIGN"}
+PARAMETERLESS = {"R-LAWFUL", "R-NO-INSIDE", "R-SECRETS", "R-NO-PERSONAL", "R-DESIGN"}
 
 
 def rulebook_ids() -> set[str]:
