@@ -5,7 +5,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -203,3 +204,51 @@ async def test_publishjobfinish_reaches_the_waiting_workflow(stack: Stack) -> No
     assert (outcome.url or "").startswith("https://mp.weixin.qq.com/s/")
     pushes = (await stack.fakes.state(W))["pushes"]
     assert any(p["event"] == "PUBLISHJOBFINISH" and p["body"] == "success" for p in pushes)  # type: ignore[union-attr]
+
+
+async def test_a_weibo_fan_message_push_becomes_an_inquiry(stack: Stack, store: EventStore) -> None:
+    secret = stack.fakes.account(Platform.WEIBO).secret.get_secret_value()
+    sent = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0)
+    created = sent.strftime("%a %b %d %H:%M:%S %z %Y")
+    sender = f"u{uuid.uuid4().hex[:8]}"
+    body = {
+        "type": "text",
+        "receiver_id": 1000001,
+        "sender_id": sender,
+        "created_at": created,
+        "text": "在吗？",
+    }
+    async with httpx.AsyncClient() as http:
+        ok = await http.post(f"{stack.api}/webhooks/weibo/demo", params=signed_query(secret), json=body)
+        forged = await http.post(f"{stack.api}/webhooks/weibo/demo", params=signed_query("guess"), json=body)
+    assert (ok.status_code, ok.text, forged.status_code) == (200, "success", 403)
+    stream = f"inquiry-weibo-{sender}-{int(sent.timestamp())}"
+    assert await events_of(store, stream) == ["inquiry.received"]
+
+
+async def test_no_credential_reaches_a_history_or_an_event(stack: Stack, store: EventStore) -> None:
+    """R-SECRETS: workflows and events name accounts; secrets stay in the worker and the API."""
+    secrets = set()
+    for account in stack.fakes.accounts.all():
+        secrets |= {
+            account.secret.get_secret_value(),
+            account.token.get_secret_value(),
+            account.password.get_secret_value(),
+        }
+        secrets |= {k.get_secret_value() for k in account.aes_keys}
+    secrets.discard("")
+    histories = []
+    async for execution in stack.env.client.list_workflows():
+        history = await stack.env.client.get_workflow_handle(
+            execution.id, run_id=execution.run_id
+        ).fetch_history()
+        histories.append(history.to_json())
+    assert histories
+    events = [
+        str(r["data"]) + str(r["metadata"])
+        for r in await store.pool.fetch("SELECT data, metadata FROM events")
+    ]
+    assert events
+    for text in [*histories, *events]:
+        for secret in secrets:
+            assert secret not in text
