@@ -13,6 +13,8 @@ from types import FrameType
 
 import httpx
 import structlog
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.users import ensure_demo_users
 from deploy.fakes.app import demo_account_list, write_accounts
@@ -61,8 +63,26 @@ async def prepare_database(settings: Settings, dsn: str) -> None:
         await conn.close()
 
 
+TEMPORAL_READY_S = 90.0
+
+
+async def ready_temporal(settings: Settings) -> Client:
+    """A client once Temporal's frontend answers healthy: an open port comes seconds earlier."""
+    deadline = time.monotonic() + TEMPORAL_READY_S
+    while True:
+        try:
+            client = await connect_temporal(settings)
+            await client.service_client.check_health()
+        except (RuntimeError, RPCError) as exc:  # how temporalio reports a server not ready yet
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Temporal at {settings.temporal_target} is not healthy: {exc}") from None
+            await asyncio.sleep(0.5)
+            continue
+        return client
+
+
 async def prepare_temporal(settings: Settings) -> None:
-    client = await connect_temporal(settings)
+    client = await ready_temporal(settings)
     added = await register_search_attributes(client)
     if added:
         log.info("search attributes registered", names=added)

@@ -86,6 +86,8 @@ def up() -> None:
         code = Stack(settings).run()
     except PortTaken as exc:
         raise _fail(str(exc), 1) from None
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        raise _fail(f"start-up failed, everything started was stopped: {exc}", 1) from None
     raise typer.Exit(code)
 
 
