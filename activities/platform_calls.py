@@ -9,8 +9,9 @@ carried out. So a publish or a reply first *claims* its key in `platform_calls`:
 Credentials never leave this process: requests name an account, the worker holds its secrets.
 """
 
+from collections.abc import Awaitable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from pydantic import BaseModel
@@ -30,6 +31,8 @@ from activities.platforms.base import (
 )
 from activities.platforms.registry import adapter_for
 from domain.platforms import Platform
+
+T = TypeVar("T")
 
 
 class PublishRequest(BaseModel):
@@ -73,6 +76,14 @@ def as_activity_error(exc: PlatformError) -> ApplicationError:
         non_retryable=not exc.retryable,
         next_retry_delay=exc.retry_after,
     )
+
+
+async def _read(call: Awaitable[T]) -> T:
+    """Reads change nothing on the platform: every failure may simply be retried (or not) by class."""
+    try:
+        return await call
+    except PlatformError as exc:
+        raise as_activity_error(exc) from None
 
 
 class PlatformCalls:

@@ -3,6 +3,7 @@
 The outcomes themselves (domain/outcomes.py) are domain values: workflows decide on them.
 """
 
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -46,6 +47,20 @@ class PlatformAdapter(Protocol):
     async def metrics(self, day: date) -> Metrics: ...
 
 
+async def reply_outcome(call: Awaitable[object]) -> ReplyOutcome:
+    """A reply call as an outcome: sent; unknown when the answer was lost (the user may have it);
+    failed when the platform refused. Retryable errors propagate, for the activity to retry."""
+    try:
+        await call
+    except MaybeSent as exc:
+        return ReplyOutcome(state="unknown", reason=f"{exc}: the user may have received it")
+    except PlatformError as exc:
+        if exc.retryable:
+            raise
+        return ReplyOutcome(state="failed", code=exc.code, reason=exc.message)
+    return ReplyOutcome(state="sent")
+
+
 def unsupported(platform: Platform, operation: str) -> PlatformError:
     return PlatformError(f"{platform} has no API for {operation}", code="unsupported", retryable=False)
 
@@ -59,5 +74,6 @@ __all__ = [
     "Post",
     "PublishOutcome",
     "ReplyOutcome",
+    "reply_outcome",
     "unsupported",
 ]

@@ -20,6 +20,7 @@ from activities.platforms.base import (
     Post,
     PublishOutcome,
     ReplyOutcome,
+    reply_outcome,
     unsupported,
 )
 from activities.platforms.content import sanitise
@@ -97,15 +98,11 @@ class WebsiteAdapter:
 
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
         body = {"post": int(inbound.thread or 0), "parent": int(inbound.message_id), "content": text}
-        try:
+
+        async def create() -> None:
             _check(await send(self.client, "POST", f"{self.api}/comments", json=body))
-        except MaybeSent as exc:
-            return ReplyOutcome(state="unknown", reason=str(exc))
-        except PlatformError as exc:
-            if exc.retryable:
-                raise
-            return ReplyOutcome(state="failed", code=exc.code, reason=exc.message)
-        return ReplyOutcome(state="sent")
+
+        return await reply_outcome(create())
 
     async def metrics(self, day: date) -> Metrics:
         raise unsupported(self.platform, "metrics (WordPress has no analytics API)")

@@ -22,6 +22,7 @@ from activities.platforms.base import (
     Post,
     PublishOutcome,
     ReplyOutcome,
+    reply_outcome,
 )
 from activities.platforms.content import image_sources, rewrite_images, sanitise
 from activities.platforms.http import json_body, send
@@ -216,30 +217,17 @@ class WeChatAdapter:
         return publish_status(handle, body)
 
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
-        try:
-            if inbound.kind == "comment":
-                msg_data_id, _, index = (inbound.thread or "").partition("/")
-                await self.call(
-                    "/cgi-bin/comment/reply/add",
-                    json={
-                        "msg_data_id": int(msg_data_id),
-                        "index": int(index or 0),
-                        "user_comment_id": int(inbound.message_id),
-                        "content": text,
-                    },
-                )
-            else:
-                await self.call(
-                    "/cgi-bin/message/custom/send",
-                    json={"touser": inbound.user, "msgtype": "text", "text": {"content": text}},
-                )
-        except MaybeSent as exc:
-            return ReplyOutcome(state="unknown", reason=f"{exc}: the user may have received it")
-        except PlatformError as exc:
-            if exc.retryable:
-                raise
-            return ReplyOutcome(state="failed", code=exc.code, reason=exc.message)
-        return ReplyOutcome(state="sent")
+        if inbound.kind == "comment":
+            msg_data_id, _, index = (inbound.thread or "").partition("/")
+            body: dict[str, Any] = {
+                "msg_data_id": int(msg_data_id),
+                "index": int(index or 0),
+                "user_comment_id": int(inbound.message_id),
+                "content": text,
+            }
+            return await reply_outcome(self.call("/cgi-bin/comment/reply/add", json=body))
+        body = {"touser": inbound.user, "msgtype": "text", "text": {"content": text}}
+        return await reply_outcome(self.call("/cgi-bin/message/custom/send", json=body))
 
     async def inquiries(self, threads: list[str], since: datetime) -> list[Inbound]:
         """Comments on our articles (WeChat pushes no event for them): `threads` are 'msg_data_id/index'."""

@@ -5,6 +5,7 @@ domain, so the status is the title plus the article's link. Private messages rea
 push and may be answered within 72 hours, three times per message.
 """
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from activities.platforms.base import (
     Post,
     PublishOutcome,
     ReplyOutcome,
+    reply_outcome,
 )
 from activities.platforms.http import json_body, send
 from domain.counting import length_problems, weibo_units
@@ -136,26 +138,16 @@ class WeiboAdapter:
         return found
 
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
-        try:
-            if inbound.kind == "comment":
-                await self.call(
-                    "POST", "/2/comments/reply.json", cid=inbound.message_id, id=inbound.thread, comment=text
-                )
-            else:
-                await self.call(
-                    "POST",
-                    "/2/messages/reply.json",
-                    receiver_id=inbound.user,
-                    type="text",
-                    data=f'{{"text": "{text}"}}',
-                )
-        except MaybeSent as exc:
-            return ReplyOutcome(state="unknown", reason=str(exc))
-        except PlatformError as exc:
-            if exc.retryable:
-                raise
-            return ReplyOutcome(state="failed", code=exc.code, reason=exc.message)
-        return ReplyOutcome(state="sent")
+        if inbound.kind == "comment":
+            sent = self.call(
+                "POST", "/2/comments/reply.json", cid=inbound.message_id, id=inbound.thread, comment=text
+            )
+        else:
+            data = json.dumps({"text": text}, ensure_ascii=False)
+            sent = self.call(
+                "POST", "/2/messages/reply.json", receiver_id=inbound.user, type="text", data=data
+            )
+        return await reply_outcome(sent)
 
     async def metrics(self, day: date) -> Metrics:
         user = await self.call("GET", "/2/users/show.json", uid=self.account.appid)

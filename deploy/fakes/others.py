@@ -1,7 +1,6 @@
 """Fake WordPress (website), Weibo, Baijiahao and the manual platforms' (empty) state."""
 
 import base64
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,46 +9,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-from deploy.fakes.faults import Fault, Faults, after, before
+from deploy.fakes.shared import Common, after, before, common_routes
 from domain.counting import weibo_units
-
-
-@dataclass
-class Common:
-    published: list[dict[str, Any]] = field(default_factory=list)
-    messages_sent: list[dict[str, Any]] = field(default_factory=list)
-    faults: Faults = field(default_factory=Faults)
-    counter: int = 5000
-    offset_s: float = 0.0
-
-    def next_id(self) -> int:
-        self.counter += 1
-        return self.counter
-
-    def now(self) -> float:
-        return time.time() + self.offset_s
-
-
-def common_routes(api: APIRouter, state: Common, extra: Any = None) -> None:
-    @api.get("/__fake__/state")
-    async def fake_state() -> dict[str, Any]:
-        return {
-            "published": state.published,
-            "messages_sent": state.messages_sent,
-            "faults_queued": [f.model_dump() for f in state.faults.queued],
-            **(extra() if extra else {}),
-        }
-
-    @api.post("/__fake__/faults")
-    async def add_fault(fault: Fault) -> dict[str, Any]:
-        state.faults.add(fault)
-        return {"queued": len(state.faults.queued)}
-
-    @api.post("/__fake__/advance")
-    async def advance(seconds: float) -> dict[str, Any]:
-        state.offset_s += seconds
-        return {"offset_s": state.offset_s}
-
 
 # --- WordPress -------------------------------------------------------------------------------
 

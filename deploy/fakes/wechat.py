@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from activities.platforms.wechat_crypto import WeChatCipher, signature, to_xml
-from deploy.fakes.faults import TINY_JPEG, Fault, Faults, after, before
+from deploy.fakes.shared import TINY_JPEG, Common, after, before, common_routes
 
 REPLY_WINDOW_S = 48 * 3600
 REPLIES_PER_MESSAGE = 5
@@ -30,32 +30,20 @@ class FakeApp:
 
 
 @dataclass
-class WeChatState:
-    apps: dict[str, FakeApp]
+class WeChatState(Common):
+    apps: dict[str, FakeApp] = field(default_factory=dict)
     token_ttl_s: int = 7200
     publish_delay_s: float = 0.0
-    offset_s: float = 0.0
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     current: dict[str, str] = field(default_factory=dict)
     images: list[str] = field(default_factory=list)
     materials: dict[str, str] = field(default_factory=dict)
     drafts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    published: list[dict[str, Any]] = field(default_factory=list)
-    messages_sent: list[dict[str, Any]] = field(default_factory=list)
     user_messages: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     replies: dict[tuple[str, str], int] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     pushes: list[dict[str, Any]] = field(default_factory=list)
-    faults: Faults = field(default_factory=Faults)
-    counter: int = 1000
-
-    def now(self) -> float:
-        return time.time() + self.offset_s
-
-    def next_id(self) -> str:
-        self.counter += 1
-        return str(self.counter)
 
 
 def _err(code: int, message: str) -> JSONResponse:
@@ -117,6 +105,19 @@ class UserComment(BaseModel):
 
 def router(state: WeChatState) -> APIRouter:
     api = APIRouter()
+    common_routes(
+        api,
+        state,
+        lambda: {
+            "images": state.images,
+            "drafts": [a["content"] for articles in state.drafts.values() for a in articles],
+            "jobs": {
+                k: {"ready": state.now() >= v["ready_at"], "pushed": v["pushed"]}
+                for k, v in state.jobs.items()
+            },
+            "pushes": state.pushes,
+        },
+    )
 
     async def guarded(request: Request, handler: Any) -> Response:
         fault = state.faults.take(request.url.path, request.method)
@@ -165,7 +166,7 @@ def router(state: WeChatState) -> APIRouter:
                 return _err(40009, "invalid image size")
             if not (data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n"):
                 return _err(40113, "unsupported file type")
-            url = f"http://mmbiz.qpic.cn/mmbiz_jpg/fake{state.next_id()}/0"
+            url = f"http://mmbiz.qpic.cn/mmbiz_jpg/fake{state.next_id()!s}/0"
             state.images.append(url)
             return JSONResponse({"url": url})
 
@@ -176,7 +177,7 @@ def router(state: WeChatState) -> APIRouter:
         async def handle(_: str) -> Response:
             if not await _upload(request):
                 return _err(41005, "media data missing")
-            media_id = f"thumb_{state.next_id()}"
+            media_id = f"thumb_{state.next_id()!s}"
             state.materials[media_id] = request.query_params.get("type", "image")
             return JSONResponse({"media_id": media_id, "url": f"http://mmbiz.qpic.cn/thumb/{media_id}"})
 
@@ -195,7 +196,7 @@ def router(state: WeChatState) -> APIRouter:
                     return _err(45002, "content size out of limit")
                 if article.get("thumb_media_id") not in state.materials:
                     return _err(40007, "invalid media_id")
-            media_id = f"draft_{state.next_id()}"
+            media_id = f"draft_{state.next_id()!s}"
             state.drafts[media_id] = articles
             return JSONResponse({"media_id": media_id})
 
@@ -209,7 +210,7 @@ def router(state: WeChatState) -> APIRouter:
             media_id = body.get("media_id")
             if media_id not in state.drafts:
                 return _err(40007, "invalid media_id")
-            publish_id, msg_data_id = state.next_id(), state.next_id()
+            publish_id, msg_data_id = str(state.next_id()), str(state.next_id())
             job = {
                 "appid": appid,
                 "media_id": media_id,
@@ -371,7 +372,7 @@ def router(state: WeChatState) -> APIRouter:
         body = await request.json()
 
         async def handle(_: str) -> Response:
-            record_id = f"rec_{state.next_id()}"
+            record_id = f"rec_{state.next_id()!s}"
             state.published.append(
                 {"id": record_id, "env": body.get("env"), "query": body.get("query", "")[:200]}
             )
@@ -379,37 +380,11 @@ def router(state: WeChatState) -> APIRouter:
 
         return await guarded(request, handle)
 
-    @api.get("/__fake__/state")
-    async def fake_state() -> dict[str, Any]:
-        return {
-            "published": state.published,
-            "messages_sent": state.messages_sent,
-            "images": state.images,
-            "drafts": [a["content"] for articles in state.drafts.values() for a in articles],
-            "jobs": {
-                k: {"ready": state.now() >= v["ready_at"], "pushed": v["pushed"]}
-                for k, v in state.jobs.items()
-            },
-            "pushes": state.pushes,
-            "faults_queued": [f.model_dump() for f in state.faults.queued],
-        }
-
-    @api.post("/__fake__/faults")
-    async def add_fault(fault: Fault) -> dict[str, Any]:
-        state.faults.add(fault)
-        return {"queued": len(state.faults.queued)}
-
     @api.post("/__fake__/expire-tokens")
     async def expire_tokens() -> dict[str, Any]:
         for token, (appid, _) in list(state.tokens.items()):
             state.tokens[token] = (appid, state.now() - 1)
         return {"expired": len(state.tokens)}
-
-    @api.post("/__fake__/advance")
-    async def advance(seconds: float) -> dict[str, Any]:
-        """Move the fake's clock (reply windows, token expiry, publish delay) forward."""
-        state.offset_s += seconds
-        return {"offset_s": state.offset_s}
 
     @api.post("/__fake__/user-message")
     async def user_message(message: UserMessage) -> dict[str, Any]:
@@ -433,7 +408,7 @@ def router(state: WeChatState) -> APIRouter:
     async def user_comment(comment: UserComment) -> dict[str, Any]:
         comments = state.comments.setdefault(comment.msg_data_id, [])
         entry = {
-            "user_comment_id": int(state.next_id()),
+            "user_comment_id": state.next_id(),
             "openid": comment.openid,
             "create_time": int(state.now()),
             "content": comment.text,

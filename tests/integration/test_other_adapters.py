@@ -1,5 +1,6 @@
 """Website (WordPress), Weibo, Baijiahao, mini program and the manual platforms, against the fakes."""
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -134,7 +135,11 @@ async def test_weibo_messages_within_72_hours_three_replies(fakes: Fakes) -> Non
         sent_at=datetime.now(UTC),
     )
     await fakes.post(Platform.WEIBO, "fan-message", {"uid": "1000001", "user": user})
-    assert [(await weibo.reply(message, f"你好{i}")).state for i in range(4)] == ["sent"] * 3 + ["failed"]
+    quoted = 'He said "hi" \\ back'
+    assert (await weibo.reply(message, quoted)).state == "sent"
+    sent = [m for m in (await fakes.state(Platform.WEIBO))["messages_sent"] if m.get("receiver_id") == user]  # type: ignore[union-attr]
+    assert json.loads(sent[0]["data"]) == {"text": quoted}
+    assert [(await weibo.reply(message, f"你好{i}")).state for i in range(3)] == ["sent"] * 2 + ["failed"]
     await fakes.post(Platform.WEIBO, "fan-message", {"uid": "1000001", "user": user})
     await fakes.post(Platform.WEIBO, "advance", seconds=73 * 3600)
     closed = await weibo.reply(message, "晚了")

@@ -1,10 +1,12 @@
-"""Fault injection shared by the fakes: queued faults, each for a path, used up as they fire."""
+"""What every fake shares: queued fault injection, the clock it can be moved on, and `__fake__` routes."""
 
 import asyncio
 import base64
+import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
@@ -62,3 +64,40 @@ async def after(fault: Fault | None, response: Response) -> Response:
     if fault is not None and fault.kind == "timeout_after_accept":
         await asyncio.sleep(fault.delay_s)
     return response
+
+
+@dataclass
+class Common:
+    published: list[dict[str, Any]] = field(default_factory=list)
+    messages_sent: list[dict[str, Any]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    counter: int = 5000
+    offset_s: float = 0.0
+
+    def next_id(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+
+def common_routes(api: APIRouter, state: Common, extra: Any = None) -> None:
+    @api.get("/__fake__/state")
+    async def fake_state() -> dict[str, Any]:
+        return {
+            "published": state.published,
+            "messages_sent": state.messages_sent,
+            "faults_queued": [f.model_dump() for f in state.faults.queued],
+            **(extra() if extra else {}),
+        }
+
+    @api.post("/__fake__/faults")
+    async def add_fault(fault: Fault) -> dict[str, Any]:
+        state.faults.add(fault)
+        return {"queued": len(state.faults.queued)}
+
+    @api.post("/__fake__/advance")
+    async def advance(seconds: float) -> dict[str, Any]:
+        state.offset_s += seconds
+        return {"offset_s": state.offset_s}
