@@ -38,7 +38,7 @@ class Fakes:
         return f"{self.base}/assets/{name}.jpg"
 
 
-def demo_accounts(base: str, *, timeout_s: float = 2.0) -> Accounts:
+def demo_accounts(base: str, *, timeout_s: float = 5.0) -> Accounts:
     return Accounts(demo_account_list(base, timeout_s=timeout_s))
 
 

@@ -26,7 +26,7 @@ class Fault(BaseModel):
     errcode: int | None = None
     errmsg: str = "injected fault"
     delay_s: float = Field(
-        default=3.0, ge=0, description="for timeout_after_accept: how long to hold the answer"
+        default=8.0, ge=0, description="for timeout_after_accept: how long to hold the answer"
     )
     times: int = Field(default=1, ge=1)
 

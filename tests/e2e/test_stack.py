@@ -193,7 +193,7 @@ def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:
     async def read() -> list[dict[str, object]]:
         conn = await asyncpg.connect(dsn)
         try:
-            for _ in range(100):
+            for _ in range(300):  # up to 30 s on a loaded machine
                 rows = await conn.fetch("SELECT type FROM events WHERE stream_id = $1", stream)
                 if rows:
                     return [dict(r) for r in rows]

@@ -100,7 +100,7 @@ async def inquiry_runs(stack: Stack, msg_id: str) -> int:
 
 
 async def events_of(store: EventStore, stream: str) -> list[str]:
-    for _ in range(100):
+    for _ in range(400):  # up to 20 s on a loaded machine; usually the first few tries
         recorded = await store.read_stream(stream)
         if recorded:
             return [e.type for e in recorded]

@@ -79,9 +79,7 @@ async def test_a_timeout_after_the_submit_was_accepted_is_unknown_not_retried(
     fakes: Fakes, wechat: WeChatAdapter
 ) -> None:
     before = await published_count(fakes)
-    await fakes.post(
-        W, "faults", {"path": "/cgi-bin/freepublish/submit", "kind": "timeout_after_accept", "delay_s": 3}
-    )
+    await fakes.post(W, "faults", {"path": "/cgi-bin/freepublish/submit", "kind": "timeout_after_accept"})
     outcome = await wechat.publish(post(fakes))
     assert outcome.state == "unknown"
     assert "may have been accepted" in (outcome.reason or "")
