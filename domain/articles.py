@@ -1,0 +1,608 @@
+"""The article review chain as a decider: every post reviewed, project posts confirmed, published once.
+
+R-REVIEW-ALL: the operations manager reviews every post. R-REVIEW-PROJECT: a post about a company
+project is then confirmed by the general manager (R-REVIEW-STRICT: every website post too, as a
+policy option; R-CLASSIFIED: general information needs only the manager). R-ACCOUNTABLE: author,
+reviewer, source and editor are recorded. An approval is for one version: a revision after an
+approval needs approval again, so approving version 1 never publishes version 2.
+
+`decide(command, state)` returns the events a command causes or raises a DomainError naming the
+rule; `evolve(state, event)` folds an event into the state. Both are pure: time arrives on the
+command, so the same code runs in unit tests, inside the workflow, and in audits.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.errors import DomainError
+from domain.events import REGISTRY, DomainEvent
+from domain.outcomes import PublishOutcome
+from domain.platforms import Platform
+from domain.policy import Policy
+from domain.roles import Permission, Role, require
+from domain.rules import RuleId
+
+Category = Literal["news", "industry_news", "know_how", "recruitment", "promotion", "company_news"]
+
+
+class Content(BaseModel):
+    """One version of an article: what the approvals are given for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, description="HTML")
+    category: Category
+    involves_company_project: bool = False
+    platforms: tuple[Platform, ...] = Field(min_length=1)
+    source: str = ""
+    editor: str = ""
+    publish_at: datetime | None = None
+
+    def digest(self) -> str:
+        """The content hash an approval is tied to (everything but the publishing time)."""
+        fields = self.model_dump(mode="json", exclude={"publish_at"})
+        return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class Problem(BaseModel):
+    rule: RuleId
+    message: str
+
+
+def required_approvals(content: Content, policy: Policy) -> list[Role]:
+    """Who must approve this content, in order: the manager always, then the general manager if needed."""
+    steps = [policy.review_all.reviewer]
+    classified = content.category in policy.classified.categories
+    strict = (
+        policy.review_strict.enabled
+        and not classified
+        and any(p in policy.review_strict.platforms for p in content.platforms)
+    )
+    if content.involves_company_project or strict:
+        steps.append(policy.review_project.confirmer)
+    return steps
+
+
+def approval_rule(role: Role, policy: Policy) -> RuleId:
+    return RuleId.REVIEW_ALL if role is policy.review_all.reviewer else RuleId.REVIEW_PROJECT
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@REGISTRY.register
+class Submitted(DomainEvent):
+    type: Literal["article.submitted"] = "article.submitted"
+    article_id: str
+    author: str
+    version: int
+    content: Content
+    content_hash: str
+    at: datetime
+
+
+@REGISTRY.register
+class Revised(DomainEvent):
+    type: Literal["article.revised"] = "article.revised"
+    actor: str
+    version: int
+    content: Content
+    content_hash: str
+    at: datetime
+
+
+@REGISTRY.register
+class ChecksPassed(DomainEvent):
+    """The checks passed; `required` is the approval chain the policy demanded for this version."""
+
+    type: Literal["article.checks_passed"] = "article.checks_passed"
+    version: int
+    wordlist_version: str
+    required: list[Role]
+
+
+@REGISTRY.register
+class ChecksFailed(DomainEvent):
+    type: Literal["article.checks_failed"] = "article.checks_failed"
+    version: int
+    wordlist_version: str
+    problems: list[Problem]
+
+
+@REGISTRY.register
+class ReviewRequested(DomainEvent):
+    type: Literal["article.review_requested"] = "article.review_requested"
+    version: int
+    role: Role
+    rule: RuleId
+
+
+@REGISTRY.register
+class Approved(DomainEvent):
+    type: Literal["article.approved"] = "article.approved"
+    version: int
+    role: Role
+    actor: str
+    content_hash: str
+    comment: str = ""
+    at: datetime
+
+
+@REGISTRY.register
+class ChangesRequested(DomainEvent):
+    type: Literal["article.changes_requested"] = "article.changes_requested"
+    version: int
+    actor: str
+    comment: str
+    at: datetime
+
+
+@REGISTRY.register
+class Rejected(DomainEvent):
+    type: Literal["article.rejected"] = "article.rejected"
+    version: int
+    actor: str
+    comment: str
+    at: datetime
+
+
+@REGISTRY.register
+class Withdrawn(DomainEvent):
+    type: Literal["article.withdrawn"] = "article.withdrawn"
+    actor: str
+    reason: str
+    at: datetime
+
+
+@REGISTRY.register
+class PublishScheduled(DomainEvent):
+    type: Literal["article.publish_scheduled"] = "article.publish_scheduled"
+    version: int
+    at: datetime
+
+
+@REGISTRY.register
+class PublishStarted(DomainEvent):
+    type: Literal["article.publish_started"] = "article.publish_started"
+    version: int
+    platform: Platform
+    content_hash: str
+
+
+@REGISTRY.register
+class PublicationRecorded(DomainEvent):
+    """What a platform said: published (url), pending (a handle or a person), failed, or unconfirmed."""
+
+    type: Literal["article.publication_recorded"] = "article.publication_recorded"
+    version: int
+    platform: Platform
+    outcome: PublishOutcome
+    reconciled_by: str | None = None
+
+
+ArticleEvent = Annotated[
+    Submitted
+    | Revised
+    | ChecksPassed
+    | ChecksFailed
+    | ReviewRequested
+    | Approved
+    | ChangesRequested
+    | Rejected
+    | Withdrawn
+    | PublishScheduled
+    | PublishStarted
+    | PublicationRecorded,
+    Field(discriminator="type"),
+]
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    CHECKS_FAILED = "checks_failed"
+    IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    APPROVED = "approved"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    ATTENTION = "needs_attention"
+
+
+PublicationState = Literal["pending", "publishing", "published", "failed", "unconfirmed"]
+
+
+class Publication(BaseModel):
+    state: PublicationState = "pending"
+    url: str | None = None
+    handle: str | None = None
+    manual: bool = False
+    reason: str | None = None
+
+
+class Article(BaseModel):
+    """The article as its events made it (the initial state has id "" and version 0)."""
+
+    id: str = ""
+    author: str = ""
+    version: int = 0
+    content: Content | None = None
+    content_hash: str = ""
+    checked: bool = False
+    problems: list[Problem] = Field(default_factory=list)
+    approvals: list[Approved] = Field(default_factory=list)
+    required: list[Role] = Field(default_factory=list)
+    waiting_on: Role | None = None
+    closed: Literal["rejected", "withdrawn"] | None = None
+    changes_requested: bool = False
+    publish_at: datetime | None = None
+    publications: dict[Platform, Publication] = Field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        if self.closed == "rejected":
+            return Status.REJECTED
+        if self.closed == "withdrawn":
+            return Status.WITHDRAWN
+        if self.problems:
+            return Status.CHECKS_FAILED
+        if self.changes_requested:
+            return Status.CHANGES_REQUESTED
+        if self.waiting_on is not None or not self.checked:
+            return Status.IN_REVIEW
+        states = {p.state for p in self.publications.values()}
+        if not self.publications or (
+            states == {"pending"} and not any(p.handle for p in self.publications.values())
+        ):
+            return Status.APPROVED
+        if states <= {"published"}:
+            return Status.PUBLISHED
+        if states & {"failed", "unconfirmed"}:
+            return Status.ATTENTION
+        return Status.PUBLISHING
+
+    @property
+    def fully_approved(self) -> bool:
+        """Every required role approved *this* version's exact content."""
+        approved = {
+            a.role
+            for a in self.approvals
+            if a.version == self.version and a.content_hash == self.content_hash
+        }
+        return bool(self.required) and set(self.required) <= approved
+
+    def next_approver(self) -> Role | None:
+        approved = {a.role for a in self.approvals if a.version == self.version}
+        return next((role for role in self.required if role not in approved), None)
+
+
+def initial_state() -> Article:
+    return Article()
+
+
+def evolve(state: Article, event: DomainEvent) -> Article:
+    s = state.model_copy(deep=True)
+    match event:
+        case Submitted():
+            s.id, s.author, s.version = event.article_id, event.author, event.version
+            s.content, s.content_hash, s.publish_at = (
+                event.content,
+                event.content_hash,
+                event.content.publish_at,
+            )
+            s.publications = {p: Publication() for p in event.content.platforms}
+        case Revised():
+            s.version, s.content, s.content_hash = event.version, event.content, event.content_hash
+            s.publish_at = event.content.publish_at
+            s.publications = {p: Publication() for p in event.content.platforms}
+            s.checked, s.problems, s.changes_requested, s.waiting_on = False, [], False, None
+        case ChecksPassed():
+            s.checked, s.problems, s.required = True, [], list(event.required)
+        case ChecksFailed():
+            s.checked, s.problems = True, list(event.problems)
+        case ReviewRequested():
+            s.waiting_on = event.role
+        case Approved():
+            s.approvals.append(event)
+            s.waiting_on = None
+        case ChangesRequested():
+            s.changes_requested, s.waiting_on = True, None
+        case Rejected():
+            s.closed, s.waiting_on = "rejected", None
+        case Withdrawn():
+            s.closed, s.waiting_on = "withdrawn", None
+        case PublishScheduled():
+            s.publish_at = event.at
+        case PublishStarted():
+            s.publications[event.platform] = Publication(state="publishing")
+        case PublicationRecorded():
+            s.publications[event.platform] = _publication(event.outcome)
+    return s
+
+
+_PUBLICATION_STATE: dict[str, PublicationState] = {
+    "published": "published",
+    "failed": "failed",
+    "unknown": "unconfirmed",
+    "pending": "publishing",
+}
+
+
+def _publication(outcome: PublishOutcome) -> Publication:
+    state = _PUBLICATION_STATE[outcome.state]
+    return Publication(
+        state=state, url=outcome.url, handle=outcome.handle, manual=outcome.manual, reason=outcome.reason
+    )
+
+
+def fold(events: Iterable[DomainEvent], state: Article | None = None) -> Article:
+    for event in events:
+        state = evolve(state or initial_state(), event)
+    return state or initial_state()
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    roles: frozenset[Role]
+
+
+class Submit(BaseModel):
+    kind: Literal["submit"] = "submit"
+    article_id: str
+    actor: Actor
+    content: Content
+    at: datetime
+
+
+class RecordChecks(BaseModel):
+    kind: Literal["record_checks"] = "record_checks"
+    version: int
+    wordlist_version: str
+    problems: list[Problem]
+    at: datetime
+
+
+class Revise(BaseModel):
+    kind: Literal["revise"] = "revise"
+    actor: Actor
+    version: int = Field(description="the version being revised: a stale one is refused")
+    content: Content
+    at: datetime
+
+
+class Review(BaseModel):
+    kind: Literal["review"] = "review"
+    actor: Actor
+    version: int
+    decision: Literal["approve", "request_changes", "reject"]
+    comment: str = ""
+    at: datetime
+
+
+class Confirm(BaseModel):
+    kind: Literal["confirm"] = "confirm"
+    actor: Actor
+    version: int
+    comment: str = ""
+    at: datetime
+
+
+class Withdraw(BaseModel):
+    kind: Literal["withdraw"] = "withdraw"
+    actor: Actor
+    reason: str = ""
+    at: datetime
+
+
+class StartPublishing(BaseModel):
+    kind: Literal["start_publishing"] = "start_publishing"
+    at: datetime
+
+
+class RecordOutcome(BaseModel):
+    kind: Literal["record_outcome"] = "record_outcome"
+    platform: Platform
+    outcome: PublishOutcome
+    at: datetime
+
+
+class Reconcile(BaseModel):
+    kind: Literal["reconcile"] = "reconcile"
+    actor: Actor
+    platform: Platform
+    url: str | None = None
+    not_published: bool = False
+    at: datetime
+
+
+Command = Annotated[
+    Submit
+    | RecordChecks
+    | Revise
+    | Review
+    | Confirm
+    | Withdraw
+    | StartPublishing
+    | RecordOutcome
+    | Reconcile,
+    Field(discriminator="kind"),
+]
+
+
+def _open(state: Article, rule: RuleId) -> None:
+    if not state.id:
+        raise DomainError(rule, "there is no such article")
+    if state.closed:
+        raise DomainError(rule, f"the article was {state.closed}")
+
+
+def _current(state: Article, version: int, rule: RuleId) -> None:
+    if version != state.version:
+        raise DomainError(rule, f"version {version} is not the current version {state.version}")
+
+
+def _decide_approval(command: Review | Confirm, state: Article, policy: Policy) -> list[DomainEvent]:
+    role = policy.review_all.reviewer if isinstance(command, Review) else policy.review_project.confirmer
+    rule = approval_rule(role, policy)
+    require(
+        command.actor.roles,
+        Permission.ARTICLE_REVIEW if isinstance(command, Review) else Permission.ARTICLE_CONFIRM,
+    )
+    _open(state, rule)
+    _current(state, command.version, rule)
+    if state.waiting_on is not role:
+        waiting = state.waiting_on.value if state.waiting_on else "nobody"
+        raise DomainError(rule, f"no {role.value} decision is pending (waiting on {waiting})")
+    if isinstance(command, Review) and command.decision == "request_changes":
+        if not command.comment.strip():
+            raise DomainError(rule, "say what should change")
+        return [
+            ChangesRequested(
+                version=state.version, actor=command.actor.id, comment=command.comment, at=command.at
+            )
+        ]
+    if isinstance(command, Review) and command.decision == "reject":
+        return [
+            Rejected(version=state.version, actor=command.actor.id, comment=command.comment, at=command.at)
+        ]
+    approved = Approved(
+        version=state.version,
+        role=role,
+        actor=command.actor.id,
+        content_hash=state.content_hash,
+        comment=command.comment,
+        at=command.at,
+    )
+    after = evolve(state, approved)
+    nxt = after.next_approver()
+    if nxt is not None:
+        return [approved, ReviewRequested(version=state.version, role=nxt, rule=approval_rule(nxt, policy))]
+    return [approved, *_schedule(after, command.at)]
+
+
+def _schedule(state: Article, now: datetime) -> list[DomainEvent]:
+    if state.publish_at is not None and state.publish_at > now:
+        return [PublishScheduled(version=state.version, at=state.publish_at)]
+    return []
+
+
+def _checks(state: Article, command: RecordChecks, policy: Policy) -> list[DomainEvent]:
+    _current(state, command.version, RuleId.LAWFUL)
+    if command.problems:
+        return [
+            ChecksFailed(
+                version=state.version, wordlist_version=command.wordlist_version, problems=command.problems
+            )
+        ]
+    assert state.content is not None  # noqa: S101 - a submitted article has content
+    required = required_approvals(state.content, policy)
+    return [
+        ChecksPassed(version=state.version, wordlist_version=command.wordlist_version, required=required),
+        ReviewRequested(version=state.version, role=required[0], rule=approval_rule(required[0], policy)),
+    ]
+
+
+def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEvent]:
+    """The events `command` causes, or a DomainError naming the rule that refuses it."""
+    match command:
+        case Submit():
+            require(command.actor.roles, Permission.ARTICLE_SUBMIT)
+            if state.id:
+                raise DomainError(RuleId.ACCOUNTABLE, f"article {state.id} exists already")
+            content = command.content.model_copy(
+                update={"editor": command.content.editor or command.actor.id}
+            )
+            return [
+                Submitted(
+                    article_id=command.article_id,
+                    author=command.actor.id,
+                    version=1,
+                    content=content,
+                    content_hash=content.digest(),
+                    at=command.at,
+                )
+            ]
+        case RecordChecks():
+            return _checks(state, command, policy)
+        case Revise():
+            require(command.actor.roles, Permission.ARTICLE_REVISE)
+            _open(state, RuleId.ACCOUNTABLE)
+            _current(state, command.version, RuleId.ACCOUNTABLE)
+            if state.status in (Status.PUBLISHING, Status.PUBLISHED, Status.ATTENTION):
+                raise DomainError(
+                    RuleId.REVIEW_ALL, "a published article cannot be revised; submit a new one"
+                )
+            return [
+                Revised(
+                    actor=command.actor.id,
+                    version=state.version + 1,
+                    content=command.content,
+                    content_hash=command.content.digest(),
+                    at=command.at,
+                )
+            ]
+        case Review() | Confirm():
+            return _decide_approval(command, state, policy)
+        case Withdraw():
+            require(command.actor.roles, Permission.ARTICLE_WITHDRAW)
+            _open(state, RuleId.ACCOUNTABLE)
+            if state.status in (Status.PUBLISHING, Status.PUBLISHED):
+                raise DomainError(RuleId.ACCOUNTABLE, "publishing has started; it can no longer be withdrawn")
+            return [Withdrawn(actor=command.actor.id, reason=command.reason, at=command.at)]
+        case StartPublishing():
+            _open(state, RuleId.REVIEW_ALL)
+            if not state.fully_approved:
+                raise DomainError(
+                    RuleId.REVIEW_ALL, f"version {state.version} is not approved by every required role"
+                )
+            return [
+                PublishStarted(version=state.version, platform=p, content_hash=state.content_hash)
+                for p, publication in state.publications.items()
+                if publication.state == "pending"
+            ]
+        case RecordOutcome():
+            return [
+                PublicationRecorded(version=state.version, platform=command.platform, outcome=command.outcome)
+            ]
+        case Reconcile():
+            require(command.actor.roles, Permission.ARTICLE_RECONCILE)
+            publication = state.publications.get(command.platform)
+            if publication is None or publication.state not in ("unconfirmed", "publishing"):
+                raise DomainError(
+                    RuleId.ACCOUNTABLE, f"nothing on {command.platform} is waiting to be reconciled"
+                )
+            if publication.state == "publishing" and not publication.manual:
+                raise DomainError(
+                    RuleId.ACCOUNTABLE, f"{command.platform} is still answering; wait for its result"
+                )
+            if command.not_published == bool(command.url):
+                raise DomainError(RuleId.ACCOUNTABLE, "give either the published URL or not_published")
+            outcome = (
+                PublishOutcome(state="published", url=command.url)
+                if command.url
+                else PublishOutcome(state="failed", code="not_published", reason="reported not published")
+            )
+            return [
+                PublicationRecorded(
+                    version=state.version,
+                    platform=command.platform,
+                    outcome=outcome,
+                    reconciled_by=command.actor.id,
+                )
+            ]
+    raise TypeError(f"unknown command {type(command).__name__}")
