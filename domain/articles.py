@@ -187,6 +187,27 @@ class PublicationRecorded(DomainEvent):
     reconciled_by: str | None = None
 
 
+@REGISTRY.register
+class Reminded(DomainEvent):
+    """P-APPROVAL-REMIND: the pending approver was reminded."""
+
+    type: Literal["article.reminded"] = "article.reminded"
+    version: int
+    role: Role
+    at: datetime
+
+
+@REGISTRY.register
+class Escalated(DomainEvent):
+    """P-APPROVAL-REMIND: a decision pending too long was raised with someone else."""
+
+    type: Literal["article.escalated"] = "article.escalated"
+    version: int
+    role: Role
+    to: Role
+    at: datetime
+
+
 ArticleEvent = Annotated[
     Submitted
     | Revised
@@ -199,7 +220,9 @@ ArticleEvent = Annotated[
     | Withdrawn
     | PublishScheduled
     | PublishStarted
-    | PublicationRecorded,
+    | PublicationRecorded
+    | Reminded
+    | Escalated,
     Field(discriminator="type"),
 ]
 
@@ -430,6 +453,18 @@ class Reconcile(BaseModel):
     at: datetime
 
 
+class Remind(BaseModel):
+    kind: Literal["remind"] = "remind"
+    role: Role
+    at: datetime
+
+
+class Escalate(BaseModel):
+    kind: Literal["escalate"] = "escalate"
+    role: Role
+    at: datetime
+
+
 Command = Annotated[
     Submit
     | RecordChecks
@@ -439,9 +474,19 @@ Command = Annotated[
     | Withdraw
     | StartPublishing
     | RecordOutcome
-    | Reconcile,
+    | Reconcile
+    | Remind
+    | Escalate,
     Field(discriminator="kind"),
 ]
+
+
+def escalation_target(role: Role, policy: Policy) -> Role:
+    """A stalled review goes to the general manager; a stalled confirmation is reported to the manager."""
+    remind = policy.approval_remind
+    return (
+        remind.review_escalates_to if role is policy.review_all.reviewer else remind.confirmation_reported_to
+    )
 
 
 def _open(state: Article, rule: RuleId) -> None:
@@ -579,6 +624,15 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
             return [
                 PublicationRecorded(version=state.version, platform=command.platform, outcome=command.outcome)
             ]
+        case Remind():
+            if state.waiting_on is not command.role:
+                return []
+            return [Reminded(version=state.version, role=command.role, at=command.at)]
+        case Escalate():
+            if state.waiting_on is not command.role:
+                return []
+            to = escalation_target(command.role, policy)
+            return [Escalated(version=state.version, role=command.role, to=to, at=command.at)]
         case Reconcile():
             require(command.actor.roles, Permission.ARTICLE_RECONCILE)
             publication = state.publications.get(command.platform)

@@ -168,6 +168,9 @@ class Kpi(_Params):
 class Accounts(_Params):
     """The department's platform accounts are used within each platform's API rate (calls per second)."""
 
+    status_poll_every: Duration = timedelta(minutes=1)
+    """How often a publication still pending is asked about, when no callback has said."""
+
     calls_per_second: dict[Platform, float] = Field(
         default_factory=lambda: {
             Platform.WECHAT: 5.0,

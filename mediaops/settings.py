@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     accounts_file: Path | None = Field(
         default=None, description="platform accounts and credentials (TOML); `mediaops up` writes a demo one"
     )
+    notify_webhook: str | None = Field(
+        default=None, description="a chat webhook for reminders and escalations (WeCom robot format)"
+    )
     fakes_port: int = Field(
         default=8900, ge=1, le=65535, description="port of the fake platforms (`make run`)"
     )

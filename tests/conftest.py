@@ -122,3 +122,23 @@ async def temporal_skipping() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_timeskip() -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server with per-workflow time skipping and the project's search attributes.
+
+    Each workflow's clock skips ahead whenever it only waits on timers, so 12-hour and 3-day rules
+    run in milliseconds, on the same server (search attributes, updates) that production uses.
+    """
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=str(venv_bin("temporal")),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        search_attributes=search_attributes.ALL,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

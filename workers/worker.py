@@ -17,7 +17,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calendar import CalendarActivities
+from activities.content_checks import ContentChecks
 from activities.eventstore import EventStoreActivities
+from activities.notify import Notifier
 from activities.platform_calls import PlatformCalls
 from activities.platforms.accounts import Accounts
 from domain.platforms import Platform
@@ -28,11 +30,12 @@ from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
 from workers.interceptors import LogContextInterceptor
+from workflows.article import ArticleWorkflow
 from workflows.inquiry import InquiryWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (InquiryWorkflow,)
+WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow)
 """Every process workflow the system runs."""
 
 
@@ -40,10 +43,20 @@ def platform_queue(platform: Platform) -> str:
     return f"mediaops.platform.{platform}"
 
 
-def activities_for(policy: Policy, store: EventStore) -> Sequence[Callable[..., Any]]:
+def activities_for(
+    policy: Policy, store: EventStore, notify_webhook: str | None = None
+) -> Sequence[Callable[..., Any]]:
     calendar = CalendarActivities(policy)
     events = EventStoreActivities(store)
-    return [calendar.working_days_deadline, calendar.working_hours_after, events.append]
+    checks = ContentChecks(policy)
+    notifier = Notifier(notify_webhook)
+    return [
+        calendar.working_days_deadline,
+        calendar.working_hours_after,
+        events.append,
+        checks.check,
+        notifier.send,
+    ]
 
 
 def build_worker(
@@ -58,7 +71,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_for(policy, store),
+        activities=activities_for(policy, store, settings.notify_webhook),
         interceptors=[LogContextInterceptor()],
     )
 

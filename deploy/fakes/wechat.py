@@ -386,6 +386,12 @@ def router(state: WeChatState) -> APIRouter:
             state.tokens[token] = (appid, state.now() - 1)
         return {"expired": len(state.tokens)}
 
+    @api.post("/__fake__/publish-delay")
+    async def publish_delay(seconds: float) -> dict[str, Any]:
+        """How long publishing jobs take from now on (freepublish/get says 1 until then)."""
+        state.publish_delay_s = seconds
+        return {"publish_delay_s": seconds}
+
     @api.post("/__fake__/user-message")
     async def user_message(message: UserMessage) -> dict[str, Any]:
         """A follower writes to the account: recorded, then pushed to the server URL, signed."""
