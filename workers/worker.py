@@ -6,6 +6,7 @@ faster than the platform allows, however many workers run.
 """
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -26,6 +27,8 @@ from domain.platforms import Platform
 from domain.policy import Policy
 from eventstore.db import create_pool
 from eventstore.migrate import migrate
+from eventstore.projections import ProjectionRunner
+from eventstore.read_models import ArticlesProjection
 from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
@@ -122,12 +125,16 @@ async def run_worker(settings: Settings) -> None:
         platform_queues=[w.task_queue for w in workers[1:]],
         temporal=settings.temporal_target,
     )
+    projection = asyncio.create_task(ProjectionRunner(store, ArticlesProjection()).follow())
     try:
         async with AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
             await stop.wait()
     finally:
+        projection.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await projection
         await store.close()
         await pool.close()
     log.info("worker stopped")

@@ -73,7 +73,7 @@ class RunningStack:
         self.env = env
         self.log = Path(env["MEDIAOPS_HOME"]).parent / "up.log"
         self.out = self.log.open("ab")
-        self.process = subprocess.Popen([*CLI, "up"], env=env, stdout=self.out, stderr=subprocess.STDOUT)  # noqa: S603
+        self.process = subprocess.Popen([*CLI, "up"], env=env, stdout=self.out, stderr=subprocess.STDOUT)
 
     def wait_ready(self) -> None:
         try:
@@ -105,7 +105,7 @@ def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    return subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_it_serves_the_api_temporal_and_its_ui(first_run: RunningStack) -> None:
@@ -166,7 +166,7 @@ def test_a_signed_wechat_message_is_acknowledged_fast_and_taken_once(first_run: 
     again = cli(env, *args, "--msg-id", msg_id, "--safe")  # the same MsgId, even encrypted
     assert again.stdout.strip() == "200 success"
     workflow_id = f"inquiry-wechat-{msg_id}"
-    listed = subprocess.run(  # noqa: S603
+    listed = subprocess.run(
         [
             str(Path(sys.executable).parent / "temporal"),
             "workflow",
@@ -194,7 +194,9 @@ def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:
         conn = await asyncpg.connect(dsn)
         try:
             for _ in range(300):  # up to 30 s on a loaded machine
-                rows = await conn.fetch("SELECT type FROM events WHERE stream_id = $1", stream)
+                rows = await conn.fetch(
+                    "SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_version", stream
+                )
                 if rows:
                     return [dict(r) for r in rows]
                 await asyncio.sleep(0.1)
@@ -203,6 +205,125 @@ def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:
             await conn.close()
 
     return asyncio.run(read())
+
+
+def bearer(env: dict[str, str], role: str) -> dict[str, str]:
+    token = cli(env, "dev", "token", role).stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait_for(check: object, what: str, within: float = 60) -> object:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = check()  # type: ignore[operator]
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_company_project_article_through_the_api_only(first_run: RunningStack) -> None:
+    """Issue 5, must show 3: a refusal, the GM path, publishing once, Zhihu by hand, verified events."""
+    env = first_run.env
+    writer, promoter = bearer(env, "content_specialist"), bearer(env, "promotion_specialist")
+    manager, boss = bearer(env, "operations_manager"), bearer(env, "general_manager")
+    fakes = f"http://127.0.0.1:{env['MEDIAOPS_FAKES_PORT']}"
+    before = {
+        p: len(httpx.get(f"{fakes}/{p}/__fake__/state").json()["published"]) for p in ("website", "wechat")
+    }
+    body = {
+        "title": "新园区项目正式开工",
+        "body": f'<p>公司新园区项目今日开工。</p><img src="{fakes}/assets/site.jpg">',
+        "category": "company_news",
+        "involves_company_project": True,
+        "platforms": ["website", "wechat", "zhihu"],
+        "source": "https://www.example.com/news/park",
+    }
+    created = httpx.post(api(env, "/articles"), json=body, headers=writer, timeout=30)
+    assert created.status_code == 201, created.text
+    article_id = created.json()["id"]
+    url = api(env, f"/articles/{article_id}")
+    article = wait_for(
+        lambda: (r := httpx.get(url, headers=writer).json())["waiting_on_role"] and r, "review"
+    )
+    assert article["waiting_on_role"] == "operations_manager"  # type: ignore[index]
+
+    refused = httpx.post(f"{url}/review", json={"decision": "approve", "version": 1}, headers=promoter)
+    assert refused.status_code == 403
+    assert refused.json()["rule"] == "R-REVIEW-ALL"
+
+    approved = httpx.post(
+        f"{url}/review", json={"decision": "approve", "version": 1}, headers=manager, timeout=30
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["waiting_on_role"] == "general_manager"
+    temporal = [
+        str(Path(sys.executable).parent / "temporal"),
+        "workflow",
+        "list",
+        "--address",
+        f"127.0.0.1:{env['MEDIAOPS_TEMPORAL_PORT']}",
+    ]
+
+    def listed() -> bool:
+        out = subprocess.run(
+            [*temporal, "--query", "WaitingOnRole='general_manager'"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return f"article-{article_id}" in out.stdout
+
+    wait_for(listed, "the Temporal visibility query")
+    confirmed = httpx.post(f"{url}/confirm", json={"version": 1}, headers=boss, timeout=30)
+    assert confirmed.status_code == 200, confirmed.text
+
+    def published_on_both() -> object:
+        pubs = httpx.get(url, headers=writer).json()["publications"]
+        return pubs if pubs["website"]["state"] == pubs["wechat"]["state"] == "published" else None
+
+    pubs = wait_for(published_on_both, "website and WeChat to publish", within=120)
+    assert pubs["zhihu"]["state"] == "publishing"  # type: ignore[index]
+    assert pubs["zhihu"]["manual"] is True  # type: ignore[index]
+    after = {
+        p: len(httpx.get(f"{fakes}/{p}/__fake__/state").json()["published"]) for p in ("website", "wechat")
+    }
+    assert after == {p: n + 1 for p, n in before.items()}
+
+    reported = httpx.post(
+        f"{url}/publications/zhihu/reconcile",
+        json={"url": "https://zhuanlan.zhihu.com/p/123"},
+        headers=promoter,
+    )
+    assert reported.status_code == 200, reported.text
+    final = wait_for(
+        lambda: (r := httpx.get(url, headers=writer).json())["status"] == "published" and r, "published"
+    )
+    assert final["publications"]["zhihu"]["url"] == "https://zhuanlan.zhihu.com/p/123"  # type: ignore[index]
+
+    dsn = cli(env, "dev", "dsn").stdout.strip()
+    types = [e["type"] for e in wait_for_events(dsn, f"article-{article_id}")]
+    assert types[:7] == [
+        "article.submitted",
+        "article.checks_passed",
+        "article.review_requested",
+        "article.approved",
+        "article.review_requested",
+        "article.approved",
+        "article.publish_started",
+    ]
+    verified = cli(env, "events", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "intact" in verified.stdout
+    listed_rows = wait_for(
+        lambda: [
+            r
+            for r in httpx.get(api(env, "/articles?status=published"), headers=writer).json()
+            if r["id"] == article_id
+        ],
+        "the articles read model",
+    )
+    assert listed_rows
 
 
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:

@@ -1,0 +1,286 @@
+"""The article review chain over HTTP: submit, revise, review, confirm, withdraw, reconcile, read.
+
+Every action checks the role table first (403 naming the permission and the rule); the workflow's
+update validators then check the state (409 naming the rule: a stale version, a step not waiting
+for you). Lists come from the `articles` read model; one article is asked of its workflow.
+"""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import allowed
+from api.errors import error_body
+from api.state import AppState, app_state
+from api.users import User
+from domain import articles as a
+from domain.platforms import Platform
+from domain.roles import Permission
+
+router = APIRouter(prefix="/articles", tags=["articles"])
+State = Annotated[AppState, Depends(app_state)]
+
+
+class ArticleIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, description="HTML")
+    category: a.Category
+    involves_company_project: bool = False
+    platforms: list[Platform] = Field(min_length=1)
+    publish_at: datetime | None = None
+    source: str = ""
+    editor: str = ""
+
+
+class RevisionIn(BaseModel):
+    version: int
+    title: str | None = None
+    body: str | None = None
+    category: a.Category | None = None
+    involves_company_project: bool | None = None
+    platforms: list[Platform] | None = None
+    publish_at: datetime | None = None
+    source: str | None = None
+    editor: str | None = None
+
+
+class ReviewIn(BaseModel):
+    decision: Literal["approve", "request_changes", "reject"]
+    version: int
+    comment: str = ""
+
+
+class ConfirmIn(BaseModel):
+    version: int
+    comment: str = ""
+
+
+class WithdrawIn(BaseModel):
+    reason: str = ""
+
+
+class ReconcileIn(BaseModel):
+    url: str | None = None
+    not_published: bool = False
+
+
+def article_json(article: a.Article) -> dict[str, Any]:
+    content = article.content
+    return {
+        "id": article.id,
+        "status": article.status.value,
+        "version": article.version,
+        "waiting_on_role": article.waiting_on.value if article.waiting_on else None,
+        "author": article.author,
+        "title": content.title if content else None,
+        "category": content.category if content else None,
+        "involves_company_project": content.involves_company_project if content else None,
+        "publish_at": article.publish_at.isoformat() if article.publish_at else None,
+        "problems": [p.model_dump(mode="json") for p in article.problems],
+        "approvals": [
+            {"version": x.version, "role": x.role.value, "actor": x.actor, "at": x.at.isoformat()}
+            for x in article.approvals
+        ],
+        "publications": {
+            p.value: {"state": pub.state, "url": pub.url, "manual": pub.manual, "reason": pub.reason}
+            for p, pub in article.publications.items()
+        },
+    }
+
+
+def actor(user: User) -> a.Actor:
+    return a.Actor(id=user.id, roles=user.roles)
+
+
+def workflow_id(article_id: str) -> str:
+    return f"article-{article_id}"
+
+
+def refusal(exc: WorkflowUpdateFailedError) -> JSONResponse:
+    """A validator's or handler's refusal: 403 for a permission, else 409; both name the rule."""
+    cause = exc.cause
+    message = str(getattr(cause, "message", None) or cause or exc)
+    rule, _, detail = message.partition(": ")
+    kind = str(getattr(cause, "type", "") or "")
+    if "PermissionDenied" in kind:
+        return JSONResponse(error_body("forbidden", detail or message, rule=rule), status_code=403)
+    return JSONResponse(error_body("refused", detail or message, rule=rule), status_code=409)
+
+
+async def _handle(state: AppState, article_id: str) -> WorkflowHandle[Any, Any]:
+    client = await state.temporal()
+    return client.get_workflow_handle(workflow_id(article_id))
+
+
+async def _view(state: AppState, article_id: str) -> a.Article:
+    handle = await _handle(state, article_id)
+    try:
+        view = await handle.query("state_and_decisions")
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            stored = await (await state.database()).fetchval(
+                "SELECT state FROM articles WHERE id = $1", article_id
+            )
+            if stored is None:
+                raise HTTPException(404, detail=f"no article {article_id}") from None
+            return a.Article.model_validate(stored)
+        raise
+    return a.Article.model_validate(view["article"])
+
+
+async def _update(state: AppState, article_id: str, name: str, command: BaseModel) -> JSONResponse:
+    handle = await _handle(state, article_id)
+    try:
+        view = await handle.execute_update(name, command)
+    except WorkflowUpdateFailedError as exc:
+        return refusal(exc)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return JSONResponse(error_body("not_found", f"no open article {article_id}"), status_code=404)
+        raise
+    return JSONResponse(article_json(a.Article.model_validate(view["article"])))
+
+
+@router.post("", status_code=201)
+async def submit(
+    body: ArticleIn, state: State, user: Annotated[User, Depends(allowed(Permission.ARTICLE_SUBMIT))]
+) -> JSONResponse:
+    """Submit an article; it is checked, then reviewed (R-REVIEW-ALL) and, if needed, confirmed."""
+    accounts: dict[Platform, str] = {}
+    for platform in body.platforms:
+        configured = [acct.name for acct in state.accounts.all() if acct.platform is platform]
+        if not configured:
+            return JSONResponse(
+                error_body("invalid", f"no {platform} account is configured", field="platforms"),
+                status_code=422,
+            )
+        accounts[platform] = configured[0]
+    article_id = uuid.uuid4().hex[:12]
+    content = a.Content(**body.model_dump(exclude={"platforms"}), platforms=tuple(body.platforms))
+    start = {
+        "submit": a.Submit(article_id=article_id, actor=actor(user), content=content, at=datetime.now(UTC)),
+        "policy": state.settings.policy,
+        "accounts": accounts,
+    }
+    client = await state.temporal()
+    handle = await client.start_workflow(
+        "Article", start, id=workflow_id(article_id), task_queue=state.settings.task_queue
+    )
+    for _ in range(50):  # the first workflow task records the submission; normally milliseconds
+        try:
+            view = await handle.query("state_and_decisions")
+        except RPCError:
+            view = None
+        if view and view["article"]["id"]:
+            return JSONResponse(article_json(a.Article.model_validate(view["article"])), status_code=201)
+        await asyncio.sleep(0.1)
+    return JSONResponse({"id": article_id, "status": "submitted"}, status_code=202)
+
+
+@router.get("")
+async def list_articles(
+    state: State,
+    _user: Annotated[User, Depends(allowed(Permission.ARTICLE_READ))],
+    status: Annotated[str | None, Query(description="e.g. in_review, published")] = None,
+) -> list[dict[str, Any]]:
+    rows = await (await state.database()).fetch(
+        "SELECT state FROM articles WHERE $1::text IS NULL OR status = $1 ORDER BY updated_at DESC LIMIT 200",
+        status,
+    )
+    return [article_json(a.Article.model_validate(r["state"])) for r in rows]
+
+
+@router.get("/{article_id}")
+async def get_article(
+    article_id: str, state: State, _user: Annotated[User, Depends(allowed(Permission.ARTICLE_READ))]
+) -> dict[str, Any]:
+    return article_json(await _view(state, article_id))
+
+
+@router.post("/{article_id}/revisions")
+async def revise(
+    article_id: str,
+    body: RevisionIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.ARTICLE_REVISE))],
+) -> JSONResponse:
+    current = await _view(state, article_id)
+    if current.content is None:
+        raise HTTPException(404, detail=f"no article {article_id}")
+    changes = body.model_dump(exclude={"version"}, exclude_none=True)
+    if "platforms" in changes:
+        changes["platforms"] = tuple(changes["platforms"])
+    content = current.content.model_copy(update=changes)
+    command = a.Revise(
+        actor=actor(user),
+        version=body.version,
+        content=a.Content.model_validate(content.model_dump()),
+        at=datetime.now(UTC),
+    )
+    return await _update(state, article_id, "revise", command)
+
+
+@router.post("/{article_id}/review")
+async def review(
+    article_id: str,
+    body: ReviewIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.ARTICLE_REVIEW))],
+) -> JSONResponse:
+    command = a.Review(
+        actor=actor(user),
+        version=body.version,
+        decision=body.decision,
+        comment=body.comment,
+        at=datetime.now(UTC),
+    )
+    return await _update(state, article_id, "review", command)
+
+
+@router.post("/{article_id}/confirm")
+async def confirm(
+    article_id: str,
+    body: ConfirmIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.ARTICLE_CONFIRM))],
+) -> JSONResponse:
+    command = a.Confirm(actor=actor(user), version=body.version, comment=body.comment, at=datetime.now(UTC))
+    return await _update(state, article_id, "confirm", command)
+
+
+@router.post("/{article_id}/withdraw")
+async def withdraw(
+    article_id: str,
+    body: WithdrawIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.ARTICLE_WITHDRAW))],
+) -> JSONResponse:
+    return await _update(
+        state, article_id, "withdraw", a.Withdraw(actor=actor(user), reason=body.reason, at=datetime.now(UTC))
+    )
+
+
+@router.post("/{article_id}/publications/{platform}/reconcile")
+async def reconcile(
+    article_id: str,
+    platform: Platform,
+    body: ReconcileIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.ARTICLE_RECONCILE))],
+) -> JSONResponse:
+    """Say what happened to a publication that is unconfirmed, or pending on a person (the URL)."""
+    command = a.Reconcile(
+        actor=actor(user),
+        platform=platform,
+        url=body.url,
+        not_published=body.not_published,
+        at=datetime.now(UTC),
+    )
+    return await _update(state, article_id, "reconcile", command)

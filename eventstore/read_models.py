@@ -1,0 +1,54 @@
+"""Read models kept by projections; each folds events with the same `evolve` the workflows use."""
+
+import json
+from collections.abc import Sequence
+
+from domain import articles
+from domain.events import REGISTRY
+from eventstore.db import Conn
+from eventstore.store import RecordedEvent
+
+ARTICLE_PREFIX = "article-"
+
+
+class ArticlesProjection:
+    """`articles`: one row per article with its status, who it waits on, and its publications."""
+
+    name = "articles"
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        touched: dict[str, articles.Article] = {}
+        for event in events:
+            if not event.stream_id.startswith(ARTICLE_PREFIX) or not event.type.startswith("article."):
+                continue
+            article_id = event.stream_id.removeprefix(ARTICLE_PREFIX)
+            if article_id not in touched:
+                stored = await conn.fetchval("SELECT state FROM articles WHERE id = $1", article_id)
+                touched[article_id] = (
+                    articles.Article.model_validate(stored)
+                    if stored is not None
+                    else articles.initial_state()
+                )
+            domain_event = REGISTRY.decode(event.type, event.schema_version, event.data)
+            touched[article_id] = articles.evolve(touched[article_id], domain_event)
+        for article_id, state in touched.items():
+            content = state.content
+            await conn.execute(
+                """INSERT INTO articles AS t
+                       (id, status, version, waiting_on_role, author, title, platforms, state)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                   ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version,
+                       waiting_on_role = EXCLUDED.waiting_on_role, title = EXCLUDED.title,
+                       platforms = EXCLUDED.platforms, state = EXCLUDED.state, updated_at = now()""",
+                article_id,
+                state.status.value,
+                state.version,
+                state.waiting_on.value if state.waiting_on else None,
+                state.author,
+                content.title if content else "",
+                [p.value for p in content.platforms] if content else [],
+                json.loads(state.model_dump_json()),
+            )
+
+    async def reset(self, conn: Conn) -> None:
+        await conn.execute("TRUNCATE articles")
