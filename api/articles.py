@@ -173,13 +173,21 @@ async def submit(
     handle = await client.start_workflow(
         "Article", start, id=workflow_id(article_id), task_queue=state.settings.task_queue
     )
-    for _ in range(50):  # the first workflow task records the submission; normally milliseconds
+    for _ in range(100):  # the submission and its content checks take milliseconds, normally
         try:
             view = await handle.query("state_and_decisions")
         except RPCError:
             view = None
-        if view and view["article"]["id"]:
-            return JSONResponse(article_json(a.Article.model_validate(view["article"])), status_code=201)
+        if view and view["article"]["checked"]:
+            article = a.Article.model_validate(view["article"])
+            if article.problems:  # blocked before review; the article stays for the author to revise
+                rules = sorted({p.rule.value for p in article.problems})
+                detail = "; ".join(p.message for p in article.problems)
+                return JSONResponse(
+                    error_body("checks_failed", detail, rules=rules, article=article_json(article)),
+                    status_code=422,
+                )
+            return JSONResponse(article_json(article), status_code=201)
         await asyncio.sleep(0.1)
     return JSONResponse({"id": article_id, "status": "submitted"}, status_code=202)
 

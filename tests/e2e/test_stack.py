@@ -326,6 +326,43 @@ def test_a_company_project_article_through_the_api_only(first_run: RunningStack)
     assert listed_rows
 
 
+@pytest.mark.parametrize("title", ["本季度内幕消息", "本季度內。幕消息", "本季度内 幕消息"])
+def test_a_forbidden_word_in_any_spelling_blocks_submission(first_run: RunningStack, title: str) -> None:
+    """Issue 5, must show 4."""
+    env = first_run.env
+    body = {
+        "title": title,
+        "body": "<p>正文</p>",
+        "category": "news",
+        "platforms": ["website"],
+        "source": "市场部",
+    }
+    response = httpx.post(
+        api(env, "/articles"), json=body, headers=bearer(env, "content_specialist"), timeout=30
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["rules"] == ["R-NO-INSIDE"]
+    assert response.json()["article"]["status"] == "checks_failed"
+
+
+def test_bad_article_input_is_a_clear_4xx(first_run: RunningStack) -> None:
+    env = first_run.env
+    writer = bearer(env, "content_specialist")
+    bad = httpx.post(api(env, "/articles"), json={"title": "t", "category": "gossip"}, headers=writer)
+    assert bad.status_code == 422
+    fields = {tuple(e["loc"]) for e in bad.json()["detail"]}
+    assert ("body", "category") in fields
+    assert ("body", "body") in fields
+    missing = httpx.get(api(env, "/articles/no-such-article"), headers=writer)
+    assert missing.status_code == 404
+    auditor = httpx.post(
+        api(env, "/articles"),
+        json={"title": "t", "body": "b", "category": "news", "platforms": ["website"]},
+        headers=bearer(env, "auditor"),
+    )
+    assert (auditor.status_code, auditor.json()["permission"]) == (403, "article.submit")
+
+
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:
     code, leftovers = first_run.interrupt()
     assert code == 0, first_run.log.read_text()
