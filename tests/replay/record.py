@@ -1,0 +1,165 @@
+"""Record the article workflow's reference histories into tests/replay/ (`python -m tests.replay.record`).
+
+Run it when a workflow change is *meant* to change histories (behind `workflow.patched`, the old
+histories must keep replaying; add the new ones beside them). It uses a scratch PostgreSQL, the
+fake platforms and the time-skipping dev server, like the tests.
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from deploy.postgres import scratch_server
+from deploy.processes import venv_bin
+from domain import articles as a
+from domain.platforms import Platform
+from domain.policy import Policy
+from domain.roles import Role
+from eventstore.db import connect, create_pool, with_database
+from eventstore.migrate import migrate
+from eventstore.store import EventStore
+from mediaops.settings import Settings
+from mediaops.temporal import DATA_CONVERTER
+from tests.platforms_support import Fakes, running_fakes
+from workers.worker import build_worker, platform_workers
+from workflows import search_attributes
+from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
+
+HERE = Path(__file__).parent
+QUEUE = "replay-recording"
+WRITER = a.Actor(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
+MANAGER = a.Actor(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
+BOSS = a.Actor(id="chen.gm", roles=frozenset({Role.GENERAL_MANAGER}))
+Handle = WorkflowHandle[ArticleWorkflow, ArticleView]
+
+
+async def until(handle: Handle, check: Callable[[ArticleView], bool]) -> ArticleView:
+    for _ in range(300):
+        view = await handle.query(ArticleWorkflow.state_and_decisions)
+        if check(view):
+            return view
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the workflow never got there")
+
+
+def waiting(role: Role) -> Callable[[ArticleView], bool]:
+    return lambda v: v.article.waiting_on is role
+
+
+async def happy(h: Handle, fakes: Fakes) -> None:
+    await until(h, waiting(Role.OPERATIONS_MANAGER))
+    await h.execute_update(
+        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))
+    )
+
+
+async def changes_then_revised(h: Handle, fakes: Fakes) -> None:
+    await until(h, waiting(Role.OPERATIONS_MANAGER))
+    now = datetime.now(UTC)
+    await h.execute_update(
+        ArticleWorkflow.review,
+        a.Review(actor=MANAGER, version=1, decision="request_changes", comment="补充来源", at=now),
+    )
+    view = await h.query(ArticleWorkflow.state_and_decisions)
+    assert view.article.content is not None
+    revised = view.article.content.model_copy(update={"source": "市场部 新闻稿"})
+    await h.execute_update(ArticleWorkflow.revise, a.Revise(actor=WRITER, version=1, content=revised, at=now))
+    await until(h, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER and v.article.version == 2)
+    await h.execute_update(
+        ArticleWorkflow.review, a.Review(actor=MANAGER, version=2, decision="approve", at=now)
+    )
+
+
+async def general_manager(h: Handle, fakes: Fakes) -> None:
+    await happy(h, fakes)
+    await until(h, waiting(Role.GENERAL_MANAGER))
+    await h.execute_update(ArticleWorkflow.confirm, a.Confirm(actor=BOSS, version=1, at=datetime.now(UTC)))
+
+
+async def unknown_reconciled(h: Handle, fakes: Fakes) -> None:
+    await happy(h, fakes)
+    await until(h, lambda v: v.article.publications[Platform.WEBSITE].state == "unconfirmed")
+    await h.execute_update(
+        ArticleWorkflow.reconcile,
+        a.Reconcile(
+            actor=WRITER, platform=Platform.WEBSITE, url="https://www.example.com/?p=9", at=datetime.now(UTC)
+        ),
+    )
+
+
+SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[Handle, Fakes], Awaitable[None]]]] = {
+    "article_happy_path": ({}, happy),
+    "article_changes_requested_then_revised": ({}, changes_then_revised),
+    "article_general_manager": ({"involves_company_project": True}, general_manager),
+    "article_unknown_outcome_reconciled": ({}, unknown_reconciled),
+}
+
+
+async def record(server: str) -> None:
+    database = f"replay_{uuid.uuid4().hex[:8]}"
+    admin = await connect(server)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    dsn = with_database(server, database)
+    conn = await connect(dsn)
+    await migrate(conn)
+    await conn.close()
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=str(venv_bin("temporal")),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        search_attributes=search_attributes.ALL,
+        data_converter=DATA_CONVERTER,
+    )
+    pool = await create_pool(dsn)
+    store = EventStore(pool)
+    async with running_fakes() as fakes, AsyncExitStack() as stack:
+        for worker in [
+            build_worker(env.client, Settings(task_queue=QUEUE), Policy(), store),
+            *platform_workers(env.client, Policy(), fakes.accounts, pool),
+        ]:
+            await stack.enter_async_context(worker)
+        for name, (changes, play) in SCENARIOS.items():
+            if name == "article_unknown_outcome_reconciled":
+                fault = {"path": "/wp-json/wp/v2/posts", "method": "POST", "kind": "timeout_after_accept"}
+                await fakes.post(Platform.WEBSITE, "faults", fault)
+            content = a.Content(
+                title="秋季新品发布会回顾",
+                body=f'<p>发布会圆满举行。</p><img src="{fakes.image()}">',
+                category="company_news",
+                platforms=(Platform.WEBSITE,),
+                source="市场部",
+                **changes,
+            )
+            article_id = name.replace("_", "-")
+            submit = a.Submit(article_id=article_id, actor=WRITER, content=content, at=datetime.now(UTC))
+            handle = await env.client.start_workflow(
+                ArticleWorkflow.run,
+                ArticleStart(submit=submit, policy=Policy(), accounts={Platform.WEBSITE: "demo"}),
+                id=f"article-{article_id}",
+                task_queue=QUEUE,
+            )
+            await play(handle, fakes)
+            await handle.result()
+            history = await handle.fetch_history()
+            (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            print(f"recorded {name}")
+    await store.close()
+    await pool.close()
+    await env.shutdown()
+
+
+def main() -> None:
+    with scratch_server(None) as server:
+        asyncio.run(record(server))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Recorded histories keep replaying (determinism), and a non-deterministic change is caught.
+
+A change to a running workflow's logic must go behind `workflow.patched`; if it does not, these
+replays fail in CI before any running article can be broken by a deploy.
+"""
+
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from mediaops.temporal import DATA_CONVERTER
+from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
+
+HERE = Path(__file__).parent
+HISTORIES = sorted(HERE.glob("*.json"))
+
+
+def history(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"article-{path.stem}", path.read_text())
+
+
+def test_the_four_reference_histories_are_present() -> None:
+    assert {p.stem for p in HISTORIES} == {
+        "article_happy_path",
+        "article_changes_requested_then_revised",
+        "article_general_manager",
+        "article_unknown_outcome_reconciled",
+    }
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_recorded_histories_replay(path: Path) -> None:
+    await Replayer(workflows=[ArticleWorkflow], data_converter=DATA_CONVERTER).replay_workflow(history(path))
+
+
+@workflow.defn(name="Article", sandboxed=False)
+class CheckSkippingArticle(ArticleWorkflow):
+    """A careless edit: the content check no longer runs as an activity (no `workflow.patched`)."""
+
+    @workflow.run
+    async def run(self, start: ArticleStart) -> ArticleView:
+        return await super().run(start)
+
+    async def check(self) -> None:
+        from domain.articles import RecordChecks
+
+        await self.handle(
+            RecordChecks(version=self.state.version, wordlist_version="none", problems=[], at=workflow.now())
+        )
+
+
+async def test_a_non_deterministic_change_is_caught() -> None:
+    replayer = Replayer(workflows=[CheckSkippingArticle], data_converter=DATA_CONVERTER)
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history(HERE / "article_happy_path.json"))
