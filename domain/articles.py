@@ -453,6 +453,15 @@ class Reconcile(BaseModel):
     at: datetime
 
 
+class Schedule(BaseModel):
+    """Set or move the publishing time; the approved content is unchanged, so no new approval."""
+
+    kind: Literal["schedule"] = "schedule"
+    actor: Actor
+    publish_at: datetime
+    at: datetime
+
+
 class Remind(BaseModel):
     kind: Literal["remind"] = "remind"
     role: Role
@@ -475,6 +484,7 @@ Command = Annotated[
     | StartPublishing
     | RecordOutcome
     | Reconcile
+    | Schedule
     | Remind
     | Escalate,
     Field(discriminator="kind"),
@@ -624,6 +634,15 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
             return [
                 PublicationRecorded(version=state.version, platform=command.platform, outcome=command.outcome)
             ]
+        case Schedule():
+            if not ({Role.OPERATIONS_MANAGER} & command.actor.roles or command.actor.id == state.author):
+                require(command.actor.roles, Permission.ARTICLE_REVIEW)  # raises, naming R-REVIEW-ALL
+            _open(state, RuleId.ACCOUNTABLE)
+            if state.status in (Status.PUBLISHING, Status.PUBLISHED, Status.ATTENTION):
+                raise DomainError(RuleId.ACCOUNTABLE, "publishing has started; the time can no longer change")
+            if command.publish_at <= command.at:
+                raise DomainError(RuleId.ACCOUNTABLE, "the publishing time must be in the future")
+            return [PublishScheduled(version=state.version, at=command.publish_at)]
         case Remind():
             if state.waiting_on is not command.role:
                 return []

@@ -154,7 +154,7 @@ class ArticleWorkflow:
             self.next_deadline = publish_at
             self.publish_search_attributes()
             if await self.until_changed(publish_at - workflow.now()):
-                return  # revised or withdrawn while waiting
+                return  # revised, rescheduled or withdrawn while waiting: the loop looks again
         self.next_deadline = None
         await self.handle(a.StartPublishing(at=workflow.now()))
         await asyncio.gather(*(self.publish_on(p) for p in list(self.state.publications)))
@@ -353,6 +353,14 @@ class ArticleWorkflow:
 
     @reconcile.validator
     def _reconcile(self, command: a.Reconcile) -> None:
+        self.validate(command)
+
+    @workflow.update
+    async def schedule(self, command: a.Schedule) -> ArticleView:
+        return await self.decide_for_person(command)
+
+    @schedule.validator
+    def _schedule(self, command: a.Schedule) -> None:
         self.validate(command)
 
     @workflow.signal(name="decision")

@@ -285,3 +285,20 @@ def test_folding_the_events_rebuilds_the_same_state() -> None:
     assert isinstance(events[4], ReviewRequested)
     assert events[4].rule is RuleId.REVIEW_PROJECT
     assert isinstance(events[-1], Approved | PublicationRecorded)
+
+
+def test_scheduling_moves_the_time_without_a_new_approval() -> None:
+    from domain.articles import Schedule
+
+    approved = run(
+        submitted(publish_at=NOW + timedelta(days=1)),
+        Review(actor=MANAGER, version=1, decision="approve", at=NOW),
+    )
+    later = NOW + timedelta(days=3)
+    moved = run(approved, Schedule(actor=WRITER, publish_at=later, at=NOW))
+    assert moved.publish_at == later
+    assert moved.fully_approved
+    with pytest.raises(DomainError, match="must be in the future"):
+        decide(Schedule(actor=MANAGER, publish_at=NOW - timedelta(hours=1), at=NOW), approved, POLICY)
+    with pytest.raises(PermissionDenied):
+        decide(Schedule(actor=PROMOTER, publish_at=later, at=NOW), approved, POLICY)
