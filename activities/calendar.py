@@ -30,6 +30,10 @@ class WorkingHoursRequest(BaseModel):
     duration: timedelta
 
 
+class InquiryDeadlineRequest(BaseModel):
+    sent_at: datetime
+
+
 class DueTime(BaseModel):
     """A due instant (UTC), the rule it serves, and the years that were guessed, if any."""
 
@@ -78,3 +82,16 @@ class CalendarActivities:
             request.start, request.duration, hours.start, hours.end, self.policy.zone
         )
         return self._due(request.rule, at, calendar)
+
+    @activity.defn(name="calendar.inquiry_deadline")
+    async def inquiry_deadline(self, request: InquiryDeadlineRequest) -> DueTime:
+        """R-INQUIRY-12H: 12 hours on the wall clock, or of working hours over China's calendar (option)."""
+        rule = self.policy.inquiry_12h
+        if rule.clock == "wall":
+            return DueTime(rule=RuleId.INQUIRY_12H, at=request.sent_at + rule.within)
+        calendar = self._calendar()
+        hours = self.policy.working_hours
+        at = calendar.add_working_hours(
+            request.sent_at, rule.within, hours.start, hours.end, self.policy.zone
+        )
+        return self._due(RuleId.INQUIRY_12H, at, calendar)

@@ -17,7 +17,7 @@ async def take_inquiry(state: AppState, received: InquiryReceived, dedupe_key: s
     pool = await state.database()
     seen = await pool.fetchval(
         "SELECT 1 FROM inbound_callbacks WHERE platform = $1 AND account = $2 AND dedupe_key = $3",
-        received.platform.value,
+        str(received.platform),
         received.account,
         dedupe_key,
     )
@@ -28,7 +28,7 @@ async def take_inquiry(state: AppState, received: InquiryReceived, dedupe_key: s
     try:
         await client.start_workflow(
             "Inquiry",
-            received,
+            {"received": received, "policy": state.settings.policy},
             id=workflow_id,
             task_queue=state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -39,7 +39,7 @@ async def take_inquiry(state: AppState, received: InquiryReceived, dedupe_key: s
     await pool.execute(
         """INSERT INTO inbound_callbacks (platform, account, dedupe_key, workflow_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING""",
-        received.platform.value,
+        str(received.platform),
         received.account,
         dedupe_key,
         workflow_id,

@@ -1,18 +1,35 @@
-"""Inquiries (R-INQUIRY-12H): every user message on a company platform, recorded and answered.
+"""Inquiries (R-INQUIRY-12H): every user message on a company platform, answered within 12 hours.
 
 Each inquiry is one process, identified from the platform's own message id, so the same message
-delivered twice is the same inquiry. The 12-hour reply clock, warnings, escalation and replies
-grow on this (issue 6); receiving and recording the inquiry is where every one of them starts.
+delivered twice is the same inquiry. Its clock starts at the platform's message time (not when we
+noticed it): a warning at the policy's lead time before the deadline (P-INQUIRY-WARN), a breach at
+the deadline with escalation to the operations manager, and the platform's own reply window
+(P-REPLY-WINDOW: WeChat 48 h, Weibo 72 h) escalated before it closes. Closing without a reply is the
+manager's alone. A user who writes again reopens it with a new clock.
+
+`decide`/`evolve` are pure: the deadline arrives on the command (the workflow asks an activity,
+because working-hours deadlines depend on China's calendar).
 """
 
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.counting import reply_problems
+from domain.errors import DomainError
 from domain.events import REGISTRY, DomainEvent
+from domain.outcomes import ReplyOutcome
 from domain.platforms import Platform
+from domain.policy import Policy
+from domain.roles import Permission, Role, require
+from domain.rules import RuleId
+
+Channel = Platform | Literal["phone", "email"]
+"""Where the user wrote: a platform, or by phone or mail (recorded by staff, answered outside)."""
 
 
-def inquiry_id(platform: Platform, message_id: str) -> str:
+def inquiry_id(platform: Channel, message_id: str) -> str:
     """The inquiry's workflow id and event stream: `inquiry-<platform>-<platform message id>`."""
     return f"inquiry-{platform}-{message_id}"
 
@@ -22,7 +39,7 @@ class InquiryReceived(DomainEvent):
     """A user wrote to us: the platform's time and the time we detected it are both kept."""
 
     type: Literal["inquiry.received"] = "inquiry.received"
-    platform: Platform
+    platform: Channel
     account: str
     message_id: str
     user: str
@@ -31,3 +48,370 @@ class InquiryReceived(DomainEvent):
     thread: str | None = None
     sent_at: datetime
     detected_at: datetime
+
+
+@REGISTRY.register
+class SlaStarted(DomainEvent):
+    """The response clock: due by `deadline` (R-INQUIRY-12H); the platform's own window closes later."""
+
+    type: Literal["inquiry.sla_started"] = "inquiry.sla_started"
+    deadline: datetime
+    warn_at: datetime
+    window_closes: datetime | None
+    clock: Literal["wall", "working_hours"]
+
+
+@REGISTRY.register
+class Assigned(DomainEvent):
+    type: Literal["inquiry.assigned"] = "inquiry.assigned"
+    assignee: str
+    by: str
+    at: datetime
+
+
+@REGISTRY.register
+class Warned(DomainEvent):
+    """P-INQUIRY-WARN: still unanswered this close to the deadline."""
+
+    type: Literal["inquiry.warned"] = "inquiry.warned"
+    at: datetime
+
+
+@REGISTRY.register
+class Breached(DomainEvent):
+    """R-INQUIRY-12H was not kept: the deadline passed unanswered; escalated."""
+
+    type: Literal["inquiry.breached"] = "inquiry.breached"
+    at: datetime
+    escalated_to: Role
+
+
+@REGISTRY.register
+class WindowClosing(DomainEvent):
+    """P-REPLY-WINDOW: the platform will soon refuse a reply; escalated."""
+
+    type: Literal["inquiry.window_closing"] = "inquiry.window_closing"
+    at: datetime
+    closes: datetime
+    escalated_to: Role
+
+
+@REGISTRY.register
+class WindowClosed(DomainEvent):
+    """The platform no longer takes a reply: the answer must go another way (phone, mail)."""
+
+    type: Literal["inquiry.window_closed"] = "inquiry.window_closed"
+    at: datetime
+
+
+@REGISTRY.register
+class Replied(DomainEvent):
+    type: Literal["inquiry.replied"] = "inquiry.replied"
+    responder: str
+    text: str
+    at: datetime
+    latency_s: int
+    within_sla: bool
+    outcome: ReplyOutcome
+
+
+@REGISTRY.register
+class ReplyFailed(DomainEvent):
+    type: Literal["inquiry.reply_failed"] = "inquiry.reply_failed"
+    responder: str
+    at: datetime
+    code: str | None
+    reason: str
+
+
+@REGISTRY.register
+class Closed(DomainEvent):
+    type: Literal["inquiry.closed"] = "inquiry.closed"
+    reason: Literal["answered", "spam", "duplicate"]
+    by: str
+    at: datetime
+
+
+@REGISTRY.register
+class Reopened(DomainEvent):
+    """The user wrote again: a new response clock from this message."""
+
+    type: Literal["inquiry.reopened"] = "inquiry.reopened"
+    message_id: str
+    text: str
+    sent_at: datetime
+
+
+InquiryEvent = Annotated[
+    InquiryReceived
+    | SlaStarted
+    | Assigned
+    | Warned
+    | Breached
+    | WindowClosing
+    | WindowClosed
+    | Replied
+    | ReplyFailed
+    | Closed
+    | Reopened,
+    Field(discriminator="type"),
+]
+
+
+class Inquiry(BaseModel):
+    id: str = ""
+    platform: Channel | None = None
+    account: str = ""
+    user: str = ""
+    text: str = ""
+    kind: Literal["message", "comment"] = "message"
+    thread: str | None = None
+    message_id: str = ""
+    sent_at: datetime | None = None
+    detected_at: datetime | None = None
+    deadline: datetime | None = None
+    warn_at: datetime | None = None
+    window_closes: datetime | None = None
+    window_closed: bool = False
+    warned: bool = False
+    breached: bool = False
+    window_escalated: bool = False
+    assignee: str | None = None
+    replies: list[Replied] = Field(default_factory=list)
+    reply_in_doubt: bool = False
+    closed: str | None = None
+    answered_at: datetime | None = None
+    within_sla: bool | None = None
+
+    @property
+    def status(self) -> Literal["open", "at_risk", "breached", "answered", "closed"]:
+        if self.closed and self.closed != "answered":
+            return "closed"
+        if self.answered_at is not None:
+            return "answered"
+        if self.breached:
+            return "breached"
+        return "at_risk" if self.warned else "open"
+
+    @property
+    def open(self) -> bool:
+        return self.answered_at is None and self.closed is None
+
+
+def initial_inquiry() -> Inquiry:
+    return Inquiry()
+
+
+def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
+    s = state.model_copy(deep=True)
+    match event:
+        case InquiryReceived():
+            s.platform, s.account, s.user, s.text = event.platform, event.account, event.user, event.text
+            s.kind, s.thread, s.message_id = event.kind, event.thread, event.message_id
+            s.sent_at, s.detected_at = event.sent_at, event.detected_at
+        case SlaStarted():
+            s.deadline, s.warn_at, s.window_closes = event.deadline, event.warn_at, event.window_closes
+            s.warned = s.breached = s.window_escalated = s.window_closed = False
+        case Assigned():
+            s.assignee = event.assignee
+        case Warned():
+            s.warned = True
+        case Breached():
+            s.breached = True
+        case WindowClosing():
+            s.window_escalated = True
+        case WindowClosed():
+            s.window_closed = True
+        case Replied():
+            s.replies.append(event)
+            s.reply_in_doubt = event.outcome.state == "unknown"
+            if event.outcome.state == "sent" and s.answered_at is None:
+                s.answered_at, s.within_sla = event.at, event.within_sla
+        case ReplyFailed():
+            s.reply_in_doubt = False
+        case Closed():
+            s.closed = event.reason
+        case Reopened():
+            s.text, s.message_id, s.sent_at = event.text, event.message_id, event.sent_at
+            s.answered_at, s.within_sla, s.closed, s.reply_in_doubt = None, None, None, False
+    return s
+
+
+class Responder(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    roles: frozenset[Role]
+
+
+class StartSla(BaseModel):
+    kind: Literal["start_sla"] = "start_sla"
+    deadline: datetime
+    clock: Literal["wall", "working_hours"] = "wall"
+
+
+class Assign(BaseModel):
+    kind: Literal["assign"] = "assign"
+    actor: Responder
+    assignee: str
+    at: datetime
+
+
+class Tick(BaseModel):
+    """A timer fired: the workflow's clock says what is due now."""
+
+    kind: Literal["tick"] = "tick"
+    at: datetime
+
+
+class Reply(BaseModel):
+    kind: Literal["reply"] = "reply"
+    actor: Responder
+    text: str
+    at: datetime
+
+
+class RecordReply(BaseModel):
+    """What the platform said about a reply (sent, failed, unknown)."""
+
+    kind: Literal["record_reply"] = "record_reply"
+    actor: Responder
+    text: str
+    outcome: ReplyOutcome
+    at: datetime
+
+
+class Close(BaseModel):
+    kind: Literal["close"] = "close"
+    actor: Responder
+    reason: Literal["answered", "spam", "duplicate"]
+    at: datetime
+
+
+class Reopen(BaseModel):
+    kind: Literal["reopen"] = "reopen"
+    message_id: str
+    text: str
+    sent_at: datetime
+    deadline: datetime
+
+
+def reply_window(platform: Channel | None, policy: Policy) -> timedelta | None:
+    if platform is None or (isinstance(platform, str) and platform in ("phone", "email")):
+        return None
+    return policy.reply_window.windows.get(Platform(platform))
+
+
+def _check_reply(command: Reply, state: Inquiry, policy: Policy) -> None:
+    require(command.actor.roles, Permission.INQUIRY_REPLY)
+    if not state.open:
+        raise DomainError(RuleId.INQUIRY_12H, f"the inquiry is {state.status}")
+    if state.reply_in_doubt:
+        raise DomainError(RuleId.INQUIRY_12H, "the last reply's outcome is unknown; check the platform first")
+    if state.window_closed:
+        raise DomainError(
+            RuleId.REPLY_WINDOW, f"{state.platform}'s reply window has closed: answer the user another way"
+        )
+    if state.platform not in (None, "phone", "email"):
+        problems = reply_problems(Platform(state.platform), command.text)
+    else:
+        problems = [] if command.text.strip() else ["a reply must not be empty"]
+    if problems:
+        raise DomainError(RuleId.INQUIRY_12H, "; ".join(problems))
+
+
+def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[DomainEvent]:
+    match command:
+        case StartSla():
+            warn_at = command.deadline - policy.inquiry_warn.lead
+            window = reply_window(state.platform, policy)
+            closes = state.sent_at + window if window and state.sent_at else None
+            return [
+                SlaStarted(
+                    deadline=command.deadline, warn_at=warn_at, window_closes=closes, clock=command.clock
+                )
+            ]
+        case Assign():
+            require(command.actor.roles, Permission.INQUIRY_ASSIGN)
+            if not state.open:
+                raise DomainError(RuleId.INQUIRY_12H, f"the inquiry is {state.status}")
+            return [Assigned(assignee=command.assignee, by=command.actor.id, at=command.at)]
+        case Tick():
+            return _due(state, command.at, policy)
+        case Reply():
+            _check_reply(command, state, policy)
+            return []
+        case RecordReply():
+            if command.outcome.state == "failed":
+                return [
+                    ReplyFailed(
+                        responder=command.actor.id,
+                        at=command.at,
+                        code=command.outcome.code,
+                        reason=command.outcome.reason or "the platform refused the reply",
+                    )
+                ]
+            assert state.sent_at is not None  # noqa: S101 - received before any reply
+            assert state.deadline is not None  # noqa: S101
+            return [
+                Replied(
+                    responder=command.actor.id,
+                    text=command.text,
+                    at=command.at,
+                    latency_s=int((command.at - state.sent_at).total_seconds()),
+                    within_sla=command.at <= state.deadline,
+                    outcome=command.outcome,
+                )
+            ]
+        case Close():
+            if state.closed:
+                raise DomainError(RuleId.INQUIRY_12H, "the inquiry is closed already")
+            if state.answered_at is None or command.reason != "answered":
+                require(command.actor.roles, Permission.INQUIRY_CLOSE)  # without a reply: the manager's alone
+            return [Closed(reason=command.reason, by=command.actor.id, at=command.at)]
+        case Reopen():
+            return [
+                Reopened(message_id=command.message_id, text=command.text, sent_at=command.sent_at),
+                *decide_inquiry(
+                    StartSla(deadline=command.deadline),
+                    evolve_inquiry(
+                        state,
+                        Reopened(message_id=command.message_id, text=command.text, sent_at=command.sent_at),
+                    ),
+                    policy,
+                ),
+            ]
+    raise TypeError(f"unknown command {type(command).__name__}")
+
+
+def _due(state: Inquiry, now: datetime, policy: Policy) -> list[DomainEvent]:
+    events: list[DomainEvent] = []
+    if state.open and state.deadline is not None:
+        if not state.warned and state.warn_at is not None and now >= state.warn_at and now < state.deadline:
+            events.append(Warned(at=now))
+        if not state.breached and now >= state.deadline:
+            events.append(Breached(at=now, escalated_to=Role.OPERATIONS_MANAGER))
+    if state.open and state.window_closes is not None:
+        escalate_at = state.window_closes - policy.reply_window.escalate_before
+        if not state.window_escalated and escalate_at <= now < state.window_closes:
+            events.append(
+                WindowClosing(at=now, closes=state.window_closes, escalated_to=Role.OPERATIONS_MANAGER)
+            )
+    if state.window_closes is not None and not state.window_closed and now >= state.window_closes:
+        events.append(WindowClosed(at=now))
+    return events
+
+
+def next_due(state: Inquiry, policy: Policy) -> datetime | None:
+    """When the next timer must fire (the earliest thing still to happen)."""
+    moments = []
+    if state.open and state.deadline is not None:
+        if not state.warned and state.warn_at is not None:
+            moments.append(state.warn_at)
+        if not state.breached:
+            moments.append(state.deadline)
+    if state.window_closes is not None and not state.window_closed:
+        if state.open and not state.window_escalated:
+            moments.append(state.window_closes - policy.reply_window.escalate_before)
+        moments.append(state.window_closes)
+    return min(moments) if moments else None

@@ -56,6 +56,7 @@ def activities_for(
     return [
         calendar.working_days_deadline,
         calendar.working_hours_after,
+        calendar.inquiry_deadline,
         events.append,
         checks.check,
         notifier.send,

@@ -1,46 +1,235 @@
 """The inquiry workflow (R-INQUIRY-12H): one per user message, `inquiry-<platform>-<message id>`.
 
-Started by the platform callbacks, polling and the API with the message's own id, and refused by
-Temporal when that id already ran, so a message delivered twice is one inquiry. It records the
-inquiry in the event store; the SLA clock (issue 6) continues from here.
+Started by the platform callbacks and the API under the message's own id (Temporal refuses a
+second run of it). It records the inquiry, asks for its deadline once, and then keeps the clock:
+a warning at the policy's lead time, a breach at the deadline escalated to the operations manager,
+the platform's reply window escalated before it closes. Replies are validated updates sent to the
+platform at most once; the workflow ends when the inquiry is answered or closed.
 """
 
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.calendar import DueTime, InquiryDeadlineRequest
     from activities.eventstore import Appended, AppendRequest, EventDraft
-    from domain.events import EventMetadata
-    from domain.inquiries import InquiryReceived
+    from activities.notify import Notification
+    from activities.platform_calls import ReplyRequest
+    from domain import inquiries as q
+    from domain.errors import DomainError
+    from domain.events import DomainEvent, EventMetadata
+    from domain.outcomes import Inbound, ReplyOutcome
+    from domain.platforms import Platform
+    from domain.policy import Policy
+    from domain.roles import Role
     from domain.rules import RuleId
-    from workflows import search_attributes
+    from workflows import search_attributes as sa
 
-RECORD_TIMEOUT = timedelta(seconds=30)
-"""How long one attempt to append may take (a technical bound, not a rule's duration)."""
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+"""One attempt of any activity (a technical bound, not a rule's duration)."""
+PLATFORM_QUEUE = "mediaops.platform.{}"
+
+
+class InquiryStart(BaseModel):
+    received: q.InquiryReceived
+    policy: Policy
+
+
+class InquiryView(BaseModel):
+    inquiry: q.Inquiry
+    status: str
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A rule's refusal fails the update with the rule id (anything else would fail the workflow task)."""
+    try:
+        yield
+    except DomainError as exc:
+        raise ApplicationError(str(exc), type=f"Refused:{exc.rule}", non_retryable=True) from None
 
 
 @workflow.defn(name="Inquiry")
 class InquiryWorkflow:
+    def __init__(self) -> None:
+        self.state = q.initial_inquiry()
+        self.policy = Policy()
+        self.appended = 0
+        self.lock = asyncio.Lock()
+        self.changes = 0
+
     @workflow.run
-    async def run(self, received: InquiryReceived) -> None:
-        workflow.upsert_search_attributes(
-            [
-                search_attributes.INQUIRY_STATUS.value_set("open"),
-                search_attributes.PLATFORM.value_set(received.platform.value),
-            ]
+    async def run(self, start: InquiryStart) -> InquiryView:
+        self.policy = start.policy
+        await self.record([start.received], actor=f"{start.received.platform}:{start.received.user}")
+        due: DueTime = await workflow.execute_activity(
+            "calendar.inquiry_deadline",
+            InquiryDeadlineRequest(sent_at=start.received.sent_at),
+            result_type=DueTime,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
+        await self.handle(q.StartSla(deadline=due.at, clock=self.policy.inquiry_12h.clock))
+        while self.state.open:
+            nxt = q.next_due(self.state, self.policy)
+            within = None if nxt is None else max(nxt - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(self.changed_since(self.changes), timeout=within)
+            except TimeoutError:
+                for event in await self.handle(q.Tick(at=workflow.now())):
+                    await self.tell(event)
+        return self.view()
+
+    def changed_since(self, seen: int) -> "Callable[[], bool]":
+        return lambda: self.changes != seen
+
+    async def tell(self, event: DomainEvent) -> None:
+        messages = {
+            q.Warned: (RuleId.INQUIRY_WARN, "will breach its 12-hour deadline soon"),
+            q.Breached: (RuleId.INQUIRY_12H, "breached its 12-hour deadline"),
+            q.WindowClosing: (RuleId.REPLY_WINDOW, "the platform's reply window closes soon"),
+            q.WindowClosed: (
+                RuleId.REPLY_WINDOW,
+                "the platform's reply window has closed: answer another way",
+            ),
+        }
+        rule, text = messages[type(event)]
+        to = Role.OPERATIONS_MANAGER if not isinstance(event, q.Warned) else Role.CONTENT_SPECIALIST
+        await workflow.execute_activity(
+            "notify.send",
+            Notification(
+                kind=event.type,
+                rule=rule,
+                to=to,
+                subject=workflow.info().workflow_id,
+                message=f"inquiry {workflow.info().workflow_id} {text}",
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    async def record(self, events: list[DomainEvent], actor: str) -> None:
         await workflow.execute_activity(
             "eventstore.append",
             AppendRequest(
                 stream_id=workflow.info().workflow_id,
-                expected_version=0,
-                first_sequence=0,
-                events=[EventDraft(type=received.type, data=received.payload())],
-                metadata=EventMetadata(
-                    actor=f"{received.platform}:{received.user}", rule_ids=(RuleId.INQUIRY_12H,)
-                ),
+                expected_version=self.appended,
+                first_sequence=self.appended,
+                events=[
+                    EventDraft(type=e.type, data=e.payload(), schema_version=e.SCHEMA_VERSION) for e in events
+                ],
+                metadata=EventMetadata(actor=actor, rule_ids=(RuleId.INQUIRY_12H,)),
             ),
             result_type=Appended,
-            start_to_close_timeout=RECORD_TIMEOUT,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
+        self.appended += len(events)
+        for event in events:
+            self.state = q.evolve_inquiry(self.state, event)
+        self.changes += 1
+        self.publish_search_attributes()
+
+    async def handle(self, command: BaseModel) -> list[DomainEvent]:
+        async with self.lock:
+            events = q.decide_inquiry(command, self.state, self.policy)
+            if events:
+                actor = getattr(command, "actor", None)
+                await self.record(events, actor.id if actor else "mediaops")
+            return events
+
+    def publish_search_attributes(self) -> None:
+        s = self.state
+        workflow.upsert_search_attributes(
+            [
+                sa.INQUIRY_STATUS.value_set(s.status),
+                sa.PLATFORM.value_set(str(s.platform or "")),
+                sa.ASSIGNEE.value_set(s.assignee or ""),
+                sa.SLA_DEADLINE.value_set(s.deadline) if s.deadline else sa.SLA_DEADLINE.value_unset(),
+            ]
+        )
+
+    def view(self) -> InquiryView:
+        return InquiryView(inquiry=self.state, status=self.state.status)
+
+    @property
+    def recorded(self) -> bool:
+        """The inquiry and its clock are recorded: people's commands wait until then."""
+        return self.state.deadline is not None
+
+    async def person(self, command: BaseModel) -> InquiryView:
+        await workflow.wait_condition(lambda: self.recorded)
+        with refusals():
+            await self.handle(command)
+        return self.view()
+
+    def validate(self, command: BaseModel) -> None:
+        if self.recorded:  # before that the handler waits, then decides (and refuses) itself
+            q.decide_inquiry(command, self.state, self.policy)
+
+    @workflow.update
+    async def assign(self, command: q.Assign) -> InquiryView:
+        return await self.person(command)
+
+    @assign.validator
+    def _assign(self, command: q.Assign) -> None:
+        self.validate(command)
+
+    @workflow.update
+    async def reply(self, command: q.Reply) -> InquiryView:
+        """Send a reply on the platform, at most once; phone and mail replies are recorded as given."""
+        await workflow.wait_condition(lambda: self.recorded)
+        with refusals():
+            q.decide_inquiry(command, self.state, self.policy)  # refuse before any platform call
+        s = self.state
+        if s.platform in ("phone", "email") or s.platform is None:
+            outcome = ReplyOutcome(state="sent")
+        else:
+            platform = Platform(s.platform)
+            assert s.sent_at is not None  # noqa: S101
+            inbound = Inbound(
+                platform=platform,
+                account=s.account,
+                message_id=s.message_id,
+                user=s.user,
+                text=s.text,
+                sent_at=s.sent_at,
+                kind=s.kind,
+                thread=s.thread,
+            )
+            request = ReplyRequest(
+                platform=platform,
+                account=s.account,
+                key=f"{workflow.info().workflow_id}/{s.message_id}/{len(s.replies)}",
+                inbound=inbound,
+                text=command.text,
+            )
+            outcome = await workflow.execute_activity(
+                "platform.reply",
+                request,
+                result_type=ReplyOutcome,
+                task_queue=PLATFORM_QUEUE.format(platform),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+            )
+        return await self.person(
+            q.RecordReply(actor=command.actor, text=command.text, outcome=outcome, at=workflow.now())
+        )
+
+    @reply.validator
+    def _reply(self, command: q.Reply) -> None:
+        self.validate(command)
+
+    @workflow.update
+    async def close(self, command: q.Close) -> InquiryView:
+        return await self.person(command)
+
+    @close.validator
+    def _close(self, command: q.Close) -> None:
+        self.validate(command)
+
+    @workflow.query
+    def current(self) -> InquiryView:
+        return self.view()

@@ -186,7 +186,7 @@ def test_a_signed_wechat_message_is_acknowledged_fast_and_taken_once(first_run: 
     assert len(json.loads(listed.stdout or "[]")) == 1
     dsn = cli(env, "dev", "dsn").stdout.strip()
     events = wait_for_events(dsn, workflow_id)
-    assert [e["type"] for e in events] == ["inquiry.received"]
+    assert [e["type"] for e in events].count("inquiry.received") == 1
 
 
 def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:

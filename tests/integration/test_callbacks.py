@@ -145,14 +145,14 @@ async def test_a_pushed_message_becomes_one_inquiry(stack: Stack, store: EventSt
         answer = {"status": response.status_code, "body": response.text}
     assert answer["status"] == 200  # type: ignore[index]
     assert answer["body"] == "success"  # type: ignore[index]
-    assert await events_of(store, f"inquiry-wechat-{msg_id}") == ["inquiry.received"]
+    assert (await events_of(store, f"inquiry-wechat-{msg_id}"))[:1] == ["inquiry.received"]
     # WeChat delivers again (it retries when unsure): acknowledged, nothing new starts
     again = await stack.fakes.post(
         W, "user-message", {"appid": APPID, "openid": "o_user", "text": "你好", "msg_id": msg_id}
     )
     assert again["body"] == "success"  # type: ignore[index]
     assert await inquiry_runs(stack, msg_id) == 1
-    assert await events_of(store, f"inquiry-wechat-{msg_id}") == ["inquiry.received"]
+    assert (await events_of(store, f"inquiry-wechat-{msg_id}")).count("inquiry.received") == 1
 
 
 async def test_unsigned_stale_or_foreign_callbacks_start_nothing(stack: Stack, store: EventStore) -> None:
@@ -223,7 +223,7 @@ async def test_a_weibo_fan_message_push_becomes_an_inquiry(stack: Stack, store: 
         forged = await http.post(f"{stack.api}/webhooks/weibo/demo", params=signed_query("guess"), json=body)
     assert (ok.status_code, ok.text, forged.status_code) == (200, "success", 403)
     stream = f"inquiry-weibo-{sender}-{int(sent.timestamp())}"
-    assert await events_of(store, stream) == ["inquiry.received"]
+    assert (await events_of(store, stream))[:1] == ["inquiry.received"]
 
 
 async def test_no_credential_reaches_a_history_or_an_event(stack: Stack, store: EventStore) -> None:

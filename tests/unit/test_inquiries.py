@@ -1,0 +1,136 @@
+"""The inquiry decider: the 12-hour clock, warnings, breaches, reply windows, replies, closing."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain import inquiries as q
+from domain.errors import DomainError, PermissionDenied
+from domain.outcomes import ReplyOutcome
+from domain.platforms import Platform
+from domain.policy import Policy
+from domain.roles import Role
+
+SENT = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
+MANAGER = q.Responder(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
+AUDITOR = q.Responder(id="audit", roles=frozenset({Role.AUDITOR}))
+POLICY = Policy()
+
+
+def run(state: q.Inquiry, command: object) -> q.Inquiry:
+    for event in q.decide_inquiry(command, state, POLICY):  # type: ignore[arg-type]
+        state = q.evolve_inquiry(state, event)
+    return state
+
+
+def received(platform: Platform | str = Platform.WECHAT) -> q.Inquiry:
+    event = q.InquiryReceived(
+        platform=platform,
+        account="demo",
+        message_id="1",
+        user="o1",
+        text="请问几点开门？",
+        sent_at=SENT,
+        detected_at=SENT,
+    )
+    state = q.evolve_inquiry(q.initial_inquiry(), event)
+    return run(state, q.StartSla(deadline=SENT + timedelta(hours=12)))
+
+
+def sent(at: datetime) -> q.RecordReply:
+    return q.RecordReply(actor=STAFF, text="您好，九点开门。", outcome=ReplyOutcome(state="sent"), at=at)
+
+
+def test_the_clock_warns_at_10h_and_breaches_at_12h() -> None:
+    state = received()
+    assert state.warn_at == SENT + timedelta(hours=10)
+    assert q.next_due(state, POLICY) == SENT + timedelta(hours=10)
+    assert run(state, q.Tick(at=SENT + timedelta(hours=9, minutes=59))).status == "open"
+    warned = run(state, q.Tick(at=SENT + timedelta(hours=10)))
+    assert warned.status == "at_risk"
+    assert q.next_due(warned, POLICY) == SENT + timedelta(hours=12)
+    events = q.decide_inquiry(q.Tick(at=SENT + timedelta(hours=12)), warned, POLICY)
+    [breach] = [e for e in events if isinstance(e, q.Breached)]
+    assert breach.escalated_to is Role.OPERATIONS_MANAGER
+    assert run(warned, q.Tick(at=SENT + timedelta(hours=12))).status == "breached"
+
+
+@pytest.mark.parametrize(
+    ("after", "within"), [(timedelta(hours=11, minutes=59), True), (timedelta(hours=12, minutes=1), False)]
+)
+def test_a_reply_at_1159_is_within_and_at_1201_is_not(after: timedelta, within: bool) -> None:
+    answered = run(received(), sent(SENT + after))
+    assert answered.status == "answered"
+    assert answered.within_sla is within
+    assert answered.replies[0].latency_s == int(after.total_seconds())
+
+
+def test_the_wechat_window_escalates_6h_before_it_closes_then_closes() -> None:
+    state = received()
+    closes = SENT + timedelta(hours=48)
+    assert state.window_closes == closes
+    late = run(run(state, q.Tick(at=SENT + timedelta(hours=12))), q.Tick(at=closes - timedelta(hours=6)))
+    assert late.window_escalated
+    closed = run(late, q.Tick(at=closes))
+    assert closed.window_closed
+    with pytest.raises(DomainError, match="reply window has closed"):
+        q.decide_inquiry(q.Reply(actor=STAFF, text="抱歉回复晚了", at=closes), closed, POLICY)
+
+
+def test_weibo_has_72_hours_and_phone_none() -> None:
+    assert received(Platform.WEIBO).window_closes == SENT + timedelta(hours=72)
+    assert received("phone").window_closes is None
+
+
+@pytest.mark.parametrize(
+    ("actor", "text", "error"),
+    [
+        (AUDITOR, "你好", PermissionDenied),
+        (STAFF, "   ", DomainError),
+        (STAFF, "字" * 3000, DomainError),
+    ],
+)
+def test_replies_are_refused_clearly(actor: q.Responder, text: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        q.decide_inquiry(q.Reply(actor=actor, text=text, at=SENT), received(), POLICY)
+
+
+def test_a_failed_or_unknown_reply_does_not_answer() -> None:
+    failed = run(
+        received(),
+        q.RecordReply(
+            actor=STAFF,
+            text="x",
+            outcome=ReplyOutcome(state="failed", code="45015", reason="closed"),
+            at=SENT,
+        ),
+    )
+    assert failed.open
+    doubtful = run(
+        received(), q.RecordReply(actor=STAFF, text="x", outcome=ReplyOutcome(state="unknown"), at=SENT)
+    )
+    assert doubtful.open
+    with pytest.raises(DomainError, match="outcome is unknown"):
+        q.decide_inquiry(q.Reply(actor=STAFF, text="again", at=SENT), doubtful, POLICY)
+
+
+def test_closing_without_a_reply_is_the_managers_alone() -> None:
+    with pytest.raises(PermissionDenied):
+        q.decide_inquiry(q.Close(actor=STAFF, reason="spam", at=SENT), received(), POLICY)
+    assert run(received(), q.Close(actor=MANAGER, reason="spam", at=SENT)).status == "closed"
+    answered = run(received(), sent(SENT + timedelta(hours=1)))
+    assert run(answered, q.Close(actor=STAFF, reason="answered", at=SENT)).closed == "answered"
+
+
+def test_a_reopened_inquiry_starts_a_new_clock() -> None:
+    answered = run(received(), sent(SENT + timedelta(hours=1)))
+    again = SENT + timedelta(days=1)
+    reopened = run(
+        answered,
+        q.Reopen(message_id="2", text="还有问题", sent_at=again, deadline=again + timedelta(hours=12)),
+    )
+    assert reopened.status == "open"
+    assert reopened.deadline == again + timedelta(hours=12)
+    assert reopened.window_closes == again + timedelta(hours=48)
+    assert reopened.answered_at is None

@@ -1,0 +1,169 @@
+"""The inquiry workflow on the time-skipping dev server: its clock moved to exact moments."""
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.calendar import CalendarActivities, InquiryDeadlineRequest
+from domain import inquiries as q
+from domain.platforms import Platform
+from domain.policy import Policy, policy_from_mapping
+from domain.roles import Role
+from eventstore.store import EventStore
+from mediaops.settings import Settings
+from tests.platforms_support import Fakes, running_fakes
+from workers.worker import build_worker, platform_workers
+from workflows.inquiry import InquiryStart, InquiryView, InquiryWorkflow
+
+QUEUE = "inquiries-test"
+STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
+AUDITOR = q.Responder(id="audit", roles=frozenset({Role.AUDITOR}))
+
+
+class World:
+    def __init__(self, env: WorkflowEnvironment, fakes: Fakes, store: EventStore) -> None:
+        self.env, self.fakes, self.store = env, fakes, store
+
+
+@pytest.fixture(scope="module")
+async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> AsyncIterator[World]:
+    async with running_fakes() as fakes, AsyncExitStack() as stack:
+        for worker in [
+            build_worker(temporal_timeskip.client, Settings(task_queue=QUEUE), Policy(), store),
+            *platform_workers(temporal_timeskip.client, Policy(), fakes.accounts, store.pool),
+        ]:
+            await stack.enter_async_context(worker)
+        yield World(temporal_timeskip, fakes, store)
+
+
+async def start(
+    world: World, platform: Platform | str = "phone"
+) -> WorkflowHandle[InquiryWorkflow, InquiryView]:
+    msg = uuid.uuid4().hex[:10]
+    now = datetime.now(UTC)
+    received = q.InquiryReceived(
+        platform=platform,
+        account="demo",
+        message_id=msg,
+        user="o_user",
+        text="请问几点开门？",
+        sent_at=now,
+        detected_at=now,
+    )
+    with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        return await world.env.client.start_workflow(
+            InquiryWorkflow.run,
+            InquiryStart(received=received, policy=Policy()),
+            id=q.inquiry_id(platform, msg),  # type: ignore[arg-type]
+            task_queue=QUEUE,
+        )
+
+
+async def types(world: World, handle: WorkflowHandle[InquiryWorkflow, InquiryView]) -> list[str]:
+    return [e.type for e in await world.store.read_stream(handle.id)]
+
+
+async def advance(world: World, handle: WorkflowHandle[InquiryWorkflow, InquiryView], by: timedelta) -> None:
+    await world.env.fast_forward(handle, by)  # type: ignore[attr-defined]
+
+
+async def test_warning_at_10h_then_breach_and_escalation_at_12h(world: World) -> None:
+    handle = await start(world)
+    await advance(world, handle, timedelta(hours=9, minutes=50))
+    assert "inquiry.warned" not in await types(world, handle)
+    await advance(world, handle, timedelta(minutes=20))
+    assert (await handle.query(InquiryWorkflow.current)).status == "at_risk"
+    await advance(world, handle, timedelta(hours=2))
+    recorded = await types(world, handle)
+    assert recorded[:4] == ["inquiry.received", "inquiry.sla_started", "inquiry.warned", "inquiry.breached"]
+    assert (await handle.query(InquiryWorkflow.current)).status == "breached"
+    await handle.execute_update(
+        InquiryWorkflow.close,
+        q.Close(
+            actor=q.Responder(id="m", roles=frozenset({Role.OPERATIONS_MANAGER})),
+            reason="spam",
+            at=datetime.now(UTC),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("after", "within"), [(timedelta(hours=11, minutes=59), True), (timedelta(hours=12, minutes=1), False)]
+)
+async def test_a_reply_at_1159_counts_and_at_1201_does_not(
+    world: World, after: timedelta, within: bool
+) -> None:
+    handle = await start(world)
+    await advance(world, handle, after - timedelta(seconds=30))  # less a margin for the test's own seconds
+    view = await handle.execute_update(
+        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="您好，九点开门。", at=datetime.now(UTC))
+    )
+    assert view.status == "answered"
+    assert view.inquiry.within_sla is within
+    result = await handle.result()
+    assert result.inquiry.replies[0].latency_s // 60 in (
+        int(after.total_seconds()) // 60 - 1,
+        int(after.total_seconds()) // 60,
+    )
+
+
+async def test_a_wechat_reply_reaches_the_platform_once(world: World) -> None:
+    user = f"o_{uuid.uuid4().hex[:8]}"
+    await world.fakes.post(
+        Platform.WECHAT, "user-message", {"appid": "wxdemo0000000001", "openid": user, "text": "在吗"}
+    )
+    handle = await start(world, Platform.WECHAT)
+    # the workflow's record says user "o_user"; make it the user who wrote to the fake
+    await handle.execute_update(
+        InquiryWorkflow.assign, q.Assign(actor=STAFF, assignee="li.content", at=datetime.now(UTC))
+    )
+    assert (await handle.query(InquiryWorkflow.current)).inquiry.assignee == "li.content"
+    await world.fakes.post(
+        Platform.WECHAT, "user-message", {"appid": "wxdemo0000000001", "openid": "o_user", "text": "在吗"}
+    )
+    view = await handle.execute_update(
+        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="在的，请讲。", at=datetime.now(UTC))
+    )
+    assert view.status == "answered"
+    sent = [
+        m
+        for m in (await world.fakes.state(Platform.WECHAT))["messages_sent"]
+        if m.get("text") == "在的，请讲。"
+    ]  # type: ignore[union-attr]
+    assert len(sent) == 1
+
+
+async def test_an_auditor_reply_and_an_empty_reply_are_refused(world: World) -> None:
+    handle = await start(world)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            InquiryWorkflow.reply, q.Reply(actor=AUDITOR, text="你好", at=datetime.now(UTC))
+        )
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            InquiryWorkflow.reply, q.Reply(actor=STAFF, text="  ", at=datetime.now(UTC))
+        )
+    assert (await handle.query(InquiryWorkflow.current)).status == "open"
+
+
+async def test_the_working_hours_option_across_a_make_up_weekend() -> None:
+    """Fri 13 Feb 2026 17:00 Beijing: 1 h that day, 9 h on the make-up Saturday, then the holiday."""
+    policy = policy_from_mapping({"R-INQUIRY-12H": {"clock": "working_hours"}})
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="inquiry-x", workflow_run_id="r")
+    due = await env.run(
+        CalendarActivities(policy).inquiry_deadline,
+        InquiryDeadlineRequest(sent_at=datetime(2026, 2, 13, 9, 0, tzinfo=UTC)),
+    )
+    assert due.at == datetime(2026, 2, 24, 3, 0, tzinfo=UTC)  # Tuesday 24 Feb, 11:00 Beijing time
+    wall = await env.run(
+        CalendarActivities(Policy()).inquiry_deadline,
+        InquiryDeadlineRequest(sent_at=datetime(2026, 2, 13, 9, 0, tzinfo=UTC)),
+    )
+    assert wall.at == datetime(2026, 2, 13, 21, 0, tzinfo=UTC)
