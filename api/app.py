@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from activities.platforms.accounts import Accounts
-from api import articles, webhooks
+from api import articles, inquiries, webhooks
 from api.auth import allowed, current_user
 from api.errors import install_error_handlers
 from api.state import AppState, app_state
@@ -73,6 +73,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(webhooks.router)
     app.include_router(articles.router)
+    app.include_router(inquiries.router)
     State = Annotated[AppState, Depends(app_state)]
 
     @app.get("/healthz", tags=["operations"])

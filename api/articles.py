@@ -13,12 +13,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import allowed
 from api.errors import error_body
 from api.state import AppState, app_state
+from api.updates import run_update
 from api.users import User
 from domain import articles as a
 from domain.platforms import Platform
@@ -103,17 +104,6 @@ def workflow_id(article_id: str) -> str:
     return f"article-{article_id}"
 
 
-def refusal(exc: WorkflowUpdateFailedError) -> JSONResponse:
-    """A validator's or handler's refusal: 403 for a permission, else 409; both name the rule."""
-    cause = exc.cause
-    message = str(getattr(cause, "message", None) or cause or exc)
-    rule, _, detail = message.partition(": ")
-    kind = str(getattr(cause, "type", "") or "")
-    if "PermissionDenied" in kind:
-        return JSONResponse(error_body("forbidden", detail or message, rule=rule), status_code=403)
-    return JSONResponse(error_body("refused", detail or message, rule=rule), status_code=409)
-
-
 async def _handle(state: AppState, article_id: str) -> WorkflowHandle[Any, Any]:
     client = await state.temporal()
     return client.get_workflow_handle(workflow_id(article_id))
@@ -136,16 +126,13 @@ async def _view(state: AppState, article_id: str) -> a.Article:
 
 
 async def _update(state: AppState, article_id: str, name: str, command: BaseModel) -> JSONResponse:
-    handle = await _handle(state, article_id)
-    try:
-        view = await handle.execute_update(name, command)
-    except WorkflowUpdateFailedError as exc:
-        return refusal(exc)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            return JSONResponse(error_body("not_found", f"no open article {article_id}"), status_code=404)
-        raise
-    return JSONResponse(article_json(a.Article.model_validate(view["article"])))
+    return await run_update(
+        state,
+        workflow_id(article_id),
+        name,
+        command,
+        lambda view: article_json(a.Article.model_validate(view["article"])),
+    )
 
 
 @router.post("", status_code=201)

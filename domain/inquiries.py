@@ -366,6 +366,7 @@ def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[D
         case Close():
             if state.closed:
                 raise DomainError(RuleId.INQUIRY_12H, "the inquiry is closed already")
+            require(command.actor.roles, Permission.INQUIRY_REPLY)
             if state.answered_at is None or command.reason != "answered":
                 require(command.actor.roles, Permission.INQUIRY_CLOSE)  # without a reply: the manager's alone
             return [Closed(reason=command.reason, by=command.actor.id, at=command.at)]

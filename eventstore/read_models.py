@@ -3,7 +3,7 @@
 import json
 from collections.abc import Sequence
 
-from domain import articles
+from domain import articles, inquiries
 from domain.events import REGISTRY
 from eventstore.db import Conn
 from eventstore.store import RecordedEvent
@@ -52,3 +52,52 @@ class ArticlesProjection:
 
     async def reset(self, conn: Conn) -> None:
         await conn.execute("TRUNCATE articles")
+
+
+INQUIRY_PREFIX = "inquiry-"
+
+
+class InquiriesProjection:
+    """`inquiries`: the consultation record, one row per inquiry, with its SLA outcome."""
+
+    name = "inquiries"
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        touched: dict[str, inquiries.Inquiry] = {}
+        for event in events:
+            if not event.stream_id.startswith(INQUIRY_PREFIX) or not event.type.startswith("inquiry."):
+                continue
+            key = event.stream_id
+            if key not in touched:
+                stored = await conn.fetchval("SELECT state FROM inquiries WHERE id = $1", key)
+                touched[key] = (
+                    inquiries.Inquiry.model_validate(stored)
+                    if stored is not None
+                    else inquiries.initial_inquiry()
+                )
+            touched[key] = inquiries.evolve_inquiry(
+                touched[key], REGISTRY.decode(event.type, event.schema_version, event.data)
+            )
+        for key, state in touched.items():
+            await conn.execute(
+                """INSERT INTO inquiries AS t (id, platform, account, "user", status, received_at, deadline,
+                                              answered_at, within_sla, assignee, state)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, deadline = EXCLUDED.deadline,
+                       answered_at = EXCLUDED.answered_at, within_sla = EXCLUDED.within_sla,
+                       assignee = EXCLUDED.assignee, state = EXCLUDED.state, updated_at = now()""",
+                key,
+                str(state.platform or ""),
+                state.account,
+                state.user,
+                state.status,
+                state.sent_at,
+                state.deadline,
+                state.answered_at,
+                state.within_sla,
+                state.assignee,
+                json.loads(state.model_dump_json()),
+            )
+
+    async def reset(self, conn: Conn) -> None:
+        await conn.execute("TRUNCATE inquiries")

@@ -28,7 +28,7 @@ from domain.policy import Policy
 from eventstore.db import create_pool
 from eventstore.migrate import migrate
 from eventstore.projections import ProjectionRunner
-from eventstore.read_models import ArticlesProjection
+from eventstore.read_models import ArticlesProjection, InquiriesProjection
 from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
@@ -126,16 +126,20 @@ async def run_worker(settings: Settings) -> None:
         platform_queues=[w.task_queue for w in workers[1:]],
         temporal=settings.temporal_target,
     )
-    projection = asyncio.create_task(ProjectionRunner(store, ArticlesProjection()).follow())
+    projections = [
+        asyncio.create_task(ProjectionRunner(store, projection).follow())
+        for projection in (ArticlesProjection(), InquiriesProjection())
+    ]
     try:
         async with AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
             await stop.wait()
     finally:
-        projection.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await projection
+        for task in projections:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await store.close()
         await pool.close()
     log.info("worker stopped")

@@ -363,6 +363,75 @@ def test_bad_article_input_is_a_clear_4xx(first_run: RunningStack) -> None:
     assert (auditor.status_code, auditor.json()["permission"]) == (403, "article.submit")
 
 
+def test_a_wechat_message_becomes_an_inquiry_answered_once_through_the_api(first_run: RunningStack) -> None:
+    """Issue 6, must show 2 and 3."""
+    env = first_run.env
+    fakes = f"http://127.0.0.1:{env['MEDIAOPS_FAKES_PORT']}"
+    msg_id = str(int(time.time() * 1000) + 7)
+    user = f"o_{msg_id}"
+    pushed = httpx.post(
+        f"{fakes}/wechat/__fake__/user-message",
+        json={"appid": "wxdemo0000000001", "openid": user, "text": "请问周末营业吗？", "msg_id": msg_id},
+        timeout=30,
+    ).json()
+    assert (pushed["status"], pushed["body"]) == (200, "success")
+    inquiry = f"inquiry-wechat-{msg_id}"
+    staff, auditor = bearer(env, "content_specialist"), bearer(env, "auditor")
+    url = api(env, f"/inquiries/{inquiry}")
+    shown = wait_for(
+        lambda: (r := httpx.get(url, headers=staff)).status_code == 200 and r.json()["deadline"] and r.json(),
+        "the inquiry",
+    )
+    assert shown["status"] == "open"  # type: ignore[index]
+    assert shown["platform"] == "wechat"  # type: ignore[index]
+    listed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "workflow",
+            "list",
+            "--address",
+            f"127.0.0.1:{env['MEDIAOPS_TEMPORAL_PORT']}",
+            "--query",
+            f"WorkflowId='{inquiry}' AND InquiryStatus='open'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert inquiry in listed.stdout
+
+    assert httpx.post(f"{url}/reply", json={"text": "您好"}, headers=auditor).status_code == 403
+    assert httpx.post(f"{url}/reply", json={"text": "   "}, headers=staff).status_code == 422
+    assert httpx.post(f"{url}/reply", json={"text": "字" * 3000}, headers=staff).status_code == 422
+    answered = httpx.post(f"{url}/reply", json={"text": "您好，周末照常营业。"}, headers=staff, timeout=30)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "answered"
+    assert answered.json()["within_sla"] is True
+    again = httpx.post(f"{url}/reply", json={"text": "您好，周末照常营业。"}, headers=staff, timeout=30)
+    assert again.status_code in (404, 409)  # answered: the workflow has finished or refuses
+    sent = [
+        m
+        for m in httpx.get(f"{fakes}/wechat/__fake__/state").json()["messages_sent"]
+        if m.get("touser") == user
+    ]
+    assert sent == [{"touser": user, "text": "您好，周末照常营业。"}]
+    types = [e["type"] for e in wait_for_events(cli(env, "dev", "dsn").stdout.strip(), inquiry)]
+    assert types[:2] == ["inquiry.received", "inquiry.sla_started"]
+    wait_for(
+        lambda: (
+            "inquiry.replied"
+            in [e["type"] for e in wait_for_events(cli(env, "dev", "dsn").stdout.strip(), inquiry)]
+        ),
+        "the reply event",
+    )
+    csv_text = wait_for(
+        lambda: inquiry in (t := httpx.get(api(env, "/inquiries/export.csv"), headers=auditor).text) and t,
+        "the record",
+    )
+    assert csv_text.splitlines()[0].lstrip("\ufeff").startswith("id,platform,account,user,status")  # type: ignore[union-attr]
+
+
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:
     code, leftovers = first_run.interrupt()
     assert code == 0, first_run.log.read_text()

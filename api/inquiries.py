@@ -1,0 +1,203 @@
+"""Inquiries over HTTP (R-INQUIRY-12H): record, list, assign, reply, close, and export the record."""
+
+import asyncio
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, StringConstraints
+from temporalio.service import RPCError
+
+from api.auth import allowed
+from api.intake import take_inquiry
+from api.state import AppState, app_state
+from api.updates import run_update
+from api.users import User
+from domain import inquiries as q
+from domain.roles import Permission
+
+router = APIRouter(prefix="/inquiries", tags=["inquiries"])
+State = Annotated[AppState, Depends(app_state)]
+ReplyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+
+
+class InquiryIn(BaseModel):
+    platform: q.Channel = Field(description="a platform id, or phone / email")
+    user: str = Field(min_length=1, max_length=200, description="the platform's user reference, or a name")
+    text: str = Field(min_length=1, max_length=5000)
+    received_at: datetime
+    account: str = "demo"
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=64)
+
+
+class ReplyIn(BaseModel):
+    text: ReplyText
+
+
+class CloseIn(BaseModel):
+    reason: Literal["answered", "spam", "duplicate"]
+
+
+def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
+    return {
+        "id": inquiry_id,
+        "status": inquiry.status,
+        "platform": inquiry.platform,
+        "user": inquiry.user,
+        "text": inquiry.text,
+        "received_at": inquiry.sent_at.isoformat() if inquiry.sent_at else None,
+        "deadline": inquiry.deadline.isoformat() if inquiry.deadline else None,
+        "answered_at": inquiry.answered_at.isoformat() if inquiry.answered_at else None,
+        "within_sla": inquiry.within_sla,
+        "assignee": inquiry.assignee,
+        "window_closes": inquiry.window_closes.isoformat() if inquiry.window_closes else None,
+        "replies": [
+            {
+                "responder": r.responder,
+                "at": r.at.isoformat(),
+                "state": r.outcome.state,
+                "within_sla": r.within_sla,
+            }
+            for r in inquiry.replies
+        ],
+    }
+
+
+def responder(user: User) -> q.Responder:
+    return q.Responder(id=user.id, roles=user.roles)
+
+
+async def _view(state: AppState, inquiry_id: str) -> q.Inquiry:
+    client = await state.temporal()
+    try:
+        view = await client.get_workflow_handle(inquiry_id).query("current")
+        return q.Inquiry.model_validate(view["inquiry"])
+    except RPCError:
+        stored = await (await state.database()).fetchval(
+            "SELECT state FROM inquiries WHERE id = $1", inquiry_id
+        )
+        if stored is None:
+            raise HTTPException(404, detail=f"no inquiry {inquiry_id}") from None
+        return q.Inquiry.model_validate(stored)
+
+
+def _render(inquiry_id: str) -> Any:
+    return lambda view: inquiry_json(inquiry_id, q.Inquiry.model_validate(view["inquiry"]))
+
+
+@router.post("", status_code=201)
+async def record(
+    body: InquiryIn, state: State, _user: Annotated[User, Depends(allowed(Permission.INQUIRY_CREATE))]
+) -> JSONResponse:
+    """Record an inquiry that came by phone, mail or an unpushed platform; its clock starts at received_at."""
+    message_id = uuid.uuid4().hex[:16]
+    received = q.InquiryReceived(
+        platform=body.platform,
+        account=body.account,
+        message_id=message_id,
+        user=body.user,
+        text=body.text,
+        sent_at=body.received_at,
+        detected_at=datetime.now(UTC),
+    )
+    await take_inquiry(state, received, dedupe_key=message_id)
+    inquiry_id = q.inquiry_id(body.platform, message_id)
+    for _ in range(50):
+        inquiry = await _view(state, inquiry_id) if await _exists(state, inquiry_id) else None
+        if inquiry is not None and inquiry.deadline is not None:
+            return JSONResponse(inquiry_json(inquiry_id, inquiry), status_code=201)
+        await asyncio.sleep(0.1)
+    return JSONResponse({"id": inquiry_id, "status": "open"}, status_code=202)
+
+
+async def _exists(state: AppState, inquiry_id: str) -> bool:
+    try:
+        await (await state.temporal()).get_workflow_handle(inquiry_id).describe()
+    except RPCError:
+        return False
+    return True
+
+
+@router.get("")
+async def list_inquiries(
+    state: State,
+    _user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))],
+    status: Annotated[Literal["open", "at_risk", "breached", "answered", "closed"] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    rows = await (await state.database()).fetch(
+        "SELECT id, state FROM inquiries WHERE $1::text IS NULL OR status = $1 ORDER BY deadline LIMIT 500",
+        status,
+    )
+    return [inquiry_json(r["id"], q.Inquiry.model_validate(r["state"])) for r in rows]
+
+
+RECORD_COLUMNS = [
+    "id", "platform", "account", "user", "status",
+    "received_at", "deadline", "answered_at", "within_sla", "assignee",
+]  # fmt: skip
+
+
+@router.get("/export.csv")
+async def export(state: State, _user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))]) -> Response:
+    """The consultation record (咨询数据) as CSV: each inquiry, when it came, when and how it was answered."""
+    columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+    rows = await (await state.database()).fetch(f"SELECT {columns} FROM inquiries ORDER BY received_at")  # noqa: S608
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RECORD_COLUMNS)
+    for r in rows:
+        writer.writerow(["" if r[c] is None else r[c] for c in RECORD_COLUMNS])
+    return Response(
+        "\ufeff" + out.getvalue(),  # a BOM, so spreadsheet programs read the Chinese text as UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="inquiries.csv"'},
+    )
+
+
+@router.get("/{inquiry_id}")
+async def get_inquiry(
+    inquiry_id: str, state: State, _user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))]
+) -> dict[str, Any]:
+    return inquiry_json(inquiry_id, await _view(state, inquiry_id))
+
+
+@router.post("/{inquiry_id}/assign")
+async def assign(
+    inquiry_id: str,
+    body: AssignIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.INQUIRY_ASSIGN))],
+) -> JSONResponse:
+    command = q.Assign(actor=responder(user), assignee=body.assignee, at=datetime.now(UTC))
+    return await run_update(state, inquiry_id, "assign", command, _render(inquiry_id))
+
+
+@router.post("/{inquiry_id}/reply")
+async def reply(
+    inquiry_id: str,
+    body: ReplyIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.INQUIRY_REPLY))],
+) -> JSONResponse:
+    """Answer the user on their platform, at most once (phone and mail replies are recorded as given)."""
+    command = q.Reply(actor=responder(user), text=body.text, at=datetime.now(UTC))
+    return await run_update(state, inquiry_id, "reply", command, _render(inquiry_id))
+
+
+@router.post("/{inquiry_id}/close")
+async def close(
+    inquiry_id: str,
+    body: CloseIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))],
+) -> JSONResponse:
+    """Close it: as answered by anyone who may reply; without a reply (spam, duplicate) the manager alone."""
+    command = q.Close(actor=responder(user), reason=body.reason, at=datetime.now(UTC))
+    return await run_update(state, inquiry_id, "close", command, _render(inquiry_id))
