@@ -203,3 +203,31 @@ async def publication_waiter(pool: asyncpg.Pool, platform: Platform, handle: str
         "SELECT workflow_id FROM platform_calls WHERE platform = $1 AND handle = $2", platform.value, handle
     )
     return str(workflow_id) if workflow_id else None
+
+
+COMMENT_PLATFORMS = frozenset({Platform.WECHAT, Platform.WEBSITE, Platform.WEIBO})
+"""Platforms whose comments we read by polling (they push none)."""
+
+
+class ThreadsRequest(BaseModel):
+    platform: Platform
+    account: str
+
+
+class CommentThreads:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @activity.defn(name="inquiries.comment_threads")
+    async def threads(self, request: ThreadsRequest) -> list[str]:
+        """Our published articles whose comments to read (WeChat: 'msg_data_id/index')."""
+        if request.platform is not Platform.WECHAT:
+            return []  # the website and Weibo list comments to us without naming articles
+        rows = await self.pool.fetch(
+            """SELECT DISTINCT outcome->'platform_ids'->>'msg_data_id' AS thread FROM platform_calls
+                WHERE platform = $1 AND account = $2 AND operation = 'publish'
+                  AND outcome->'platform_ids'->>'msg_data_id' IS NOT NULL""",
+            request.platform.value,
+            request.account,
+        )
+        return [f"{r['thread']}/0" for r in rows]

@@ -95,6 +95,8 @@ class Inquiry12h(_Params):
 
     within: Duration = _hours(12)
     clock: Literal["wall", "working_hours"] = "wall"
+    comment_poll_every: Duration = timedelta(minutes=10)
+    """Comments are not pushed by WeChat, the website or Weibo: how often they are read."""
 
 
 class InquirySameDay(_Params):

@@ -21,7 +21,7 @@ from activities.calendar import CalendarActivities
 from activities.content_checks import ContentChecks
 from activities.eventstore import EventStoreActivities
 from activities.notify import Notifier
-from activities.platform_calls import PlatformCalls
+from activities.platform_calls import CommentThreads, PlatformCalls
 from activities.platforms.accounts import Accounts
 from domain.platforms import Platform
 from domain.policy import Policy
@@ -33,12 +33,14 @@ from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect
 from workers.interceptors import LogContextInterceptor
+from workers.schedules import ensure_comment_polls
 from workflows.article import ArticleWorkflow
+from workflows.comment_poll import CommentPollWorkflow
 from workflows.inquiry import InquiryWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow)
+WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow, CommentPollWorkflow)
 """Every process workflow the system runs."""
 
 
@@ -75,7 +77,10 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_for(policy, store, settings.notify_webhook),
+        activities=[
+            *activities_for(policy, store, settings.notify_webhook),
+            CommentThreads(store.pool).threads,
+        ],
         interceptors=[LogContextInterceptor()],
     )
 
@@ -112,6 +117,7 @@ async def run_worker(settings: Settings) -> None:
     async with pool.acquire() as conn:
         await migrate(conn)  # safe beside other starting processes: migrations take an advisory lock
     store = EventStore(pool)
+    await ensure_comment_polls(client, settings.task_queue, policy, accounts)
     workers = [
         build_worker(client, settings, policy, store),
         *platform_workers(client, policy, accounts, pool),

@@ -1,0 +1,91 @@
+"""Comments platforms do not push are read on a schedule: each becomes one inquiry, once."""
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.platform_calls import PlatformCalls, PublishRequest
+from domain.outcomes import Post
+from domain.platforms import Platform
+from domain.policy import Policy
+from eventstore.store import EventStore
+from mediaops.settings import Settings
+from tests.platforms_support import Fakes, running_fakes
+from workers.schedules import ensure_comment_polls
+from workers.worker import build_worker, platform_workers
+from workflows.comment_poll import CommentPollRequest, CommentPollWorkflow
+
+QUEUE = f"comments-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="module")
+async def world(temporal_dev: WorkflowEnvironment, store: EventStore) -> AsyncIterator[Fakes]:
+    async with running_fakes() as fakes, AsyncExitStack() as stack:
+        for worker in [
+            build_worker(temporal_dev.client, Settings(task_queue=QUEUE), Policy(), store),
+            *platform_workers(temporal_dev.client, Policy(), fakes.accounts, store.pool),
+        ]:
+            await stack.enter_async_context(worker)
+        yield fakes
+
+
+async def test_each_new_comment_becomes_one_inquiry(
+    world: Fakes, temporal_dev: WorkflowEnvironment, store: EventStore
+) -> None:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="article-commented", workflow_run_id="r")
+    post = Post(
+        key=f"a-{uuid.uuid4().hex[:6]}/v1", title="年度回顾", body_html=f'<p>x</p><img src="{world.image()}">'
+    )
+    published = await env.run(
+        PlatformCalls(world.accounts, store.pool).publish,
+        PublishRequest(platform=Platform.WECHAT, account="demo", post=post),
+    )
+    msg_data_id = published.platform_ids["msg_data_id"]
+    comments = [
+        await world.post(
+            Platform.WECHAT, "comment", {"msg_data_id": msg_data_id, "openid": f"o{i}", "text": f"请问{i}"}
+        )
+        for i in range(2)
+    ]
+    request = CommentPollRequest(platform=Platform.WECHAT, account="demo", policy=Policy())
+
+    async def poll() -> int:
+        return await temporal_dev.client.execute_workflow(
+            CommentPollWorkflow.run, request, id=f"poll-{uuid.uuid4().hex[:6]}", task_queue=QUEUE
+        )
+
+    assert await poll() == 2
+    assert await poll() == 0  # the windows overlap; Temporal refuses a second run of each inquiry
+    for comment in comments:
+        stream = f"inquiry-wechat-{comment['user_comment_id']}"  # type: ignore[index]
+        for _ in range(100):
+            recorded = await store.read_stream(stream)
+            if recorded:
+                break
+            await asyncio.sleep(0.05)
+        assert recorded[0].type == "inquiry.received"
+        assert recorded[0].data["kind"] == "comment"
+        assert recorded[0].data["thread"] == f"{msg_data_id}/0"
+
+
+async def test_schedules_are_created_once_per_account(
+    world: Fakes, temporal_dev: WorkflowEnvironment
+) -> None:
+    queue = f"sched-{uuid.uuid4().hex[:6]}"
+    first = await ensure_comment_polls(temporal_dev.client, queue, Policy(), world.accounts)
+    assert sorted(first) == [
+        "poll-comments-website-demo",
+        "poll-comments-wechat-demo",
+        "poll-comments-weibo-demo",
+    ]
+    assert await ensure_comment_polls(temporal_dev.client, queue, Policy(), world.accounts) == []
+    described = await temporal_dev.client.get_schedule_handle("poll-comments-wechat-demo").describe()
+    assert described.schedule.spec.intervals[0].every.total_seconds() == 600
+    for schedule_id in first:
+        await temporal_dev.client.get_schedule_handle(schedule_id).delete()
