@@ -1,4 +1,4 @@
-"""Record the article workflow's reference histories into tests/replay/ (`python -m tests.replay.record`).
+"""Record the workflows' reference histories into tests/replay/ (`python -m tests.replay.record`).
 
 Run it when a workflow change is *meant* to change histories (behind `workflow.patched`, the old
 histories must keep replaying; add the new ones beside them). It uses a scratch PostgreSQL, the
@@ -7,10 +7,11 @@ fake platforms and the time-skipping dev server, like the tests.
 
 import asyncio
 import json
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from deploy.postgres import scratch_server
 from deploy.processes import venv_bin
 from domain import articles as a
+from domain import inquiries as q
 from domain.platforms import Platform
 from domain.policy import Policy
 from domain.roles import Role
@@ -32,6 +34,7 @@ from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes
 from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
+from workflows.inquiry import InquiryStart, InquiryWorkflow
 
 HERE = Path(__file__).parent
 QUEUE = "replay-recording"
@@ -95,6 +98,67 @@ async def unknown_reconciled(h: Handle, fakes: Fakes) -> None:
     )
 
 
+INQUIRY_STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
+INQUIRY_MANAGER = q.Responder(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
+INQUIRY_SCENARIOS = (
+    "inquiry_answered_within_sla",
+    "inquiry_breached_then_answered",
+    "inquiry_closed_as_spam",
+)
+
+
+async def record_inquiries(dsn: str) -> None:
+    """Each inquiry in its own time-skipping server: its clock is driven with fast_forward."""
+    pool = await create_pool(dsn)
+    store = EventStore(pool)
+    for name in INQUIRY_SCENARIOS:
+        env = await time_skipping()
+        async with build_worker(env.client, Settings(task_queue=QUEUE), Policy(), store):
+            now = datetime.now(UTC)
+            received = q.InquiryReceived(
+                platform="phone",
+                account="demo",
+                message_id=name,
+                user="张先生",
+                text="几点开门？",
+                sent_at=now,
+                detected_at=now,
+            )
+            with env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+                handle = await env.client.start_workflow(
+                    InquiryWorkflow.run,
+                    InquiryStart(received=received, policy=Policy()),
+                    id=f"inquiry-{name}",
+                    task_queue=QUEUE,
+                )
+            if name == "inquiry_closed_as_spam":
+                await handle.execute_update(
+                    InquiryWorkflow.close, q.Close(actor=INQUIRY_MANAGER, reason="spam", at=now)
+                )
+            else:
+                late = name == "inquiry_breached_then_answered"
+                await env.fast_forward(handle, timedelta(hours=13 if late else 1))  # type: ignore[attr-defined]
+                await handle.execute_update(
+                    InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=now)
+                )
+            await handle.result()
+            history = await handle.fetch_history()
+            (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            print(f"recorded {name}")
+        await env.shutdown()
+    await store.close()
+    await pool.close()
+
+
+async def time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=str(venv_bin("temporal")),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        search_attributes=search_attributes.ALL,
+        data_converter=DATA_CONVERTER,
+    )
+
+
 SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[Handle, Fakes], Awaitable[None]]]] = {
     "article_happy_path": ({}, happy),
     "article_changes_requested_then_revised": ({}, changes_then_revised),
@@ -112,12 +176,10 @@ async def record(server: str) -> None:
     conn = await connect(dsn)
     await migrate(conn)
     await conn.close()
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=str(venv_bin("temporal")),
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
-        search_attributes=search_attributes.ALL,
-        data_converter=DATA_CONVERTER,
-    )
+    if "--inquiries-only" in sys.argv:
+        await record_inquiries(dsn)
+        return
+    env = await time_skipping()
     pool = await create_pool(dsn)
     store = EventStore(pool)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
@@ -154,6 +216,7 @@ async def record(server: str) -> None:
     await store.close()
     await pool.close()
     await env.shutdown()
+    await record_inquiries(dsn)
 
 
 def main() -> None:

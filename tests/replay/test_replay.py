@@ -14,27 +14,33 @@ from temporalio.workflow import NondeterminismError
 
 from mediaops.temporal import DATA_CONVERTER
 from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
+from workflows.inquiry import InquiryWorkflow
 
 HERE = Path(__file__).parent
 HISTORIES = sorted(HERE.glob("*.json"))
 
 
 def history(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(f"article-{path.stem}", path.read_text())
+    prefix = "article" if path.stem.startswith("article") else "inquiry"
+    return WorkflowHistory.from_json(f"{prefix}-{path.stem}", path.read_text())
 
 
-def test_the_four_reference_histories_are_present() -> None:
+def test_the_reference_histories_are_present() -> None:
     assert {p.stem for p in HISTORIES} == {
         "article_happy_path",
         "article_changes_requested_then_revised",
         "article_general_manager",
         "article_unknown_outcome_reconciled",
+        "inquiry_answered_within_sla",
+        "inquiry_breached_then_answered",
+        "inquiry_closed_as_spam",
     }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_histories_replay(path: Path) -> None:
-    await Replayer(workflows=[ArticleWorkflow], data_converter=DATA_CONVERTER).replay_workflow(history(path))
+    replayer = Replayer(workflows=[ArticleWorkflow, InquiryWorkflow], data_converter=DATA_CONVERTER)
+    await replayer.replay_workflow(history(path))
 
 
 @workflow.defn(name="Article", sandboxed=False)
