@@ -5,7 +5,7 @@ so a workflow must not compute it inline: a replay after an upgrade would decide
 Asking this activity records the answer in the workflow's history instead.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import structlog
 from pydantic import BaseModel, Field
@@ -85,13 +85,21 @@ class CalendarActivities:
 
     @activity.defn(name="calendar.inquiry_deadline")
     async def inquiry_deadline(self, request: InquiryDeadlineRequest) -> DueTime:
-        """R-INQUIRY-12H: 12 hours on the wall clock, or of working hours over China's calendar (option)."""
+        """R-INQUIRY-12H: 12 hours on the wall clock, or of working hours over China's calendar (option);
+        with R-INQUIRY-SAMEDAY, no later than the end of the day the inquiry came (Beijing time)."""
         rule = self.policy.inquiry_12h
-        if rule.clock == "wall":
-            return DueTime(rule=RuleId.INQUIRY_12H, at=request.sent_at + rule.within)
         calendar = self._calendar()
-        hours = self.policy.working_hours
-        at = calendar.add_working_hours(
-            request.sent_at, rule.within, hours.start, hours.end, self.policy.zone
-        )
-        return self._due(RuleId.INQUIRY_12H, at, calendar)
+        if rule.clock == "wall":
+            at = request.sent_at + rule.within
+        else:
+            hours = self.policy.working_hours
+            at = calendar.add_working_hours(
+                request.sent_at, rule.within, hours.start, hours.end, self.policy.zone
+            )
+        due = self._due(RuleId.INQUIRY_12H, at, calendar)
+        if self.policy.inquiry_sameday.enabled:
+            local = request.sent_at.astimezone(self.policy.zone)
+            end_of_day = datetime.combine(local.date() + timedelta(days=1), time(), self.policy.zone)
+            if end_of_day < due.at:
+                return DueTime(rule=RuleId.INQUIRY_SAMEDAY, at=end_of_day.astimezone(UTC))
+        return due

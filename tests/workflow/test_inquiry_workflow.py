@@ -167,3 +167,17 @@ async def test_the_working_hours_option_across_a_make_up_weekend() -> None:
         InquiryDeadlineRequest(sent_at=datetime(2026, 2, 13, 9, 0, tzinfo=UTC)),
     )
     assert wall.at == datetime(2026, 2, 13, 21, 0, tzinfo=UTC)
+
+
+async def test_the_same_day_option_ends_at_midnight_beijing_time() -> None:
+    """R-INQUIRY-SAMEDAY: a message at 20:00 is due by 24:00 that day, not 08:00 the next morning."""
+    policy = policy_from_mapping({"R-INQUIRY-SAMEDAY": {"enabled": True}})
+    env = ActivityEnvironment()
+    evening = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # 20:00 in Beijing
+    due = await env.run(CalendarActivities(policy).inquiry_deadline, InquiryDeadlineRequest(sent_at=evening))
+    assert due.at == datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+    assert due.rule.value == "R-INQUIRY-SAMEDAY"
+    morning = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 09:00: 12 hours end before midnight
+    assert (
+        await env.run(CalendarActivities(policy).inquiry_deadline, InquiryDeadlineRequest(sent_at=morning))
+    ).at == morning + timedelta(hours=12)
