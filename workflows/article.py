@@ -22,11 +22,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, WorkingHoursRequest
     from activities.content_checks import CheckRequest, CheckResult
-    from activities.eventstore import Appended, AppendRequest, EventDraft
     from activities.notify import Notification
     from activities.platform_calls import PublishRequest, StatusRequest
     from domain import articles as a
-    from domain.errors import DomainError
     from domain.events import DomainEvent, EventMetadata
     from domain.outcomes import Post, PublishOutcome
     from domain.platforms import Platform
@@ -34,10 +32,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
+    from workflows.recording import ACTIVITY_TIMEOUT, append_events, refusals
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-"""One attempt of any activity (a technical bound, not a rule's duration)."""
 PLATFORM_QUEUE = "mediaops.platform.{}"
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
 
@@ -209,26 +206,12 @@ class ArticleWorkflow:
             events = a.decide(command, self.state, self.policy)
             if events:
                 actor = getattr(command, "actor", None)
-                await workflow.execute_activity(
-                    "eventstore.append",
-                    AppendRequest(
-                        stream_id=workflow.info().workflow_id,
-                        expected_version=self.appended,
-                        first_sequence=self.appended,
-                        events=[
-                            EventDraft(type=e.type, data=e.payload(), schema_version=e.SCHEMA_VERSION)
-                            for e in events
-                        ],
-                        metadata=EventMetadata(
-                            actor=actor.id if actor else "mediaops",
-                            role=sorted(actor.roles)[0] if actor else None,
-                            rule_ids=tuple(sorted({RuleId.REVIEW_ALL, *self.rules_of(events)})),
-                        ),
-                    ),
-                    result_type=Appended,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                metadata = EventMetadata(
+                    actor=actor.id if actor else "mediaops",
+                    role=sorted(actor.roles)[0] if actor else None,
+                    rule_ids=tuple(sorted({RuleId.REVIEW_ALL, *self.rules_of(events)})),
                 )
-                self.appended += len(events)
+                self.appended = await append_events(events, self.appended, metadata)
                 for event in events:
                     self.state = a.evolve(self.state, event)
             self.publish_search_attributes()
@@ -295,8 +278,9 @@ class ArticleWorkflow:
     async def decide_for_person(self, command: BaseModel) -> ArticleView:
         actor = getattr(command, "actor", None)
         try:
-            await self.handle(command)
-        except DomainError as exc:
+            with refusals():
+                await self.handle(command)
+        except ApplicationError as exc:
             self.decisions.append(
                 Decision(
                     command=type(command).__name__,
@@ -305,7 +289,7 @@ class ArticleWorkflow:
                     detail=str(exc),
                 )
             )
-            raise ApplicationError(str(exc), type=f"Refused:{exc.rule}", non_retryable=True) from None
+            raise
         self.decisions.append(
             Decision(command=type(command).__name__, actor=actor.id if actor else None, accepted=True)
         )

@@ -5,8 +5,6 @@ comment's own id, `inquiry-<platform>-<comment id>`; Temporal refuses a second r
 comment read twice (the windows overlap on purpose, so none is missed) starts one inquiry.
 """
 
-from datetime import timedelta
-
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
@@ -20,9 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.platforms import Platform
     from domain.policy import Policy
     from workflows.inquiry import InquiryStart
-
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-"""One attempt of any activity (a technical bound, not a rule's duration)."""
+    from workflows.recording import ACTIVITY_TIMEOUT
 
 
 class CommentPollRequest(BaseModel):

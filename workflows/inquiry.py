@@ -8,21 +8,17 @@ platform at most once; the workflow ends when the inquiry is answered or closed.
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, InquiryDeadlineRequest
-    from activities.eventstore import Appended, AppendRequest, EventDraft
     from activities.notify import Notification
     from activities.platform_calls import ReplyRequest
     from domain import inquiries as q
-    from domain.errors import DomainError
     from domain.events import DomainEvent, EventMetadata
     from domain.outcomes import Inbound, ReplyOutcome
     from domain.platforms import Platform
@@ -30,9 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
+    from workflows.recording import ACTIVITY_TIMEOUT, append_events, refusals
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-"""One attempt of any activity (a technical bound, not a rule's duration)."""
 PLATFORM_QUEUE = "mediaops.platform.{}"
 
 
@@ -44,15 +39,6 @@ class InquiryStart(BaseModel):
 class InquiryView(BaseModel):
     inquiry: q.Inquiry
     status: str
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """A rule's refusal fails the update with the rule id (anything else would fail the workflow task)."""
-    try:
-        yield
-    except DomainError as exc:
-        raise ApplicationError(str(exc), type=f"Refused:{exc.rule}", non_retryable=True) from None
 
 
 @workflow.defn(name="Inquiry")
@@ -113,21 +99,8 @@ class InquiryWorkflow:
         )
 
     async def record(self, events: list[DomainEvent], actor: str) -> None:
-        await workflow.execute_activity(
-            "eventstore.append",
-            AppendRequest(
-                stream_id=workflow.info().workflow_id,
-                expected_version=self.appended,
-                first_sequence=self.appended,
-                events=[
-                    EventDraft(type=e.type, data=e.payload(), schema_version=e.SCHEMA_VERSION) for e in events
-                ],
-                metadata=EventMetadata(actor=actor, rule_ids=(RuleId.INQUIRY_12H,)),
-            ),
-            result_type=Appended,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
-        self.appended += len(events)
+        metadata = EventMetadata(actor=actor, rule_ids=(RuleId.INQUIRY_12H,))
+        self.appended = await append_events(events, self.appended, metadata)
         for event in events:
             self.state = q.evolve_inquiry(self.state, event)
         self.changes += 1
