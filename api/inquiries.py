@@ -110,19 +110,14 @@ async def record(
     await take_inquiry(state, received, dedupe_key=message_id)
     inquiry_id = q.inquiry_id(body.platform, message_id)
     for _ in range(50):
-        inquiry = await _view(state, inquiry_id) if await _exists(state, inquiry_id) else None
+        try:
+            inquiry: q.Inquiry | None = await _view(state, inquiry_id)
+        except HTTPException:
+            inquiry = None  # not started or not recorded yet
         if inquiry is not None and inquiry.deadline is not None:
             return JSONResponse(inquiry_json(inquiry_id, inquiry), status_code=201)
         await asyncio.sleep(0.1)
     return JSONResponse({"id": inquiry_id, "status": "open"}, status_code=202)
-
-
-async def _exists(state: AppState, inquiry_id: str) -> bool:
-    try:
-        await (await state.temporal()).get_workflow_handle(inquiry_id).describe()
-    except RPCError:
-        return False
-    return True
 
 
 @router.get("")

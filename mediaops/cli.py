@@ -255,6 +255,15 @@ def events_projections() -> None:
         typer.echo(f"{lag.name}\tposition {lag.checkpoint.position}\tbehind {lag.events_behind}")
 
 
+@users_app.command("revoke")
+def users_revoke(user_id: Annotated[str, typer.Argument(help="the user's id")]) -> None:
+    """Revoke every API token of a user (a leaked token, someone leaving: R-SECRETS)."""
+    from api.users import revoke_tokens
+
+    count = _with_db(_settings(validate_policy=False), lambda conn: revoke_tokens(conn, user_id))
+    typer.echo(f"revoked {count} token(s) of {user_id}")
+
+
 def _dev_settings() -> Settings:
     settings = _settings(validate_policy=False)
     if settings.env == "production":

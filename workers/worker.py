@@ -23,7 +23,6 @@ from activities.eventstore import EventStoreActivities
 from activities.notify import Notifier
 from activities.platform_calls import CommentThreads, PlatformCalls
 from activities.platforms.accounts import Accounts
-from domain.platforms import Platform
 from domain.policy import Policy
 from eventstore.db import create_pool
 from eventstore.migrate import migrate
@@ -37,15 +36,12 @@ from workers.schedules import ensure_comment_polls
 from workflows.article import ArticleWorkflow
 from workflows.comment_poll import CommentPollWorkflow
 from workflows.inquiry import InquiryWorkflow
+from workflows.recording import platform_queue
 
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow, CommentPollWorkflow)
 """Every process workflow the system runs."""
-
-
-def platform_queue(platform: Platform) -> str:
-    return f"mediaops.platform.{platform}"
 
 
 def activities_for(

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -32,10 +31,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
-    from workflows.recording import ACTIVITY_TIMEOUT, append_events, refusals
+    from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, append_events, platform_queue, refusals
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
-PLATFORM_QUEUE = "mediaops.platform.{}"
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
 
 
@@ -173,9 +171,9 @@ class ArticleWorkflow:
                 "platform.publish",
                 request,
                 result_type=PublishOutcome,
-                task_queue=PLATFORM_QUEUE.format(platform),
+                task_queue=platform_queue(platform),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),  # safe: the call is claimed
+                retry_policy=PLATFORM_RETRY,
             )
         except ActivityError as exc:
             cause = exc.cause if isinstance(exc.cause, ApplicationError) else None
@@ -192,7 +190,7 @@ class ArticleWorkflow:
                     "platform.status",
                     StatusRequest(platform=platform, account=self.accounts[platform], handle=outcome.handle),
                     result_type=PublishOutcome,
-                    task_queue=PLATFORM_QUEUE.format(platform),
+                    task_queue=platform_queue(platform),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                 )
             if outcome.state != "pending":

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.platforms import Platform
     from domain.policy import Policy
     from workflows.inquiry import InquiryStart
-    from workflows.recording import ACTIVITY_TIMEOUT
+    from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
 
 
 class CommentPollRequest(BaseModel):
@@ -46,7 +46,7 @@ class CommentPollWorkflow:
                 platform=request.platform, account=request.account, threads=threads, since=since
             ),
             result_type=list[Inbound],
-            task_queue=f"mediaops.platform.{request.platform}",
+            task_queue=platform_queue(request.platform),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         started = 0

@@ -26,9 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
-    from workflows.recording import ACTIVITY_TIMEOUT, append_events, refusals
-
-PLATFORM_QUEUE = "mediaops.platform.{}"
+    from workflows.recording import ACTIVITY_TIMEOUT, append_events, platform_queue, refusals
 
 
 class InquiryStart(BaseModel):
@@ -184,7 +182,7 @@ class InquiryWorkflow:
                 "platform.reply",
                 request,
                 result_type=ReplyOutcome,
-                task_queue=PLATFORM_QUEUE.format(platform),
+                task_queue=platform_queue(platform),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
         return await self.person(

@@ -1,4 +1,5 @@
-"""What every process workflow shares: recording its events, and refusing with the rule's id.
+"""What every process workflow shares: recording its events, refusing with the rule's id, and
+where platform calls go.
 
 The decider shell is decide → append with the expected version → evolve. The append is the same
 activity call for every process; the refusal of a person's command is the same update failure.
@@ -9,15 +10,24 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.eventstore import Appended, AppendRequest, EventDraft
     from domain.errors import DomainError
     from domain.events import DomainEvent, EventMetadata
+    from domain.platforms import Platform
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 """One attempt of any activity (a technical bound, not a rule's duration)."""
+PLATFORM_RETRY = RetryPolicy(maximum_interval=timedelta(hours=1))
+"""Platform calls may be retried: publish and reply are claimed, so a retry never acts twice."""
+
+
+def platform_queue(platform: Platform) -> str:
+    """Each platform's own task queue, throttled to the policy's calls per second (R-ACCOUNTS)."""
+    return f"mediaops.platform.{platform}"
 
 
 async def append_events(events: Sequence[DomainEvent], version: int, metadata: EventMetadata) -> int:

@@ -10,7 +10,6 @@ from activities.platforms.accounts import Account, Accounts
 from deploy.fakes import others, wechat
 from domain.platforms import Platform
 
-FAKES_PORT = 8900
 DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 

@@ -1,5 +1,9 @@
 """The API over a real PostgreSQL and a real Temporal dev server: health, tokens, permissions."""
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -129,3 +133,21 @@ async def test_tokens_are_stored_only_as_digests(db: asyncpg.Connection) -> None
     token = await token_for(db, Role.GENERAL_MANAGER)
     rows = await db.fetch("SELECT token_sha256::text AS t, label FROM api_tokens")
     assert all(token not in r["t"] for r in rows)
+
+
+async def test_the_cli_revokes_a_users_tokens(
+    client: httpx.AsyncClient, db: asyncpg.Connection, database: str
+) -> None:
+    token = await token_for(db, Role.CHANNEL_SPECIALIST)
+    assert (await client.get("/me", headers=bearer(token))).status_code == 200
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mediaops.cli", "users", "revoke", demo_user_id(Role.CHANNEL_SPECIALIST)],
+        env={**os.environ, "DATABASE_URL": database},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "revoked" in result.stdout
+    assert (await client.get("/me", headers=bearer(token))).status_code == 401

@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from eventstore.store import EventStore
     from mediaops.settings import Settings
     from tests.platforms_support import Fakes, running_fakes
-    from workers.worker import build_worker, platform_queue, platform_workers
+    from workers.worker import build_worker, platform_workers
+    from workflows.recording import platform_queue
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
 W = Platform.WECHAT
