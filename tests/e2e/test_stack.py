@@ -22,6 +22,7 @@ import pytest
 from deploy.processes import free_port, port_in_use, wait_until
 
 CLI = [sys.executable, "-m", "mediaops.cli"]
+BANNER_MARK = "mediaops dev token"
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +74,25 @@ class RunningStack:
         self.env = env
         self.log = Path(env["MEDIAOPS_HOME"]).parent / "up.log"
         self.out = self.log.open("ab")
+        self.start = self.out.tell()
         self.process = subprocess.Popen([*CLI, "up"], env=env, stdout=self.out, stderr=subprocess.STDOUT)
 
+    def output(self) -> str:
+        """What this run printed (a second run appends to the same log)."""
+        with self.log.open("rb") as log:
+            log.seek(self.start)
+            return log.read().decode(errors="replace")
+
     def wait_ready(self) -> None:
+        """Ready as a person sees it: the API answers and the banner (printed just after) is out."""
         try:
-            wait_until(lambda: ready(self.env) or self.process.poll() is not None, 120, "the stack")
+            wait_until(
+                lambda: (ready(self.env) and BANNER_MARK in self.output()) or self.process.poll() is not None,
+                120,
+                "the stack",
+            )
         finally:
-            assert self.process.poll() is None, self.log.read_text()
+            assert self.process.poll() is None, self.output()
 
     def interrupt(self) -> tuple[int, list[psutil.Process]]:
         """Ctrl-C: SIGINT to `mediaops up`, as the terminal sends it; returns its code and leftovers."""
@@ -113,9 +126,9 @@ def test_it_serves_the_api_temporal_and_its_ui(first_run: RunningStack) -> None:
     assert httpx.get(api(env, "/readyz")).json() == {"status": "ready"}
     assert httpx.get(f"http://127.0.0.1:{env['MEDIAOPS_TEMPORAL_UI_PORT']}/", timeout=10).status_code == 200
     assert httpx.get(api(env, "/docs")).status_code == 200
-    banner = first_run.log.read_text()
+    banner = first_run.output()
     assert f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}" in banner
-    assert "mediaops dev token" in banner
+    assert BANNER_MARK in banner
 
 
 def test_token_from_the_cli_opens_the_api(first_run: RunningStack) -> None:
@@ -434,7 +447,7 @@ def test_a_wechat_message_becomes_an_inquiry_answered_once_through_the_api(first
 
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:
     code, leftovers = first_run.interrupt()
-    assert code == 0, first_run.log.read_text()
+    assert code == 0, first_run.output()
     assert leftovers == []
     assert not any(port_in_use(p) for p in ports(first_run.env))
 
