@@ -52,12 +52,18 @@ def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
         "platform": inquiry.platform,
         "user": inquiry.user,
         "text": inquiry.text,
-        "received_at": inquiry.sent_at.isoformat() if inquiry.sent_at else None,
+        "received_at": inquiry.received_at.isoformat() if inquiry.received_at else None,
+        "clock_started_at": inquiry.sent_at.isoformat() if inquiry.sent_at else None,
         "deadline": inquiry.deadline.isoformat() if inquiry.deadline else None,
         "answered_at": inquiry.answered_at.isoformat() if inquiry.answered_at else None,
         "within_sla": inquiry.within_sla,
         "assignee": inquiry.assignee,
         "window_closes": inquiry.window_closes.isoformat() if inquiry.window_closes else None,
+        "reopened": inquiry.reopened,
+        "messages": [
+            {"message_id": m.message_id, "text": m.text, "sent_at": m.sent_at.isoformat()}
+            for m in inquiry.messages
+        ],
         "replies": [
             {
                 "responder": r.responder,
@@ -107,8 +113,7 @@ async def record(
         sent_at=body.received_at,
         detected_at=datetime.now(UTC),
     )
-    await take_inquiry(state, received, dedupe_key=message_id)
-    inquiry_id = q.inquiry_id(body.platform, message_id)
+    inquiry_id = (await take_inquiry(state, received, dedupe_key=message_id)).workflow_id
     for _ in range(50):
         try:
             inquiry: q.Inquiry | None = await _view(state, inquiry_id)
@@ -135,7 +140,7 @@ async def list_inquiries(
 
 RECORD_COLUMNS = [
     "id", "platform", "account", "user", "status",
-    "received_at", "deadline", "answered_at", "within_sla", "assignee",
+    "received_at", "deadline", "answered_at", "within_sla", "assignee", "reopened",
 ]  # fmt: skip
 
 

@@ -124,8 +124,14 @@ async def _dispatch(state: AppState, acct: Account, message: dict[str, Any]) -> 
             sent_at=datetime.fromtimestamp(int(message.get("CreateTime", 0) or 0), UTC),
             detected_at=datetime.now(UTC),
         )
-        started = await take_inquiry(state, received, dedupe_key=msg_id)
-        log.info("inquiry received", platform=acct.platform.value, msg_id=msg_id, started=started)
+        taken = await take_inquiry(state, received, dedupe_key=msg_id)
+        log.info(
+            "inquiry received",
+            platform=acct.platform.value,
+            msg_id=msg_id,
+            inquiry=taken.workflow_id,
+            taken=taken.how,
+        )
     else:
         log.info(
             "callback event ignored", platform=acct.platform.value, msg_type=kind, event=message.get("Event")

@@ -5,7 +5,8 @@ delivered twice is the same inquiry. Its clock starts at the platform's message 
 noticed it): a warning at the policy's lead time before the deadline (P-INQUIRY-WARN), a breach at
 the deadline with escalation to the operations manager, and the platform's own reply window
 (P-REPLY-WINDOW: WeChat 48 h, Weibo 72 h) escalated before it closes. Closing without a reply is the
-manager's alone. A user who writes again reopens it with a new clock.
+manager's alone. A user who writes again joins the open inquiry, or reopens an answered one with a
+new clock.
 
 `decide`/`evolve` are pure: the deadline arrives on the command (the workflow asks an activity,
 because working-hours deadlines depend on China's calendar).
@@ -133,6 +134,16 @@ class Closed(DomainEvent):
 
 
 @REGISTRY.register
+class FollowedUp(DomainEvent):
+    """The user wrote again before the answer: kept with the inquiry, the clock unchanged."""
+
+    type: Literal["inquiry.followed_up"] = "inquiry.followed_up"
+    message_id: str
+    text: str
+    sent_at: datetime
+
+
+@REGISTRY.register
 class Reopened(DomainEvent):
     """The user wrote again: a new response clock from this message."""
 
@@ -153,9 +164,18 @@ InquiryEvent = Annotated[
     | Replied
     | ReplyFailed
     | Closed
+    | FollowedUp
     | Reopened,
     Field(discriminator="type"),
 ]
+
+
+class Message(BaseModel):
+    """One thing the user wrote: the first message, or a later one in the same conversation."""
+
+    message_id: str
+    text: str
+    sent_at: datetime
 
 
 class Inquiry(BaseModel):
@@ -182,6 +202,9 @@ class Inquiry(BaseModel):
     closed: str | None = None
     answered_at: datetime | None = None
     within_sla: bool | None = None
+    messages: list[Message] = Field(default_factory=list)
+    reopened: int = 0
+    """How many times the user wrote again after an answer (each a new clock)."""
 
     @property
     def status(self) -> Literal["open", "at_risk", "breached", "answered", "closed"]:
@@ -192,6 +215,11 @@ class Inquiry(BaseModel):
         if self.breached:
             return "breached"
         return "at_risk" if self.warned else "open"
+
+    @property
+    def received_at(self) -> datetime | None:
+        """When the inquiry came: its first message (a reopened one's clock starts later)."""
+        return self.messages[0].sent_at if self.messages else self.sent_at
 
     @property
     def open(self) -> bool:
@@ -209,6 +237,7 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
             s.platform, s.account, s.user, s.text = event.platform, event.account, event.user, event.text
             s.kind, s.thread, s.message_id = event.kind, event.thread, event.message_id
             s.sent_at, s.detected_at = event.sent_at, event.detected_at
+            s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
         case SlaStarted():
             s.deadline, s.warn_at, s.window_closes = event.deadline, event.warn_at, event.window_closes
             s.warned = s.breached = s.window_escalated = s.window_closed = False
@@ -231,9 +260,13 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
             s.reply_in_doubt = False
         case Closed():
             s.closed = event.reason
+        case FollowedUp():
+            s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
         case Reopened():
+            s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
             s.text, s.message_id, s.sent_at = event.text, event.message_id, event.sent_at
             s.answered_at, s.within_sla, s.closed, s.reply_in_doubt = None, None, None, False
+            s.reopened += 1
     return s
 
 
@@ -288,12 +321,19 @@ class Close(BaseModel):
     at: datetime
 
 
-class Reopen(BaseModel):
-    kind: Literal["reopen"] = "reopen"
+class UserWrote(BaseModel):
+    """Another message from the same user in the same conversation.
+
+    Before the answer it joins the inquiry; after it, it reopens the inquiry with a new clock, due
+    by `deadline` (which the workflow asks the calendar for only then). A message already kept is
+    nothing new: deliveries repeat.
+    """
+
+    kind: Literal["user_wrote"] = "user_wrote"
     message_id: str
     text: str
     sent_at: datetime
-    deadline: datetime
+    deadline: datetime | None = None
 
 
 def reply_window(platform: Channel | None, policy: Policy) -> timedelta | None:
@@ -370,16 +410,19 @@ def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[D
             if state.answered_at is None or command.reason != "answered":
                 require(command.actor.roles, Permission.INQUIRY_CLOSE)  # without a reply: the manager's alone
             return [Closed(reason=command.reason, by=command.actor.id, at=command.at)]
-        case Reopen():
+        case UserWrote():
+            if any(m.message_id == command.message_id for m in state.messages):
+                return []
+            if state.open:
+                return [FollowedUp(message_id=command.message_id, text=command.text, sent_at=command.sent_at)]
+            if command.deadline is None:
+                raise ValueError("reopening needs the new deadline")
+            reopened = Reopened(message_id=command.message_id, text=command.text, sent_at=command.sent_at)
+            clock = policy.inquiry_12h.clock
             return [
-                Reopened(message_id=command.message_id, text=command.text, sent_at=command.sent_at),
+                reopened,
                 *decide_inquiry(
-                    StartSla(deadline=command.deadline),
-                    evolve_inquiry(
-                        state,
-                        Reopened(message_id=command.message_id, text=command.text, sent_at=command.sent_at),
-                    ),
-                    policy,
+                    StartSla(deadline=command.deadline, clock=clock), evolve_inquiry(state, reopened), policy
                 ),
             ]
     raise TypeError(f"unknown command {type(command).__name__}")

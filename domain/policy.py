@@ -97,6 +97,9 @@ class Inquiry12h(_Params):
     clock: Literal["wall", "working_hours"] = "wall"
     comment_poll_every: Duration = timedelta(minutes=10)
     """Comments are not pushed by WeChat, the website or Weibo: how often they are read."""
+    reopen_within: Duration = _hours(24)
+    """A user who writes again this soon after the answer reopens the inquiry with a new clock;
+    later, the message is a new inquiry."""
 
 
 class InquirySameDay(_Params):

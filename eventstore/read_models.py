@@ -81,22 +81,25 @@ class InquiriesProjection:
         for key, state in touched.items():
             await conn.execute(
                 """INSERT INTO inquiries AS t (id, platform, account, "user", status, received_at, deadline,
-                                              answered_at, within_sla, assignee, state)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                              answered_at, within_sla, assignee, state, kind, reopened)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, deadline = EXCLUDED.deadline,
                        answered_at = EXCLUDED.answered_at, within_sla = EXCLUDED.within_sla,
-                       assignee = EXCLUDED.assignee, state = EXCLUDED.state, updated_at = now()""",
+                       assignee = EXCLUDED.assignee, state = EXCLUDED.state, reopened = EXCLUDED.reopened,
+                       updated_at = now()""",
                 key,
                 str(state.platform or ""),
                 state.account,
                 state.user,
                 state.status,
-                state.sent_at,
+                state.received_at,
                 state.deadline,
                 state.answered_at,
                 state.within_sla,
                 state.assignee,
                 json.loads(state.model_dump_json()),
+                state.kind,
+                state.reopened,
             )
 
     async def reset(self, conn: Conn) -> None:

@@ -4,12 +4,15 @@ Started by the platform callbacks and the API under the message's own id (Tempor
 second run of it). It records the inquiry, asks for its deadline once, and then keeps the clock:
 a warning at the policy's lead time, a breach at the deadline escalated to the operations manager,
 the platform's reply window escalated before it closes. Replies are validated updates sent to the
-platform at most once; the workflow ends when the inquiry is answered or closed.
+platform at most once. A message from the same user (the `user_wrote` signal) joins the open
+inquiry or reopens the answered one; the workflow ends when the policy's `reopen_within` has passed
+after the answer, or when the inquiry is closed.
 """
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -27,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import RuleId
     from workflows import search_attributes as sa
     from workflows.recording import ACTIVITY_TIMEOUT, append_events, platform_queue, refusals
+
+
+FOLLOW_UPS = "inquiry-follow-ups"
+"""Runs from before this patch ended at the answer; newer ones wait for the user to write again."""
 
 
 class InquiryStart(BaseModel):
@@ -47,19 +54,35 @@ class InquiryWorkflow:
         self.appended = 0
         self.lock = asyncio.Lock()
         self.changes = 0
+        self.follow_ups: list[q.Message] = []
 
     @workflow.run
     async def run(self, start: InquiryStart) -> InquiryView:
         self.policy = start.policy
         await self.record([start.received], actor=f"{start.received.platform}:{start.received.user}")
+        await self.handle(q.StartSla(deadline=await self.deadline(start.received.sent_at), clock=self.clock))
+        while True:
+            await self.keep_clock()
+            if not workflow.patched(FOLLOW_UPS) or not await self.follow_up_after_answer():
+                return self.view()
+
+    @property
+    def clock(self) -> Literal["wall", "working_hours"]:
+        return self.policy.inquiry_12h.clock
+
+    async def deadline(self, sent_at: datetime) -> datetime:
         due: DueTime = await workflow.execute_activity(
             "calendar.inquiry_deadline",
-            InquiryDeadlineRequest(sent_at=start.received.sent_at),
+            InquiryDeadlineRequest(sent_at=sent_at),
             result_type=DueTime,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
-        await self.handle(q.StartSla(deadline=due.at, clock=self.policy.inquiry_12h.clock))
+        return due.at
+
+    async def keep_clock(self) -> None:
+        """Warnings, breach and the reply window, until the inquiry is answered or closed."""
         while self.state.open:
+            await self.take_follow_ups()
             nxt = q.next_due(self.state, self.policy)
             within = None if nxt is None else max(nxt - workflow.now(), timedelta(0))
             try:
@@ -67,10 +90,46 @@ class InquiryWorkflow:
             except TimeoutError:
                 for event in await self.handle(q.Tick(at=workflow.now())):
                     await self.tell(event)
-        return self.view()
+
+    async def follow_up_after_answer(self) -> bool:
+        """After the answer, wait the policy's `reopen_within` for the user to write again.
+
+        True when they did (the inquiry is open again, on a new clock); False when the time passed,
+        the inquiry was closed, or it ended without an answer.
+        """
+        answered_at = self.state.answered_at
+        if answered_at is not None and self.state.closed is None:
+            until = answered_at + self.policy.inquiry_12h.reopen_within
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.follow_ups) or self.state.closed is not None,
+                    timeout=max(until - workflow.now(), timedelta(0)),
+                )
+            except TimeoutError:
+                return False
+        await self.take_follow_ups()  # also one that came as it was being closed: never dropped
+        return self.state.open
+
+    async def take_follow_ups(self) -> None:
+        while self.follow_ups:
+            message = self.follow_ups.pop(0)
+            deadline = None if self.state.open else await self.deadline(message.sent_at)
+            await self.handle(
+                q.UserWrote(
+                    message_id=message.message_id,
+                    text=message.text,
+                    sent_at=message.sent_at,
+                    deadline=deadline,
+                )
+            )
 
     def changed_since(self, seen: int) -> "Callable[[], bool]":
-        return lambda: self.changes != seen
+        return lambda: self.changes != seen or bool(self.follow_ups)
+
+    @workflow.signal
+    def user_wrote(self, message: q.Message) -> None:
+        """The same user wrote again (routed here by the intake); kept in order, decided in `run`."""
+        self.follow_ups.append(message)
 
     async def tell(self, event: DomainEvent) -> None:
         messages = {

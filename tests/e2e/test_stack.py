@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -443,6 +444,52 @@ def test_a_wechat_message_becomes_an_inquiry_answered_once_through_the_api(first
         "the record",
     )
     assert csv_text.splitlines()[0].lstrip("\ufeff").startswith("id,platform,account,user,status")  # type: ignore[union-attr]
+
+
+def test_a_user_who_writes_again_after_the_answer_reopens_their_inquiry(first_run: RunningStack) -> None:
+    """Issue 6: the same conversation, a new 12-hour clock; no second inquiry for the follow-up."""
+    env = first_run.env
+    fakes = f"http://127.0.0.1:{env['MEDIAOPS_FAKES_PORT']}"
+    first_id = str(int(time.time() * 1000) + 11)
+    user = f"o_again_{first_id}"
+    staff = bearer(env, "content_specialist")
+
+    def push(msg_id: str, text: str) -> None:
+        pushed = httpx.post(
+            f"{fakes}/wechat/__fake__/user-message",
+            json={"appid": "wxdemo0000000001", "openid": user, "text": text, "msg_id": msg_id},
+            timeout=30,
+        ).json()
+        assert (pushed["status"], pushed["body"]) == (200, "success")
+
+    push(first_id, "请问可以开发票吗？")
+    url = api(env, f"/inquiries/inquiry-wechat-{first_id}")
+    wait_for(lambda: httpx.get(url, headers=staff).json().get("deadline"), "the inquiry")
+    answered = httpx.post(f"{url}/reply", json={"text": "可以的。"}, headers=staff, timeout=30).json()
+    assert answered["status"] == "answered"
+
+    def answered_ids() -> list[str]:
+        return [i["id"] for i in httpx.get(api(env, "/inquiries?status=answered"), headers=staff).json()]
+
+    wait_for(lambda: f"inquiry-wechat-{first_id}" in answered_ids(), "the answer in the read model")
+    second_id = str(int(first_id) + 1)
+    push(second_id, "那电子发票呢？")
+    reopened = wait_for(
+        lambda: (v := httpx.get(url, headers=staff).json())["reopened"] == 1 and v, "the reopened inquiry"
+    )
+    assert reopened["status"] == "open"  # type: ignore[index]
+    follow_up_sent = datetime.fromisoformat(reopened["messages"][1]["sent_at"])  # type: ignore[index]
+    assert datetime.fromisoformat(reopened["deadline"]) == follow_up_sent + timedelta(hours=12)  # type: ignore[index]
+    assert [m["text"] for m in reopened["messages"]] == ["请问可以开发票吗？", "那电子发票呢？"]  # type: ignore[index]
+    assert httpx.get(api(env, f"/inquiries/inquiry-wechat-{second_id}"), headers=staff).status_code == 404
+    again = httpx.post(f"{url}/reply", json={"text": "电子发票也可以。"}, headers=staff, timeout=30).json()
+    assert (again["status"], again["within_sla"]) == ("answered", True)
+    sent = [
+        m["text"]
+        for m in httpx.get(f"{fakes}/wechat/__fake__/state").json()["messages_sent"]
+        if m.get("touser") == user
+    ]
+    assert sent == ["可以的。", "电子发票也可以。"]
 
 
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:

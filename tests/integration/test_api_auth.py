@@ -112,7 +112,12 @@ async def test_policy_is_readable_by_every_role(client: httpx.AsyncClient, db: a
     token = await token_for(db, Role.AUDITOR)
     response = await client.get("/policy", headers=bearer(token))
     assert response.status_code == 200
-    assert response.json()["R-INQUIRY-12H"] == {"within": "12h", "clock": "wall", "comment_poll_every": "10m"}
+    assert response.json()["R-INQUIRY-12H"] == {
+        "within": "12h",
+        "clock": "wall",
+        "comment_poll_every": "10m",
+        "reopen_within": "1d",
+    }
 
 
 async def test_revoked_and_expired_tokens_are_refused(

@@ -1,8 +1,9 @@
 """Record the workflows' reference histories into tests/replay/ (`python -m tests.replay.record`).
 
 Run it when a workflow change is *meant* to change histories (behind `workflow.patched`, the old
-histories must keep replaying; add the new ones beside them). It uses a scratch PostgreSQL, the
-fake platforms and the time-skipping dev server, like the tests.
+histories must keep replaying; add the new ones beside them). Existing files are kept, since they
+are the proof that runs from before a patch still replay; `--overwrite` replaces them. It uses a
+scratch PostgreSQL, the fake platforms and the time-skipping dev server, like the tests.
 """
 
 import asyncio
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from deploy.postgres import scratch_server
@@ -34,7 +35,7 @@ from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes
 from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
-from workflows.inquiry import InquiryStart, InquiryWorkflow
+from workflows.inquiry import InquiryStart, InquiryView, InquiryWorkflow
 
 HERE = Path(__file__).parent
 QUEUE = "replay-recording"
@@ -100,18 +101,66 @@ async def unknown_reconciled(h: Handle, fakes: Fakes) -> None:
 
 INQUIRY_STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 INQUIRY_MANAGER = q.Responder(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
-INQUIRY_SCENARIOS = (
-    "inquiry_answered_within_sla",
-    "inquiry_breached_then_answered",
-    "inquiry_closed_as_spam",
-)
+InquiryHandle = WorkflowHandle[InquiryWorkflow, InquiryView]
+
+
+async def answered_within_sla(env: WorkflowEnvironment, h: InquiryHandle) -> None:
+    await env.fast_forward(h, timedelta(hours=1))  # type: ignore[attr-defined]
+    await h.execute_update(InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
+    await env.fast_forward(h, Policy().inquiry_12h.reopen_within)  # type: ignore[attr-defined]
+
+
+async def breached_then_answered(env: WorkflowEnvironment, h: InquiryHandle) -> None:
+    await env.fast_forward(h, timedelta(hours=13))  # type: ignore[attr-defined]
+    await h.execute_update(InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
+    await env.fast_forward(h, Policy().inquiry_12h.reopen_within)  # type: ignore[attr-defined]
+
+
+async def closed_as_spam(env: WorkflowEnvironment, h: InquiryHandle) -> None:
+    await h.execute_update(InquiryWorkflow.close, q.Close(actor=INQUIRY_MANAGER, reason="spam", at=NOW))
+
+
+async def reopened(env: WorkflowEnvironment, h: InquiryHandle) -> None:
+    """Answered, then the user writes again: a new clock, a second answer, and the end a day later."""
+    first = await h.execute_update(
+        InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW)
+    )
+    assert first.inquiry.answered_at is not None
+    await env.fast_forward(h, timedelta(hours=2))  # type: ignore[attr-defined]
+    again = first.inquiry.answered_at + timedelta(hours=2)
+    await h.signal(InquiryWorkflow.user_wrote, q.Message(message_id="again", text="周日呢？", sent_at=again))
+    for _ in range(100):  # the follow-up is taken once the workflow has asked for the new deadline
+        if (await h.query(InquiryWorkflow.current)).inquiry.reopened:
+            break
+        await asyncio.sleep(0.1)
+    await h.execute_update(InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="周日也开。", at=NOW))
+    await env.fast_forward(h, Policy().inquiry_12h.reopen_within)  # type: ignore[attr-defined]
+
+
+NOW = datetime.now(UTC)
+INQUIRY_SCENARIOS: dict[str, Callable[[WorkflowEnvironment, InquiryHandle], Awaitable[None]]] = {
+    "inquiry_answered_within_sla": answered_within_sla,
+    "inquiry_breached_then_answered": breached_then_answered,
+    "inquiry_closed_as_spam": closed_as_spam,
+    "inquiry_reopened": reopened,
+}
+
+
+def save(name: str, history: WorkflowHistory) -> None:
+    """Write a new reference history; an existing one is kept (it may be from before a patch)."""
+    path = HERE / f"{name}.json"
+    if path.exists() and "--overwrite" not in sys.argv:
+        print(f"kept {name}: it exists (pass --overwrite to replace it)")
+        return
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+    print(f"recorded {name}")
 
 
 async def record_inquiries(dsn: str) -> None:
     """Each inquiry in its own time-skipping server: its clock is driven with fast_forward."""
     pool = await create_pool(dsn)
     store = EventStore(pool)
-    for name in INQUIRY_SCENARIOS:
+    for name, play in INQUIRY_SCENARIOS.items():
         env = await time_skipping()
         async with build_worker(env.client, Settings(task_queue=QUEUE), Policy(), store):
             now = datetime.now(UTC)
@@ -131,20 +180,9 @@ async def record_inquiries(dsn: str) -> None:
                     id=f"inquiry-{name}",
                     task_queue=QUEUE,
                 )
-            if name == "inquiry_closed_as_spam":
-                await handle.execute_update(
-                    InquiryWorkflow.close, q.Close(actor=INQUIRY_MANAGER, reason="spam", at=now)
-                )
-            else:
-                late = name == "inquiry_breached_then_answered"
-                await env.fast_forward(handle, timedelta(hours=13 if late else 1))  # type: ignore[attr-defined]
-                await handle.execute_update(
-                    InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=now)
-                )
+            await play(env, handle)
             await handle.result()
-            history = await handle.fetch_history()
-            (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-            print(f"recorded {name}")
+            save(name, await handle.fetch_history())
         await env.shutdown()
     await store.close()
     await pool.close()
@@ -210,9 +248,7 @@ async def record(server: str) -> None:
             )
             await play(handle, fakes)
             await handle.result()
-            history = await handle.fetch_history()
-            (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-            print(f"recorded {name}")
+            save(name, await handle.fetch_history())
     await store.close()
     await pool.close()
     await env.shutdown()

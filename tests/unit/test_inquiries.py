@@ -128,9 +128,41 @@ def test_a_reopened_inquiry_starts_a_new_clock() -> None:
     again = SENT + timedelta(days=1)
     reopened = run(
         answered,
-        q.Reopen(message_id="2", text="还有问题", sent_at=again, deadline=again + timedelta(hours=12)),
+        q.UserWrote(message_id="2", text="还有问题", sent_at=again, deadline=again + timedelta(hours=12)),
     )
     assert reopened.status == "open"
+    assert reopened.reopened == 1
     assert reopened.deadline == again + timedelta(hours=12)
-    assert reopened.window_closes == again + timedelta(hours=48)
+    assert reopened.warn_at == again + timedelta(hours=10)
+    assert reopened.window_closes == again + timedelta(hours=48)  # the user's new message reopens it
     assert reopened.answered_at is None
+    assert reopened.received_at == SENT  # the record keeps when the inquiry first came
+    assert [m.message_id for m in reopened.messages] == ["1", "2"]
+    late = run(reopened, sent(again + timedelta(hours=13)))
+    assert late.within_sla is False  # judged against the new clock, not the first answer
+
+
+def test_writing_again_before_the_answer_joins_the_inquiry_and_keeps_its_clock() -> None:
+    state = received()
+    [event] = q.decide_inquiry(
+        q.UserWrote(message_id="2", text="在吗？", sent_at=SENT + timedelta(hours=3)), state, POLICY
+    )
+    assert isinstance(event, q.FollowedUp)
+    joined = q.evolve_inquiry(state, event)
+    assert joined.deadline == SENT + timedelta(hours=12)
+    assert [m.text for m in joined.messages] == ["请问几点开门？", "在吗？"]
+    assert joined.reopened == 0
+
+
+def test_a_message_already_kept_is_nothing_new() -> None:
+    state = received()
+    repeated = q.UserWrote(message_id="1", text="请问几点开门？", sent_at=SENT)
+    assert q.decide_inquiry(repeated, state, POLICY) == []
+    answered = run(state, sent(SENT + timedelta(hours=1)))
+    assert q.decide_inquiry(repeated, answered, POLICY) == []
+
+
+def test_reopening_needs_the_new_deadline() -> None:
+    answered = run(received(), sent(SENT + timedelta(hours=1)))
+    with pytest.raises(ValueError, match="deadline"):
+        q.decide_inquiry(q.UserWrote(message_id="2", text="x", sent_at=SENT), answered, POLICY)

@@ -1,5 +1,6 @@
 """The inquiry workflow on the time-skipping dev server: its clock moved to exact moments."""
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -106,11 +107,55 @@ async def test_a_reply_at_1159_counts_and_at_1201_does_not(
     )
     assert view.status == "answered"
     assert view.inquiry.within_sla is within
+    await advance(world, handle, Policy().inquiry_12h.reopen_within)  # nobody wrote again: it ends
     result = await handle.result()
     assert result.inquiry.replies[0].latency_s // 60 in (
         int(after.total_seconds()) // 60 - 1,
         int(after.total_seconds()) // 60,
     )
+
+
+async def until(handle: WorkflowHandle[InquiryWorkflow, InquiryView], check: object) -> InquiryView:
+    for _ in range(100):
+        view = await handle.query(InquiryWorkflow.current)
+        if check(view):  # type: ignore[operator]
+            return view
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the inquiry never got there: {view}")
+
+
+async def test_a_user_who_writes_again_after_the_answer_reopens_it_with_a_new_clock(world: World) -> None:
+    handle = await start(world)
+    await advance(world, handle, timedelta(hours=1))
+    answered = await handle.execute_update(
+        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="您好，九点开门。", at=datetime.now(UTC))
+    )
+    assert answered.inquiry.within_sla is True
+    assert answered.inquiry.answered_at is not None
+    await advance(world, handle, timedelta(hours=2))
+    again = answered.inquiry.answered_at + timedelta(hours=2)
+    await handle.signal(
+        InquiryWorkflow.user_wrote, q.Message(message_id="m2", text="周日呢？", sent_at=again)
+    )
+    await handle.signal(
+        InquiryWorkflow.user_wrote, q.Message(message_id="m2", text="周日呢？", sent_at=again)
+    )
+    reopened = await until(handle, lambda v: v.inquiry.reopened == 1 and v.inquiry.deadline)
+    assert reopened.status == "open"
+    assert reopened.inquiry.deadline == again + timedelta(hours=12)  # a new clock from the new message
+    assert [m.message_id for m in reopened.inquiry.messages][1:] == ["m2"]  # the repeat is kept once
+    await advance(world, handle, timedelta(hours=10, minutes=5))
+    assert (await until(handle, lambda v: v.inquiry.warned)).status == "at_risk"
+    second = await handle.execute_update(
+        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="周日也营业。", at=datetime.now(UTC))
+    )
+    assert (second.status, second.inquiry.within_sla) == ("answered", True)
+    await advance(world, handle, Policy().inquiry_12h.reopen_within)
+    result = await handle.result()
+    assert [r.within_sla for r in result.inquiry.replies] == [True, True]
+    recorded = await types(world, handle)
+    assert recorded.count("inquiry.sla_started") == 2
+    assert recorded.count("inquiry.reopened") == 1
 
 
 async def test_a_wechat_reply_reaches_the_platform_once(world: World) -> None:
