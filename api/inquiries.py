@@ -41,6 +41,10 @@ class ReplyIn(BaseModel):
     text: ReplyText
 
 
+class EscalateIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="why it is important (R-ESCALATE-4H)")
+
+
 class CloseIn(BaseModel):
     reason: Literal["answered", "spam", "duplicate"]
 
@@ -58,6 +62,7 @@ def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
         "answered_at": inquiry.answered_at.isoformat() if inquiry.answered_at else None,
         "within_sla": inquiry.within_sla,
         "assignee": inquiry.assignee,
+        "escalated": inquiry.escalated,
         "window_closes": inquiry.window_closes.isoformat() if inquiry.window_closes else None,
         "reopened": inquiry.reopened,
         "messages": [
@@ -189,6 +194,18 @@ async def reply(
     """Answer the user on their platform, at most once (phone and mail replies are recorded as given)."""
     command = q.Reply(actor=responder(user), text=body.text, at=datetime.now(UTC))
     return await run_update(state, inquiry_id, "reply", command, _render(inquiry_id))
+
+
+@router.post("/{inquiry_id}/escalate")
+async def escalate(
+    inquiry_id: str,
+    body: EscalateIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.INQUIRY_ESCALATE))],
+) -> JSONResponse:
+    """Report an important inquiry up (R-ESCALATE-4H); the record says whether it was within 4 hours."""
+    command = q.Escalate(actor=responder(user), reason=body.reason, at=datetime.now(UTC))
+    return await run_update(state, inquiry_id, "escalate", command, _render(inquiry_id))
 
 
 @router.post("/{inquiry_id}/close")

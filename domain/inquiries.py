@@ -88,6 +88,20 @@ class Breached(DomainEvent):
 
 
 @REGISTRY.register
+class Escalated(DomainEvent):
+    """R-ESCALATE-4H: reported up, by a person who judged it important or, under the policy option,
+    by the clock because it was still unanswered `within` after it came."""
+
+    type: Literal["inquiry.escalated"] = "inquiry.escalated"
+    at: datetime
+    to: Role
+    by: str
+    reason: str
+    within_rule: bool
+    """Reported no later than R-ESCALATE-4H's `within` after the clock started."""
+
+
+@REGISTRY.register
 class WindowClosing(DomainEvent):
     """P-REPLY-WINDOW: the platform will soon refuse a reply; escalated."""
 
@@ -159,6 +173,7 @@ InquiryEvent = Annotated[
     | Assigned
     | Warned
     | Breached
+    | Escalated
     | WindowClosing
     | WindowClosed
     | Replied
@@ -195,6 +210,8 @@ class Inquiry(BaseModel):
     window_closed: bool = False
     warned: bool = False
     breached: bool = False
+    escalated: bool = False
+    """Reported up (R-ESCALATE-4H) since the clock last started."""
     window_escalated: bool = False
     assignee: str | None = None
     replies: list[Replied] = Field(default_factory=list)
@@ -240,13 +257,15 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
             s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
         case SlaStarted():
             s.deadline, s.warn_at, s.window_closes = event.deadline, event.warn_at, event.window_closes
-            s.warned = s.breached = s.window_escalated = s.window_closed = False
+            s.warned = s.breached = s.window_escalated = s.window_closed = s.escalated = False
         case Assigned():
             s.assignee = event.assignee
         case Warned():
             s.warned = True
         case Breached():
             s.breached = True
+        case Escalated():
+            s.escalated = True
         case WindowClosing():
             s.window_escalated = True
         case WindowClosed():
@@ -311,6 +330,15 @@ class RecordReply(BaseModel):
     actor: Responder
     text: str
     outcome: ReplyOutcome
+    at: datetime
+
+
+class Escalate(BaseModel):
+    """A person reports the inquiry up as an important event (R-ESCALATE-4H)."""
+
+    kind: Literal["escalate"] = "escalate"
+    actor: Responder
+    reason: str
     at: datetime
 
 
@@ -403,6 +431,13 @@ def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[D
                     outcome=command.outcome,
                 )
             ]
+        case Escalate():
+            require(command.actor.roles, Permission.INQUIRY_ESCALATE)
+            if not state.open:
+                raise DomainError(RuleId.ESCALATE_4H, f"the inquiry is {state.status}")
+            if not command.reason.strip():
+                raise DomainError(RuleId.ESCALATE_4H, "say why it is important")
+            return [_escalated(state, command.at, policy, by=command.actor.id, reason=command.reason)]
         case Close():
             if state.closed:
                 raise DomainError(RuleId.INQUIRY_12H, "the inquiry is closed already")
@@ -428,8 +463,24 @@ def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[D
     raise TypeError(f"unknown command {type(command).__name__}")
 
 
+def _escalated(state: Inquiry, at: datetime, policy: Policy, by: str, reason: str) -> Escalated:
+    rule = policy.escalate_4h
+    started = state.sent_at or at
+    return Escalated(at=at, to=rule.to, by=by, reason=reason, within_rule=at - started <= rule.within)
+
+
+def _escalate_at(state: Inquiry, policy: Policy) -> datetime | None:
+    """Under the R-ESCALATE-4H option, when an unanswered inquiry is reported up by the clock."""
+    if not policy.escalate_4h.enabled or not state.open or state.escalated or state.sent_at is None:
+        return None
+    return state.sent_at + policy.escalate_4h.report_unanswered_after
+
+
 def _due(state: Inquiry, now: datetime, policy: Policy) -> list[DomainEvent]:
     events: list[DomainEvent] = []
+    escalate_at = _escalate_at(state, policy)
+    if escalate_at is not None and now >= escalate_at:
+        events.append(_escalated(state, now, policy, by="mediaops", reason="still unanswered"))
     if state.open and state.deadline is not None:
         if not state.warned and state.warn_at is not None and now >= state.warn_at and now < state.deadline:
             events.append(Warned(at=now))
@@ -449,6 +500,9 @@ def _due(state: Inquiry, now: datetime, policy: Policy) -> list[DomainEvent]:
 def next_due(state: Inquiry, policy: Policy) -> datetime | None:
     """When the next timer must fire (the earliest thing still to happen)."""
     moments = []
+    escalate_at = _escalate_at(state, policy)
+    if escalate_at is not None:
+        moments.append(escalate_at)
     if state.open and state.deadline is not None:
         if not state.warned and state.warn_at is not None:
             moments.append(state.warn_at)

@@ -115,6 +115,15 @@ class Escalate4h(_Params):
     enabled: bool = False
     within: Duration = _hours(4)
     to: Role = Role.OPERATIONS_MANAGER
+    report_unanswered_after: Duration = timedelta(hours=3, minutes=30)
+    """With the option, an inquiry still unanswered this long after it came is reported up by the
+    system, early enough that the report itself is within `within`."""
+
+    @model_validator(mode="after")
+    def _reports_in_time(self) -> "Escalate4h":
+        if self.report_unanswered_after > self.within:
+            raise ValueError("report_unanswered_after must not be later than within")
+        return self
 
 
 class Promo3d(_Params):

@@ -46,6 +46,7 @@ class Permission(StrEnum):
     INQUIRY_ASSIGN = "inquiry.assign"
     INQUIRY_REPLY = "inquiry.reply"
     INQUIRY_CLOSE = "inquiry.close"
+    INQUIRY_ESCALATE = "inquiry.escalate"
     PROMOTION_READ = "promotion.read"
     PROMOTION_PLAN = "promotion.plan"
     COVERAGE_READ = "coverage.read"
@@ -86,6 +87,9 @@ PERMISSIONS: dict[Permission, Grant] = {
     Permission.INQUIRY_READ: Grant(_ALL, RuleId.INQUIRY_12H, "the consultation record is kept for all"),
     Permission.INQUIRY_CREATE: Grant(_STAFF, RuleId.INQUIRY_12H, "inquiries by phone or mail are recorded"),
     Permission.INQUIRY_ASSIGN: Grant(_STAFF, RuleId.INQUIRY_12H, "staff route inquiries to whoever answers"),
+    Permission.INQUIRY_ESCALATE: Grant(
+        _STAFF, RuleId.ESCALATE_4H, "whoever handles an inquiry reports an important one up"
+    ),
     Permission.INQUIRY_REPLY: Grant(
         _STAFF | {Role.GENERAL_MANAGER}, RuleId.INQUIRY_12H, "staff answer user interaction"
     ),

@@ -135,6 +135,7 @@ class InquiryWorkflow:
         messages = {
             q.Warned: (RuleId.INQUIRY_WARN, "will breach its 12-hour deadline soon"),
             q.Breached: (RuleId.INQUIRY_12H, "breached its 12-hour deadline"),
+            q.Escalated: (RuleId.ESCALATE_4H, "is reported up as important"),
             q.WindowClosing: (RuleId.REPLY_WINDOW, "the platform's reply window closes soon"),
             q.WindowClosed: (
                 RuleId.REPLY_WINDOW,
@@ -142,7 +143,10 @@ class InquiryWorkflow:
             ),
         }
         rule, text = messages[type(event)]
-        to = Role.OPERATIONS_MANAGER if not isinstance(event, q.Warned) else Role.CONTENT_SPECIALIST
+        if isinstance(event, q.Escalated):
+            to, text = event.to, f"{text}: {event.reason}"
+        else:
+            to = Role.OPERATIONS_MANAGER if not isinstance(event, q.Warned) else Role.CONTENT_SPECIALIST
         await workflow.execute_activity(
             "notify.send",
             Notification(
@@ -250,6 +254,20 @@ class InquiryWorkflow:
 
     @reply.validator
     def _reply(self, command: q.Reply) -> None:
+        self.validate(command)
+
+    @workflow.update
+    async def escalate(self, command: q.Escalate) -> InquiryView:
+        """Report the inquiry up as an important event (R-ESCALATE-4H), and tell whom the policy names."""
+        await workflow.wait_condition(lambda: self.recorded)
+        with refusals():
+            events = await self.handle(command)
+        for event in events:
+            await self.tell(event)
+        return self.view()
+
+    @escalate.validator
+    def _escalate(self, command: q.Escalate) -> None:
         self.validate(command)
 
     @workflow.update

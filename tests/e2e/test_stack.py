@@ -415,6 +415,11 @@ def test_a_wechat_message_becomes_an_inquiry_answered_once_through_the_api(first
     )
     assert inquiry in listed.stdout
 
+    assert httpx.post(f"{url}/escalate", json={"reason": "投诉"}, headers=auditor).status_code == 403
+    assert httpx.post(f"{url}/escalate", json={"reason": ""}, headers=staff).status_code == 422
+    reported = httpx.post(f"{url}/escalate", json={"reason": "可能是质量投诉"}, headers=staff, timeout=30)
+    assert reported.status_code == 200, reported.text
+    assert reported.json()["escalated"] is True
     assert httpx.post(f"{url}/reply", json={"text": "您好"}, headers=auditor).status_code == 403
     assert httpx.post(f"{url}/reply", json={"text": "   "}, headers=staff).status_code == 422
     assert httpx.post(f"{url}/reply", json={"text": "字" * 3000}, headers=staff).status_code == 422

@@ -8,7 +8,7 @@ from domain import inquiries as q
 from domain.errors import DomainError, PermissionDenied
 from domain.outcomes import ReplyOutcome
 from domain.platforms import Platform
-from domain.policy import Policy
+from domain.policy import Policy, policy_from_mapping
 from domain.roles import Role
 
 SENT = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -166,3 +166,40 @@ def test_reopening_needs_the_new_deadline() -> None:
     answered = run(received(), sent(SENT + timedelta(hours=1)))
     with pytest.raises(ValueError, match="deadline"):
         q.decide_inquiry(q.UserWrote(message_id="2", text="x", sent_at=SENT), answered, POLICY)
+
+
+ESCALATING = policy_from_mapping({"R-ESCALATE-4H": {"enabled": True}})
+
+
+def test_under_the_4h_option_an_unanswered_inquiry_is_reported_up_within_4h() -> None:
+    state = received()
+    report_at = SENT + timedelta(hours=3, minutes=30)
+    assert q.next_due(state, POLICY) == SENT + timedelta(hours=10)  # the option is off by default
+    assert q.next_due(state, ESCALATING) == report_at
+    assert q.decide_inquiry(q.Tick(at=report_at - timedelta(minutes=1)), state, ESCALATING) == []
+    [event] = q.decide_inquiry(q.Tick(at=report_at + timedelta(seconds=2)), state, ESCALATING)
+    assert isinstance(event, q.Escalated)
+    assert (event.to, event.by, event.within_rule) == (Role.OPERATIONS_MANAGER, "mediaops", True)
+    reported = q.evolve_inquiry(state, event)
+    assert q.next_due(reported, ESCALATING) == SENT + timedelta(hours=10)  # reported once
+    answered = run(state, sent(SENT + timedelta(hours=1)))
+    assert q.decide_inquiry(q.Tick(at=SENT + timedelta(hours=4)), answered, ESCALATING) == []
+
+
+def test_a_person_reports_an_important_inquiry_up_and_the_record_says_if_in_time() -> None:
+    state = received()
+    early = q.decide_inquiry(
+        q.Escalate(actor=STAFF, reason="质量投诉", at=SENT + timedelta(hours=1)), state, POLICY
+    )
+    assert [(e.within_rule, e.by, e.reason) for e in early] == [(True, "li.content", "质量投诉")]  # type: ignore[attr-defined]
+    [late] = q.decide_inquiry(
+        q.Escalate(actor=STAFF, reason="质量投诉", at=SENT + timedelta(hours=5)), state, POLICY
+    )
+    assert late.within_rule is False  # type: ignore[attr-defined]
+    with pytest.raises(PermissionDenied):
+        q.decide_inquiry(q.Escalate(actor=AUDITOR, reason="x", at=SENT), state, POLICY)
+    with pytest.raises(DomainError, match="why"):
+        q.decide_inquiry(q.Escalate(actor=STAFF, reason=" ", at=SENT), state, POLICY)
+    answered = run(state, sent(SENT + timedelta(hours=1)))
+    with pytest.raises(DomainError, match="answered"):
+        q.decide_inquiry(q.Escalate(actor=STAFF, reason="x", at=SENT), answered, POLICY)

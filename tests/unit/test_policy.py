@@ -133,3 +133,8 @@ def test_invalid_policy_stops_start_up(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "R-INQUIRY-12H.within" in result.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_the_system_report_cannot_come_after_the_4h_it_serves() -> None:
+    with pytest.raises(PolicyError, match="report_unanswered_after"):
+        policy_from_mapping({"R-ESCALATE-4H": {"within": "4h", "report_unanswered_after": "5h"}})

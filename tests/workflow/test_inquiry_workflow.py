@@ -44,7 +44,7 @@ async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> As
 
 
 async def start(
-    world: World, platform: Platform | str = "phone"
+    world: World, platform: Platform | str = "phone", policy: Policy | None = None
 ) -> WorkflowHandle[InquiryWorkflow, InquiryView]:
     msg = uuid.uuid4().hex[:10]
     now = datetime.now(UTC)
@@ -60,7 +60,7 @@ async def start(
     with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
         return await world.env.client.start_workflow(
             InquiryWorkflow.run,
-            InquiryStart(received=received, policy=Policy()),
+            InquiryStart(received=received, policy=policy or Policy()),
             id=q.inquiry_id(platform, msg),  # type: ignore[arg-type]
             task_queue=QUEUE,
         )
@@ -156,6 +156,31 @@ async def test_a_user_who_writes_again_after_the_answer_reopens_it_with_a_new_cl
     recorded = await types(world, handle)
     assert recorded.count("inquiry.sla_started") == 2
     assert recorded.count("inquiry.reopened") == 1
+
+
+async def test_under_the_4h_option_an_unanswered_inquiry_is_reported_up(world: World) -> None:
+    """R-ESCALATE-4H: reported to the operations manager by the clock, and by a person who judges it so."""
+    handle = await start(world, policy=policy_from_mapping({"R-ESCALATE-4H": {"enabled": True}}))
+    await advance(world, handle, timedelta(hours=3, minutes=20))
+    assert "inquiry.escalated" not in await types(world, handle)
+    await advance(world, handle, timedelta(minutes=20))  # reported at 3:30, within the 4 hours
+    view = await until(handle, lambda v: v.inquiry.escalated)
+    assert view.status == "open"  # reported up, still to be answered
+    [escalated] = [e for e in await world.store.read_stream(handle.id) if e.type == "inquiry.escalated"]
+    assert (escalated.data["by"], escalated.data["to"], escalated.data["within_rule"]) == (
+        "mediaops",
+        "operations_manager",
+        True,
+    )
+    by_hand = await start(world)
+    reported = await by_hand.execute_update(
+        InquiryWorkflow.escalate, q.Escalate(actor=STAFF, reason="质量投诉", at=datetime.now(UTC))
+    )
+    assert reported.inquiry.escalated
+    with pytest.raises(WorkflowUpdateFailedError):
+        await by_hand.execute_update(
+            InquiryWorkflow.escalate, q.Escalate(actor=AUDITOR, reason="x", at=datetime.now(UTC))
+        )
 
 
 async def test_a_wechat_reply_reaches_the_platform_once(world: World) -> None:
