@@ -205,8 +205,12 @@ async def publication_waiter(pool: asyncpg.Pool, platform: Platform, handle: str
     return str(workflow_id) if workflow_id else None
 
 
-COMMENT_PLATFORMS = frozenset({Platform.WECHAT, Platform.WEBSITE, Platform.WEIBO})
+COMMENT_PLATFORMS = frozenset({Platform.WECHAT, Platform.WEBSITE, Platform.WEIBO, Platform.BAIJIAHAO})
 """Platforms whose comments we read by polling (they push none)."""
+
+THREAD_IDS = {Platform.WECHAT: ("msg_data_id", "{}/0"), Platform.BAIJIAHAO: ("article_id", "{}")}
+"""Where comments are read per article: the publication's platform id that names the article, and
+the thread it makes (WeChat: 'msg_data_id/index'). The website and Weibo list comments to us whole."""
 
 
 class ThreadsRequest(BaseModel):
@@ -220,14 +224,16 @@ class CommentThreads:
 
     @activity.defn(name="inquiries.comment_threads")
     async def threads(self, request: ThreadsRequest) -> list[str]:
-        """Our published articles whose comments to read (WeChat: 'msg_data_id/index')."""
-        if request.platform is not Platform.WECHAT:
-            return []  # the website and Weibo list comments to us without naming articles
+        """Our published articles whose comments to read, as threads (see THREAD_IDS)."""
+        if request.platform not in THREAD_IDS:
+            return []
+        id_name, thread = THREAD_IDS[request.platform]
         rows = await self.pool.fetch(
-            """SELECT DISTINCT outcome->'platform_ids'->>'msg_data_id' AS thread FROM platform_calls
+            """SELECT DISTINCT outcome->'platform_ids'->>$3 AS article FROM platform_calls
                 WHERE platform = $1 AND account = $2 AND operation = 'publish'
-                  AND outcome->'platform_ids'->>'msg_data_id' IS NOT NULL""",
+                  AND outcome->'platform_ids'->>$3 IS NOT NULL""",
             request.platform.value,
             request.account,
+            id_name,
         )
-        return [f"{r['thread']}/0" for r in rows]
+        return [thread.format(r["article"]) for r in rows]

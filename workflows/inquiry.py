@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import inquiries as q
     from domain.events import DomainEvent, EventMetadata
     from domain.outcomes import Inbound, ReplyOutcome
-    from domain.platforms import Platform
+    from domain.platforms import REPLIED_BY_HAND, Platform
     from domain.policy import Policy
     from domain.roles import Role
     from domain.rules import RuleId
@@ -34,6 +34,10 @@ with workflow.unsafe.imports_passed_through():
 
 FOLLOW_UPS = "inquiry-follow-ups"
 """Runs from before this patch ended at the answer; newer ones wait for the user to write again."""
+
+
+REPLY_BY_HAND = "inquiry-reply-by-hand"
+"""Before this patch a reply on a platform without a reply API was attempted there (and failed)."""
 
 
 class InquiryStart(BaseModel):
@@ -214,13 +218,19 @@ class InquiryWorkflow:
 
     @workflow.update
     async def reply(self, command: q.Reply) -> InquiryView:
-        """Send a reply on the platform, at most once; phone and mail replies are recorded as given."""
+        """Send a reply on the platform, at most once; replies given by phone, mail or in the console
+        of a platform without a reply API (REPLIED_BY_HAND) are recorded as given."""
         await workflow.wait_condition(lambda: self.recorded)
         with refusals():
             q.decide_inquiry(command, self.state, self.policy)  # refuse before any platform call
         s = self.state
         if s.platform in ("phone", "email") or s.platform is None:
             outcome = ReplyOutcome(state="sent")
+        elif Platform(s.platform) in REPLIED_BY_HAND and workflow.patched(REPLY_BY_HAND):
+            outcome = ReplyOutcome(
+                state="sent",
+                reason=f"{s.platform} has no reply API: answered in its console, recorded as given",
+            )
         else:
             platform = Platform(s.platform)
             assert s.sent_at is not None  # noqa: S101

@@ -1,6 +1,6 @@
 """Baijiahao (百家号): publishing goes through the platform's own review; status is polled."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 
@@ -21,6 +21,8 @@ from domain.counting import length_problems
 from domain.platforms import Platform
 
 PUBLISHED = {"publish"}
+COMMENT_PAGE = 20
+ARTICLE_NOT_FOUND = "10000020"
 PENDING = {"pre_publish", "publishing", "review", "draft"}
 
 
@@ -80,10 +82,51 @@ class BaijiahaoAdapter:
         )
 
     async def inquiries(self, threads: list[str], since: datetime) -> list[Inbound]:
-        raise unsupported(self.platform, "reading comments (not wired yet)")
+        """Readers' comments on our articles (`threads` are article ids) since `since`, page by page.
+
+        Baijiahao pushes nothing, so comments are polled like WeChat's. The list call follows the
+        open API's conventions (app credentials in the body, `errno`/`data`); an article the platform
+        no longer knows (deleted, or refused in review) has no comments to read and is skipped.
+        """
+        found: list[Inbound] = []
+        for article_id in threads:
+            page = 1
+            while True:
+                try:
+                    data = await self.call(
+                        "/comment/list",
+                        {
+                            "article_id": article_id,
+                            "start_time": int(since.timestamp()),
+                            "page_no": page,
+                            "page_size": COMMENT_PAGE,
+                        },
+                    )
+                except PlatformError as exc:
+                    if exc.code == ARTICLE_NOT_FOUND:
+                        break
+                    raise
+                entries = data.get("list")
+                for entry in entries if isinstance(entries, list) else []:
+                    found.append(
+                        Inbound(
+                            platform=self.platform,
+                            account=self.account.name,
+                            message_id=str(entry["reply_id"]),
+                            user=str(entry["uid"]),
+                            text=str(entry.get("content", "")),
+                            sent_at=datetime.fromtimestamp(int(entry["create_time"]), UTC),
+                            kind="comment",
+                            thread=article_id,
+                        )
+                    )
+                if not data.get("has_more"):
+                    break
+                page += 1
+        return found
 
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
-        raise unsupported(self.platform, "replies")
+        raise unsupported(self.platform, "replies (no reply API: answer in Baijiahao's console)")
 
     async def metrics(self, day: date) -> Metrics:
         raise unsupported(self.platform, "metrics")

@@ -289,6 +289,10 @@ class BaijiahaoState(Common):
     apps: dict[str, str] = field(default_factory=dict)  # app_id -> app_token
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     review_polls: int = 1
+    comments: list[dict[str, Any]] = field(default_factory=list)
+
+
+COMMENT_PAGE_MAX = 20
 
 
 def baijiahao(state: BaijiahaoState) -> APIRouter:
@@ -333,6 +337,45 @@ def baijiahao(state: BaijiahaoState) -> APIRouter:
             return JSONResponse({"errno": 0, "data": {"status": "publish", "url": url}})
 
         return await guarded(request, handle)
+
+    @api.post("/builderinner/open/resource/comment/list")
+    async def comments(request: Request) -> Response:
+        """Readers' comments on one article after `start_time`, oldest first, a page at a time."""
+
+        async def handle(body: dict[str, Any]) -> Response:
+            article_id = str(body.get("article_id"))
+            if article_id not in state.articles:
+                return JSONResponse({"errno": 10000020, "errmsg": "article not found"})
+            size, page = int(body.get("page_size", 20)), int(body.get("page_no", 1))
+            if not 1 <= size <= COMMENT_PAGE_MAX or page < 1:
+                return JSONResponse({"errno": 10000012, "errmsg": "page_size must be 1 to 20"})
+            since = int(body.get("start_time", 0))
+            matching = [
+                c for c in state.comments if c["article_id"] == article_id and c["create_time"] >= since
+            ]
+            chunk = matching[(page - 1) * size : page * size]
+            data = {"list": chunk, "has_more": page * size < len(matching)}
+            return JSONResponse({"errno": 0, "errmsg": "success", "data": data})
+
+        return await guarded(request, handle)
+
+    class ReaderComment(BaseModel):
+        article_id: str
+        uid: str
+        content: str
+
+    @api.post("/__fake__/comment")
+    async def reader_comment(body: ReaderComment) -> dict[str, Any]:
+        entry = {
+            "reply_id": str(state.next_id()),
+            "article_id": body.article_id,
+            "uid": body.uid,
+            "uname": f"读者{body.uid[-4:]}",
+            "content": body.content,
+            "create_time": int(state.now()),
+        }
+        state.comments.append(entry)
+        return entry
 
     return api
 

@@ -5,20 +5,24 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.platform_calls import PlatformCalls, PublishRequest
+from domain.inquiries import Reply, Responder
 from domain.outcomes import Post
 from domain.platforms import Platform
 from domain.policy import Policy
+from domain.roles import Role
 from eventstore.store import EventStore
 from mediaops.settings import Settings
 from tests.platforms_support import Fakes, running_fakes
 from workers.schedules import ensure_comment_polls
 from workers.worker import build_worker, platform_workers
 from workflows.comment_poll import CommentPollRequest, CommentPollWorkflow
+from workflows.inquiry import InquiryWorkflow
 
 QUEUE = f"comments-{uuid.uuid4().hex[:6]}"
 
@@ -80,6 +84,7 @@ async def test_schedules_are_created_once_per_account(
     queue = f"sched-{uuid.uuid4().hex[:6]}"
     first = await ensure_comment_polls(temporal_dev.client, queue, Policy(), world.accounts)
     assert sorted(first) == [
+        "poll-comments-baijiahao-demo",
         "poll-comments-website-demo",
         "poll-comments-wechat-demo",
         "poll-comments-weibo-demo",
@@ -89,3 +94,43 @@ async def test_schedules_are_created_once_per_account(
     assert described.schedule.spec.intervals[0].every.total_seconds() == 600
     for schedule_id in first:
         await temporal_dev.client.get_schedule_handle(schedule_id).delete()
+
+
+async def test_baijiahao_comments_become_inquiries_answered_in_its_console(
+    world: Fakes, temporal_dev: WorkflowEnvironment, store: EventStore
+) -> None:
+    """Baijiahao pushes nothing and has no reply API: comments are polled, answers recorded as given."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="article-on-baijiahao", workflow_run_id="r")
+    post = Post(
+        key=f"a-{uuid.uuid4().hex[:6]}/v1",
+        title="2026年秋季招聘正式启动",
+        body_html=f'<p>欢迎</p><img src="{world.image()}">',
+        source_url="https://www.example.com/news/1",
+    )
+    submitted = await env.run(
+        PlatformCalls(world.accounts, store.pool).publish,
+        PublishRequest(platform=Platform.BAIJIAHAO, account="demo", post=post),
+    )
+    article_id = submitted.platform_ids["article_id"]
+    comment = await world.post(
+        Platform.BAIJIAHAO,
+        "comment",
+        {"article_id": article_id, "uid": "bj0001", "content": "还招实习生吗？"},
+    )
+    request = CommentPollRequest(platform=Platform.BAIJIAHAO, account="demo", policy=Policy())
+    polled = await temporal_dev.client.execute_workflow(
+        CommentPollWorkflow.run, request, id=f"poll-{uuid.uuid4().hex[:6]}", task_queue=QUEUE
+    )
+    assert polled == 1
+    inquiry = temporal_dev.client.get_workflow_handle_for(
+        InquiryWorkflow.run,
+        f"inquiry-baijiahao-{comment['reply_id']}",  # type: ignore[index]
+    )
+    staff = Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
+    answered = await inquiry.execute_update(
+        InquiryWorkflow.reply, Reply(actor=staff, text="招的，请投递简历。", at=datetime.now(UTC))
+    )
+    assert (answered.status, answered.inquiry.within_sla) == ("answered", True)
+    assert "no reply API" in (answered.inquiry.replies[0].outcome.reason or "")
+    assert (await world.state(Platform.BAIJIAHAO))["messages_sent"] == []

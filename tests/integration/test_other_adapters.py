@@ -178,7 +178,7 @@ async def test_baijiahao_checks_and_credentials(fakes: Fakes) -> None:
     with pytest.raises(PlatformError) as caught:
         await adapter_for(bad).publish(post(fakes))
     assert not caught.value.retryable
-    with pytest.raises(PlatformError, match="no API for replies"):
+    with pytest.raises(PlatformError, match="no API for replies"):  # staff answer in its console
         await bjh.reply(
             Inbound(
                 platform=Platform.BAIJIAHAO,
@@ -190,6 +190,22 @@ async def test_baijiahao_checks_and_credentials(fakes: Fakes) -> None:
             ),
             "x",
         )
+
+
+async def test_baijiahao_comments_are_read_page_by_page(fakes: Fakes) -> None:
+    bjh = adapter_for(fakes.account(Platform.BAIJIAHAO))
+    article = (await bjh.publish(post(fakes))).handle or ""
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    texts = [f"请问第{i}个问题" for i in range(23)]  # more than one page of 20
+    for i, text in enumerate(texts):
+        await fakes.post(
+            Platform.BAIJIAHAO, "comment", {"article_id": article, "uid": f"bj{i:04d}", "content": text}
+        )
+    read = await bjh.inquiries([article, "no-such-article"], since=before)  # a deleted article is skipped
+    assert [c.text for c in read] == texts
+    assert {(c.kind, c.thread, c.platform) for c in read} == {("comment", article, Platform.BAIJIAHAO)}
+    assert len({c.message_id for c in read}) == 23
+    assert await bjh.inquiries([article], since=datetime.now(UTC) + timedelta(minutes=1)) == []
 
 
 async def test_the_mini_program_writes_its_backend(fakes: Fakes) -> None:
