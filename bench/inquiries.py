@@ -1,7 +1,10 @@
 """1,000 inquiries end to end, against 1,000 bare Temporal workflows on the same server, in one run.
 
-    python -m bench.inquiries        # starts its own PostgreSQL, Temporal dev server, fakes, API, workers
-    DATABASE_URL=... TEMPORAL_ADDRESS=... python -m bench.inquiries
+    python -m bench.inquiries        # runs `mediaops up` (PostgreSQL, Temporal, fakes, worker, API)
+    DATABASE_URL=... TEMPORAL_ADDRESS=... python -m bench.inquiries   # a scratch database on that server
+
+Ours is measured as `make run` runs it: the fakes, the worker and the API each in a process of
+their own, with the policy's WeChat rate limit lifted (see POLICY_TOML).
 
 Ours: each follower's message is pushed by the fake WeChat to the API's signed callback, becomes an
 Inquiry workflow (events, deadline, timers, search attributes), and is answered through the API,
@@ -9,7 +12,8 @@ which sends the reply to the fake at most once. Then every inquiry is checked: e
 `inquiry.received` and exactly one reply delivered; anything else is lost or duplicated.
 
 Baseline: 1,000 bare workflows with the same number of activities (no-ops), the same update for the
-reply and the same 12-hour timer, but no events, checks, HTTP or projections. The last line printed
+reply and the same 12-hour timer, but no events, checks, HTTP or projections, on the same Temporal
+server, their worker in this process. The last line printed
 is JSON: inquiries, lost, duplicated, seconds, baseline_seconds, overhead_ratio.
 """
 
@@ -17,38 +21,28 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.app import create_app
-from api.users import demo_user_id, ensure_demo_users, issue_token
-from deploy.postgres import scratch_server
-from deploy.processes import free_port, venv_bin
-from domain.policy import policy_from_mapping
-from domain.roles import Role
+from deploy.launch import StackProcess, stack_environment
 from eventstore.db import connect, create_pool, with_database
-from eventstore.migrate import migrate
 from eventstore.store import EventStore
-from mediaops.logging import configure_logging
-from mediaops.settings import Settings
 from mediaops.temporal import DATA_CONVERTER
-from tests.platforms_support import running_fakes
-from workers.worker import build_worker, platform_workers
-from workflows import search_attributes
 
 N = int(os.environ.get("BENCH_INQUIRIES", "1000"))
-POLICY = policy_from_mapping({"R-ACCOUNTS": {"calls_per_second": {"wechat": 1000}}})
+POLICY_TOML = "[R-ACCOUNTS]\ncalls_per_second = { wechat = 1000 }\n"
 """The fake WeChat takes any rate; a real account's 5 calls/s (R-ACCOUNTS) would measure only the throttle."""
 CONCURRENCY = 50
 APPID = "wxdemo0000000001"
@@ -65,22 +59,28 @@ async def noop(value: str) -> str:
 
 @workflow.defn(name="BareInquiry", sandboxed=False)
 class BareInquiry:
-    """An inquiry's shape (3 activities, a 12-hour timer, a reply update with 2 more) and nothing else."""
+    """An inquiry's shape and nothing else: 3 activities to record it, the 12-hour timer, a reply
+    update that waits for the recording and runs 2 more, then a day's timer for a follow-up."""
 
     def __init__(self) -> None:
+        self.recorded = False
         self.replied = False
 
     @workflow.run
     async def run(self, text: str) -> None:
         for _ in range(3):
             await workflow.execute_activity(noop, text, start_to_close_timeout=timedelta(seconds=30))
-        try:
-            await workflow.wait_condition(lambda: self.replied, timeout=timedelta(hours=12))
-        except TimeoutError:
-            return
+        self.recorded = True
+        for timer in (timedelta(hours=12), timedelta(days=1)):
+            try:
+                await workflow.wait_condition(lambda: self.replied, timeout=timer)
+            except TimeoutError:
+                return
+            self.replied = False
 
     @workflow.update
     async def reply(self, text: str) -> None:
+        await workflow.wait_condition(lambda: self.recorded)
         for _ in range(2):
             await workflow.execute_activity(noop, text, start_to_close_timeout=timedelta(seconds=30))
         self.replied = True
@@ -100,30 +100,25 @@ async def ours(http: httpx.AsyncClient, api: str, fakes: str, token: str) -> tup
     run = uuid.uuid4().hex[:6]
     msg_ids = [f"{int(time.time())}{run}{i:05d}" for i in range(N)]
     msg_ids = [str(int(m, 16) % 10**17) for m in msg_ids]
-    start = time.perf_counter()
+    headers = {"Authorization": f"Bearer {token}"}
 
-    async def push(msg_id: str) -> None:
+    async def one(msg_id: str) -> None:
+        """The follower writes (the fake pushes the signed callback), then staff answer at once.
+
+        The reply's update waits inside the workflow until the inquiry is recorded, just as the
+        baseline's does; as soon as the callback is acknowledged its workflow exists.
+        """
         body = {"appid": APPID, "openid": f"o_{msg_id}", "text": "请问营业时间？", "msg_id": msg_id}
-        answer = (await http.post(f"{fakes}/wechat/__fake__/user-message", json=body)).json()
-        if answer.get("body") != "success":
-            raise RuntimeError(f"callback refused {msg_id}: {answer}")
-
-    await limited(msg_ids, push)
-    say(f"  {N} messages acknowledged after {time.perf_counter() - start:.1f} s")
-
-    async def answer(msg_id: str) -> None:
-        url = f"{api}/inquiries/inquiry-wechat-{msg_id}"
-        headers = {"Authorization": f"Bearer {token}"}
-        for _ in range(600):
-            shown = await http.get(url, headers=headers)
-            if shown.status_code == 200 and shown.json().get("deadline"):
-                break
-            await asyncio.sleep(0.05)
-        replied = await http.post(f"{url}/reply", json={"text": "您好，九点开门。"}, headers=headers)
+        pushed = (await http.post(f"{fakes}/wechat/__fake__/user-message", json=body)).json()
+        if pushed.get("body") != "success":
+            raise RuntimeError(f"callback refused {msg_id}: {pushed}")
+        url = f"{api}/inquiries/inquiry-wechat-{msg_id}/reply"
+        replied = await http.post(url, json={"text": "您好，九点开门。"}, headers=headers)
         if replied.status_code != 200:
             raise RuntimeError(f"reply to {msg_id} failed: {replied.status_code} {replied.text}")
 
-    await limited(msg_ids, answer)
+    start = time.perf_counter()
+    await limited(msg_ids, one)
     return time.perf_counter() - start, msg_ids
 
 
@@ -166,72 +161,26 @@ async def audit(
     return lost, duplicated
 
 
-async def run(server: str) -> dict[str, Any]:
-    database = f"bench_inq_{uuid.uuid4().hex[:8]}"
-    admin = await connect(server)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    dsn = with_database(server, database)
-    conn = await connect(dsn)
-    await migrate(conn)
-    await ensure_demo_users(conn)
-    token = await issue_token(conn, demo_user_id(Role.CONTENT_SPECIALIST), "bench")
-    await conn.close()
-    external = os.environ.get("TEMPORAL_ADDRESS")
-    env = (
-        None
-        if external
-        else await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(venv_bin("temporal")),
-            search_attributes=search_attributes.ALL,
-            data_converter=DATA_CONVERTER,
-            dev_server_log_level="error",
-        )
-    )
-    client = env.client if env else await Client.connect(external or "", data_converter=DATA_CONVERTER)
-    target = client.service_client.config.target_host
-    pool = await create_pool(dsn, max_size=20)
-    store = EventStore(pool)
-    api_port = free_port()
-    api = f"http://127.0.0.1:{api_port}"
-    queue, bare_queue = f"bench-{uuid.uuid4().hex[:6]}", f"bare-{uuid.uuid4().hex[:6]}"
-    settings = Settings(database_url=dsn, temporal_address=target, task_queue=queue, log_level="warning")
+async def run(stack: StackProcess) -> dict[str, Any]:
+    token = stack.cli("dev", "token", "content_specialist").stdout.strip()
+    dsn = stack.cli("dev", "dsn").stdout.strip()
+    client = await Client.connect(stack.temporal, data_converter=DATA_CONVERTER)
+    bare_queue = f"bare-{uuid.uuid4().hex[:6]}"
+    pool = await create_pool(dsn, max_size=4)
     try:
-        async with running_fakes(callback_base=api) as fakes, AsyncExitStack() as stack:
-            server_ = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(settings, fakes.accounts), host="127.0.0.1", port=api_port, log_config=None
-                )
-            )
-            serving = asyncio.create_task(server_.serve())
-            for worker in [
-                build_worker(client, settings, POLICY, store),
-                *platform_workers(client, POLICY, fakes.accounts, pool),
-                Worker(client, task_queue=bare_queue, workflows=[BareInquiry], activities=[noop]),
-            ]:
-                await stack.enter_async_context(worker)
-            while not server_.started:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-            async with httpx.AsyncClient(
-                timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY * 2)
-            ) as http:
-                say(f"ours: {N} inquiries through the callback and the API ...")
-                seconds, msg_ids = await ours(http, api, fakes.base, token)
-                say(f"  {seconds:.1f} s")
-                say(f"baseline: {N} bare workflows ...")
-                baseline = await bare(client, bare_queue)
-                say(f"  {baseline:.1f} s")
-                lost, duplicated = await audit(store, http, fakes.base, msg_ids)
-            server_.should_exit = True
-            await serving
+        async with (
+            Worker(client, task_queue=bare_queue, workflows=[BareInquiry], activities=[noop]),
+            httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY)) as http,
+        ):
+            say(f"ours: {N} inquiries through the callback and the API ...")
+            seconds, msg_ids = await ours(http, stack.url(""), stack.fakes, token)
+            say(f"  {seconds:.1f} s")
+            say(f"baseline: {N} bare workflows ...")
+            baseline = await bare(client, bare_queue)
+            say(f"  {baseline:.1f} s")
+            lost, duplicated = await audit(EventStore(pool), http, stack.fakes, msg_ids)
     finally:
-        await store.close()
         await pool.close()
-        if env is not None:
-            await env.shutdown()
-        admin = await connect(server)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
     return {
         "inquiries": N,
         "lost": lost,
@@ -242,10 +191,49 @@ async def run(server: str) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def stack_for_bench(home: Path) -> Iterator[StackProcess]:
+    """`mediaops up` as `make run` starts it; on a scratch database when DATABASE_URL is set."""
+    policy = home / "policy.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    policy.write_text(POLICY_TOML)
+    extra = {"MEDIAOPS_POLICY_FILE": str(policy), "MEDIAOPS_LOG_LEVEL": "warning"}
+    if os.environ.get("TEMPORAL_ADDRESS"):
+        extra["TEMPORAL_ADDRESS"] = os.environ["TEMPORAL_ADDRESS"]
+    with ExitStack() as cleanup:
+        server = os.environ.get("DATABASE_URL")
+        if server:
+            extra["DATABASE_URL"] = cleanup.enter_context(scratch_database(server))
+        stack = StackProcess(stack_environment(home / "state", **extra), home / "up.log")
+        try:
+            stack.wait_ready()
+            yield stack
+        finally:
+            if stack.interrupt() != 0:
+                say(stack.output())
+
+
+@contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    database = f"bench_inq_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await connect(server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    try:
+        yield with_database(server, database)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
 def main() -> None:
-    configure_logging(Settings(log_level="warning"))
-    with scratch_server(os.environ.get("DATABASE_URL")) as server:
-        result = asyncio.run(run(server))
+    with tempfile.TemporaryDirectory(prefix="bench-inquiries-") as home, stack_for_bench(Path(home)) as stack:
+        result = asyncio.run(run(stack))
     print(json.dumps(result), flush=True)
 
 

@@ -1,6 +1,8 @@
 """All fake platforms in one ASGI app, one path prefix per platform id (`mediaops fakes`, :8900)."""
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -30,12 +32,19 @@ def wechat_state(accounts: Accounts, platform: Platform, callback_base: str | No
 
 def create_fakes_app(accounts: Accounts, callback_base: str | None = None) -> FastAPI:
     """The fakes for `accounts` (which share their credentials); pushes go to `callback_base`."""
-    app = FastAPI(title="MediaOps fake platforms", docs_url="/__docs__")
+    pushers = {p: wechat_state(accounts, p, callback_base) for p in (Platform.WECHAT, Platform.MINIPROGRAM)}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for state in pushers.values():
+            if state.pusher is not None:
+                await state.pusher.aclose()
+
+    app = FastAPI(title="MediaOps fake platforms", docs_url="/__docs__", lifespan=lifespan)
     of = {p: [a for a in accounts.all() if a.platform is p] for p in Platform}
-    for platform in (Platform.WECHAT, Platform.MINIPROGRAM):
-        app.include_router(
-            wechat.router(wechat_state(accounts, platform, callback_base)), prefix=f"/{platform}"
-        )
+    for platform, state in pushers.items():
+        app.include_router(wechat.router(state), prefix=f"/{platform}")
     website = others.WordPressState(
         users={a.username: a.password.get_secret_value() for a in of[Platform.WEBSITE]}
     )

@@ -43,6 +43,7 @@ class WeChatState(Common):
     user_messages: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     replies: dict[tuple[str, str], int] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    pusher: httpx.AsyncClient | None = field(default=None, repr=False)
     pushes: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -61,25 +62,30 @@ def signed(app: FakeApp, plain_xml: str) -> tuple[dict[str, str], str]:
     return query, to_xml({"ToUserName": app.appid, "Encrypt": encrypted})
 
 
-async def deliver(app: FakeApp, plain_xml: str) -> dict[str, Any]:
-    """Push to the app's server URL as WeChat does: up to 3 tries, 5 s each."""
+async def deliver(state: "WeChatState", app: FakeApp, plain_xml: str) -> dict[str, Any]:
+    """Push to the app's server URL as WeChat does: up to 3 tries, 5 s each.
+
+    One client for every push: a new one per push would spend its time loading CA certificates,
+    which is the fake's cost, not the system's.
+    """
     if not app.callback_url:
         return {"delivered": False, "reason": "no callback_url configured"}
+    if state.pusher is None:
+        state.pusher = httpx.AsyncClient(timeout=5)
     query, body = signed(app, plain_xml)
     last: dict[str, Any] = {"delivered": False}
-    async with httpx.AsyncClient(timeout=5) as client:
-        for attempt in range(1, 4):
-            try:
-                response = await client.post(app.callback_url, params=query, content=body.encode())
-            except httpx.HTTPError as exc:
-                last = {"delivered": False, "attempt": attempt, "reason": type(exc).__name__}
-                continue
-            return {
-                "delivered": True,
-                "attempt": attempt,
-                "status": response.status_code,
-                "body": response.text,
-            }
+    for attempt in range(1, 4):
+        try:
+            response = await state.pusher.post(app.callback_url, params=query, content=body.encode())
+        except httpx.HTTPError as exc:
+            last = {"delivered": False, "attempt": attempt, "reason": type(exc).__name__}
+            continue
+        return {
+            "delivered": True,
+            "attempt": attempt,
+            "status": response.status_code,
+            "body": response.text,
+        }
     return last
 
 
@@ -252,7 +258,7 @@ def router(state: WeChatState) -> APIRouter:
             f"<item><idx>1</idx><article_url><![CDATA[{job['url']}]]></article_url></item></article_detail>"
             "</PublishEventInfo>"
         )
-        result = await deliver(app, header + info + "</xml>")
+        result = await deliver(state, app, header + info + "</xml>")
         state.pushes.append({"event": "PUBLISHJOBFINISH", "publish_id": publish_id, **result})
         job["pushed"] = True
 
@@ -408,7 +414,7 @@ def router(state: WeChatState) -> APIRouter:
             "Content": message.text,
             "MsgId": int(message.msg_id or state.next_id()),
         }
-        return await deliver(app, to_xml(fields))
+        return await deliver(state, app, to_xml(fields))
 
     @api.post("/__fake__/comment")
     async def user_comment(comment: UserComment) -> dict[str, Any]:

@@ -5,8 +5,6 @@ Each run picks free ports and its own state folder, so it never meets a develope
 
 import asyncio
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,47 +18,21 @@ import httpx
 import psutil
 import pytest
 
-from deploy.processes import free_port, port_in_use, wait_until
-
-CLI = [sys.executable, "-m", "mediaops.cli"]
-BANNER_MARK = "mediaops dev token"
+from deploy.launch import BANNER_MARK, CLI, PORTS, StackProcess, stack_environment
+from deploy.processes import free_port, port_in_use
 
 
 @pytest.fixture(scope="module")
 def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEMPORAL_ADDRESS"}}
-    env.update(
-        MEDIAOPS_HOME=str(tmp_path_factory.mktemp("stack") / "state"),
-        MEDIAOPS_API_PORT=str(free_port()),
-        MEDIAOPS_PG_PORT=str(free_port()),
-        MEDIAOPS_TEMPORAL_PORT=str(free_port()),
-        MEDIAOPS_TEMPORAL_UI_PORT=str(free_port()),
-        MEDIAOPS_FAKES_PORT=str(free_port()),
-    )
-    env.pop("MEDIAOPS_ACCOUNTS_FILE", None)
-    return env
+    return stack_environment(tmp_path_factory.mktemp("stack") / "state")
 
 
 def ports(env: dict[str, str]) -> list[int]:
-    names = (
-        "MEDIAOPS_API_PORT",
-        "MEDIAOPS_PG_PORT",
-        "MEDIAOPS_TEMPORAL_PORT",
-        "MEDIAOPS_TEMPORAL_UI_PORT",
-        "MEDIAOPS_FAKES_PORT",
-    )
-    return [int(env[n]) for n in names]
+    return [int(env[n]) for n in PORTS]
 
 
 def api(env: dict[str, str], path: str) -> str:
     return f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}{path}"
-
-
-def ready(env: dict[str, str]) -> bool:
-    try:
-        return httpx.get(api(env, "/readyz"), timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -70,37 +42,14 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-class RunningStack:
+class RunningStack(StackProcess):
     def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.log = Path(env["MEDIAOPS_HOME"]).parent / "up.log"
-        self.out = self.log.open("ab")
-        self.start = self.out.tell()
-        self.process = subprocess.Popen([*CLI, "up"], env=env, stdout=self.out, stderr=subprocess.STDOUT)
+        super().__init__(env, Path(env["MEDIAOPS_HOME"]).parent / "up.log")
 
-    def output(self) -> str:
-        """What this run printed (a second run appends to the same log)."""
-        with self.log.open("rb") as log:
-            log.seek(self.start)
-            return log.read().decode(errors="replace")
-
-    def wait_ready(self) -> None:
-        """Ready as a person sees it: the API answers and the banner (printed just after) is out."""
-        try:
-            wait_until(
-                lambda: (ready(self.env) and BANNER_MARK in self.output()) or self.process.poll() is not None,
-                120,
-                "the stack",
-            )
-        finally:
-            assert self.process.poll() is None, self.output()
-
-    def interrupt(self) -> tuple[int, list[psutil.Process]]:
-        """Ctrl-C: SIGINT to `mediaops up`, as the terminal sends it; returns its code and leftovers."""
+    def interrupt_all(self) -> tuple[int, list[psutil.Process]]:
+        """Ctrl-C; returns the exit code and whichever of its descendants outlived it."""
         children = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(60)
-        self.out.close()
+        code = self.interrupt()
         _gone, alive = psutil.wait_procs(children, timeout=5)
         return code, alive
 
@@ -113,13 +62,14 @@ def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
         yield stack
     finally:
         if stack.process.poll() is None:
-            stack.process.kill()
-            for child in descendants(stack.process.pid):
+            children = descendants(stack.process.pid)
+            stack.kill()
+            for child in children:
                 child.kill()
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(CLI + list(args), env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_it_serves_the_api_temporal_and_its_ui(first_run: RunningStack) -> None:
@@ -498,7 +448,7 @@ def test_a_user_who_writes_again_after_the_answer_reopens_their_inquiry(first_ru
 
 
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:
-    code, leftovers = first_run.interrupt()
+    code, leftovers = first_run.interrupt_all()
     assert code == 0, first_run.output()
     assert leftovers == []
     assert not any(port_in_use(p) for p in ports(first_run.env))
@@ -514,7 +464,7 @@ def test_a_second_run_reuses_the_data(first_run: RunningStack) -> None:
         me = httpx.get(api(first_run.env, "/me"), headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
     finally:
-        code, leftovers = second.interrupt()
+        code, leftovers = second.interrupt_all()
     assert code == 0
     assert leftovers == []
 
