@@ -32,12 +32,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.recording import ACTIVITY_TIMEOUT, append_events, platform_queue, refusals
 
 
-FOLLOW_UPS = "inquiry-follow-ups"
-"""Runs from before this patch ended at the answer; newer ones wait for the user to write again."""
-
-
-REPLY_BY_HAND = "inquiry-reply-by-hand"
-"""Before this patch a reply on a platform without a reply API was attempted there (and failed)."""
+CONVERSATIONS = "inquiry-conversations"
+"""One patch for the changes of one deploy; runs started before it keep the old behaviour:
+- after the answer, the workflow waits `reopen_within` for the user to write again (before: it ended);
+- a reply on a platform without a reply API is recorded as given (before: tried there, and failed);
+- the search attributes are published once the clock is set, not also as the message is recorded.
+"""
 
 
 class InquiryStart(BaseModel):
@@ -59,15 +59,21 @@ class InquiryWorkflow:
         self.lock = asyncio.Lock()
         self.changes = 0
         self.follow_ups: list[q.Message] = []
+        self.conversations = False
 
     @workflow.run
     async def run(self, start: InquiryStart) -> InquiryView:
         self.policy = start.policy
-        await self.record([start.received], actor=f"{start.received.platform}:{start.received.user}")
+        self.conversations = workflow.patched(CONVERSATIONS)
+        await self.record(
+            [start.received],
+            actor=f"{start.received.platform}:{start.received.user}",
+            publish=not self.conversations,
+        )
         await self.handle(q.StartSla(deadline=await self.deadline(start.received.sent_at), clock=self.clock))
         while True:
             await self.keep_clock()
-            if not workflow.patched(FOLLOW_UPS) or not await self.follow_up_after_answer():
+            if not self.conversations or not await self.follow_up_after_answer():
                 return self.view()
 
     @property
@@ -163,13 +169,14 @@ class InquiryWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
-    async def record(self, events: list[DomainEvent], actor: str) -> None:
+    async def record(self, events: list[DomainEvent], actor: str, publish: bool = True) -> None:
         metadata = EventMetadata(actor=actor, rule_ids=(RuleId.INQUIRY_12H,))
         self.appended = await append_events(events, self.appended, metadata)
         for event in events:
             self.state = q.evolve_inquiry(self.state, event)
         self.changes += 1
-        self.publish_search_attributes()
+        if publish:
+            self.publish_search_attributes()
 
     async def handle(self, command: BaseModel) -> list[DomainEvent]:
         async with self.lock:
@@ -226,7 +233,7 @@ class InquiryWorkflow:
         s = self.state
         if s.platform in ("phone", "email") or s.platform is None:
             outcome = ReplyOutcome(state="sent")
-        elif Platform(s.platform) in REPLIED_BY_HAND and workflow.patched(REPLY_BY_HAND):
+        elif Platform(s.platform) in REPLIED_BY_HAND and self.conversations:
             outcome = ReplyOutcome(
                 state="sent",
                 reason=f"{s.platform} has no reply API: answered in its console, recorded as given",
