@@ -13,7 +13,7 @@ from temporalio.client import (
 from activities.platform_calls import COMMENT_PLATFORMS
 from activities.platforms.accounts import Accounts
 from domain.policy import Policy
-from workflows.comment_poll import CommentPollRequest
+from workflows.contracts import CommentPollRequest
 
 log = structlog.get_logger(__name__)
 

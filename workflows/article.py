@@ -31,29 +31,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
+    from workflows.contracts import ArticleStart, ArticleView, Decision
     from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, append_events, platform_queue, refusals
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
-
-
-class ArticleStart(BaseModel):
-    submit: a.Submit
-    policy: Policy
-    accounts: dict[Platform, str]
-
-
-class Decision(BaseModel):
-    command: str
-    actor: str | None
-    accepted: bool
-    detail: str = ""
-
-
-class ArticleView(BaseModel):
-    article: a.Article
-    status: a.Status
-    decisions: list[Decision]
 
 
 @workflow.defn(name="Article")

@@ -5,7 +5,6 @@ comment's own id, `inquiry-<platform>-<comment id>`; Temporal refuses a second r
 comment read twice (the windows overlap on purpose, so none is missed) starts one inquiry.
 """
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -15,16 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.platform_calls import InquiriesRequest, ThreadsRequest
     from domain.inquiries import InquiryReceived, inquiry_id
     from domain.outcomes import Inbound
-    from domain.platforms import Platform
-    from domain.policy import Policy
-    from workflows.inquiry import InquiryStart
+    from workflows.contracts import CommentPollRequest, InquiryStart
     from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
-
-
-class CommentPollRequest(BaseModel):
-    platform: Platform
-    account: str
-    policy: Policy
 
 
 @workflow.defn(name="CommentPoll")

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
+    from workflows.contracts import InquiryStart, InquiryView
     from workflows.recording import ACTIVITY_TIMEOUT, append_events, platform_queue, refusals
 
 
@@ -38,16 +39,6 @@ CONVERSATIONS = "inquiry-conversations"
 - a reply on a platform without a reply API is recorded as given (before: tried there, and failed);
 - the search attributes are published once the clock is set, not also as the message is recorded.
 """
-
-
-class InquiryStart(BaseModel):
-    received: q.InquiryReceived
-    policy: Policy
-
-
-class InquiryView(BaseModel):
-    inquiry: q.Inquiry
-    status: str
 
 
 @workflow.defn(name="Inquiry")

@@ -21,7 +21,8 @@ from mediaops.settings import Settings
 from tests.platforms_support import Fakes, running_fakes
 from workers.schedules import ensure_comment_polls
 from workers.worker import build_worker, platform_workers
-from workflows.comment_poll import CommentPollRequest, CommentPollWorkflow
+from workflows.comment_poll import CommentPollWorkflow
+from workflows.contracts import CommentPollRequest
 from workflows.inquiry import InquiryWorkflow
 
 QUEUE = f"comments-{uuid.uuid4().hex[:6]}"

@@ -34,8 +34,9 @@ from mediaops.temporal import DATA_CONVERTER
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes
-from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
-from workflows.inquiry import InquiryStart, InquiryView, InquiryWorkflow
+from workflows.article import ArticleWorkflow
+from workflows.contracts import ArticleStart, ArticleView, InquiryStart, InquiryView
+from workflows.inquiry import InquiryWorkflow
 
 HERE = Path(__file__).parent
 QUEUE = "replay-recording"

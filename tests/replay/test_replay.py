@@ -13,7 +13,8 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from mediaops.temporal import DATA_CONVERTER
-from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
+from workflows.article import ArticleWorkflow
+from workflows.contracts import ArticleStart, ArticleView
 from workflows.inquiry import InquiryWorkflow
 
 HERE = Path(__file__).parent

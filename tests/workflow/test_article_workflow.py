@@ -21,7 +21,8 @@ from eventstore.store import EventStore
 from mediaops.settings import Settings
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
-from workflows.article import ArticleStart, ArticleView, ArticleWorkflow
+from workflows.article import ArticleWorkflow
+from workflows.contracts import ArticleStart, ArticleView
 from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
 WRITER = a.Actor(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))

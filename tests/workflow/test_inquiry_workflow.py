@@ -20,7 +20,8 @@ from eventstore.store import EventStore
 from mediaops.settings import Settings
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
-from workflows.inquiry import InquiryStart, InquiryView, InquiryWorkflow
+from workflows.contracts import InquiryStart, InquiryView
+from workflows.inquiry import InquiryWorkflow
 
 QUEUE = "inquiries-test"
 STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))

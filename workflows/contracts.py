@@ -1,0 +1,48 @@
+"""What goes into and comes out of each workflow: start inputs, views returned by queries and updates.
+
+They live apart from the workflow modules because the sandbox re-imports a workflow's module for
+every new run: models defined there would be rebuilt (pydantic schemas and all) each time, where
+from here, imported through the sandbox's passthrough, they are built once per worker.
+"""
+
+from pydantic import BaseModel
+
+from domain import articles as a
+from domain import inquiries as q
+from domain.platforms import Platform
+from domain.policy import Policy
+
+
+class ArticleStart(BaseModel):
+    submit: a.Submit
+    policy: Policy
+    accounts: dict[Platform, str]
+
+
+class Decision(BaseModel):
+    command: str
+    actor: str | None
+    accepted: bool
+    detail: str = ""
+
+
+class ArticleView(BaseModel):
+    article: a.Article
+    status: a.Status
+    decisions: list[Decision]
+
+
+class InquiryStart(BaseModel):
+    received: q.InquiryReceived
+    policy: Policy
+
+
+class InquiryView(BaseModel):
+    inquiry: q.Inquiry
+    status: str
+
+
+class CommentPollRequest(BaseModel):
+    platform: Platform
+    account: str
+    policy: Policy
