@@ -11,10 +11,12 @@ Inquiry workflow (events, deadline, timers, search attributes), and is answered 
 which sends the reply to the fake at most once. Then every inquiry is checked: exactly one
 `inquiry.received` and exactly one reply delivered; anything else is lost or duplicated.
 
-Baseline: 1,000 bare workflows with the same number of activities (no-ops), the same update for the
-reply and the same 12-hour timer, but no events, checks, HTTP or projections, on the same Temporal
-server, their worker in this process. The last line printed
-is JSON: inquiries, lost, duplicated, seconds, baseline_seconds, overhead_ratio.
+Baseline (bench/bare_inquiry.py): 1,000 plain workflows of the same shape (3 activities to record,
+a reply update that waits for them and runs 2 more, the 12-hour and the follow-up timers), no-op
+activities and nothing of ours: no events, checks, HTTP, search attributes or projections. Same
+Temporal server, Temporal's default sandbox like ours, their worker in this process.
+
+The last line printed is JSON: inquiries, lost, duplicated, seconds, baseline_seconds, overhead_ratio.
 """
 
 import asyncio
@@ -27,15 +29,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from bench.bare_inquiry import BareInquiry, noop
 from deploy.launch import StackProcess, stack_environment
 from eventstore.db import connect, create_pool, with_database
 from eventstore.store import EventStore
@@ -50,40 +51,6 @@ APPID = "wxdemo0000000001"
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-@activity.defn(name="bench.noop")
-async def noop(value: str) -> str:
-    return value
-
-
-@workflow.defn(name="BareInquiry", sandboxed=False)
-class BareInquiry:
-    """An inquiry's shape and nothing else: 3 activities to record it, the 12-hour timer, a reply
-    update that waits for the recording and runs 2 more, then a day's timer for a follow-up."""
-
-    def __init__(self) -> None:
-        self.recorded = False
-        self.replied = False
-
-    @workflow.run
-    async def run(self, text: str) -> None:
-        for _ in range(3):
-            await workflow.execute_activity(noop, text, start_to_close_timeout=timedelta(seconds=30))
-        self.recorded = True
-        for timer in (timedelta(hours=12), timedelta(days=1)):
-            try:
-                await workflow.wait_condition(lambda: self.replied, timeout=timer)
-            except TimeoutError:
-                return
-            self.replied = False
-
-    @workflow.update
-    async def reply(self, text: str) -> None:
-        await workflow.wait_condition(lambda: self.recorded)
-        for _ in range(2):
-            await workflow.execute_activity(noop, text, start_to_close_timeout=timedelta(seconds=30))
-        self.replied = True
 
 
 async def limited(items: list[Any], work: Any) -> list[Any]:
