@@ -4,3 +4,4 @@ ALTER TABLE inquiries
     ADD COLUMN kind     text NOT NULL DEFAULT 'message',
     ADD COLUMN reopened integer NOT NULL DEFAULT 0;
 CREATE INDEX inquiries_conversation ON inquiries (platform, account, "user", updated_at DESC);
+UPDATE inquiries SET kind = state->>'kind' WHERE state ? 'kind';

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -253,3 +254,30 @@ async def test_no_credential_reaches_a_history_or_an_event(stack: Stack, store: 
     for text in [*histories, *events]:
         for secret in secrets:
             assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("story", "answered_ago"),
+    [("its workflow has ended", timedelta(hours=1)), ("the answer is too old", timedelta(days=2))],
+)
+async def test_a_user_with_no_inquiry_to_reopen_starts_a_new_one(
+    stack: Stack, store: EventStore, db: asyncpg.Connection, story: str, answered_ago: timedelta
+) -> None:
+    """The record names the user's earlier inquiry, but it cannot take the message: nothing is lost."""
+    user = f"o_{uuid.uuid4().hex[:8]}"
+    earlier = f"inquiry-wechat-gone-{uuid.uuid4().hex[:6]}"  # no such workflow any more
+    answered = datetime.now(ZoneInfo("UTC")) - answered_ago
+    await db.execute(
+        """INSERT INTO inquiries (id, platform, account, "user", status, answered_at, state)
+           VALUES ($1, 'wechat', 'demo', $2, 'answered', $3, '{}')""",
+        earlier,
+        user,
+        answered,
+    )
+    msg_id = str(uuid.uuid4().int % 10**15)
+    pushed = await stack.fakes.post(
+        W, "user-message", {"appid": APPID, "openid": user, "text": "还在吗？", "msg_id": msg_id}
+    )
+    assert pushed["body"] == "success", story  # type: ignore[index]
+    assert (await events_of(store, f"inquiry-wechat-{msg_id}"))[:1] == ["inquiry.received"], story
+    assert await store.read_stream(earlier) == []
