@@ -283,6 +283,21 @@ def dev_token(role: Annotated[Role, typer.Argument(help="the role whose demo use
     typer.echo(_with_db(_dev_settings(), issue))
 
 
+def _tell_the_fake(base_url: str, appid: str, sender: str, text: str) -> None:
+    """When the account is the fake WeChat, it learns that the user wrote, as the real one would have
+    (else it refuses the reply: 45015, no message in 48 hours). A real account is left alone."""
+    import httpx
+
+    base = base_url.rstrip("/")
+    try:
+        if httpx.get(f"{base}/__fake__/state", timeout=2).status_code != 200:
+            return
+        body = {"appid": appid, "openid": sender, "text": text, "deliver": False}
+        httpx.post(f"{base}/__fake__/user-message", json=body, timeout=5)
+    except httpx.HTTPError:
+        return
+
+
 @dev_app.command("wechat-message")
 def dev_wechat_message(
     sender: Annotated[str, typer.Option("--from", help="the user's OPENID")],
@@ -326,6 +341,7 @@ def dev_wechat_message(
         encrypted = WeChatCipher([acct.aes_keys[0].get_secret_value()], acct.appid).encrypt(message.encode())
         query.update(encrypt_type="aes", msg_signature=signature(token, timestamp, nonce, encrypted))
         message = to_xml({"ToUserName": acct.appid, "Encrypt": encrypted})
+    _tell_the_fake(acct.base_url, acct.appid, sender, text)
     url = f"{settings.api_url}/webhooks/wechat/{account}"
     try:
         response = httpx.post(url, params=query, content=message.encode(), timeout=10)

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notification
     from activities.platform_calls import ReplyRequest
     from domain import inquiries as q
+    from domain.errors import DomainError
     from domain.events import DomainEvent, EventMetadata
     from domain.outcomes import Inbound, ReplyOutcome
     from domain.platforms import REPLIED_BY_HAND, Platform
@@ -256,9 +257,16 @@ class InquiryWorkflow:
                 task_queue=platform_queue(platform),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
-        return await self.person(
+        view = await self.person(
             q.RecordReply(actor=command.actor, text=command.text, outcome=outcome, at=workflow.now())
         )
+        if outcome.state == "failed":  # recorded; and the person must hear it, not see a quiet "open"
+            with refusals():
+                raise DomainError(
+                    RuleId.INQUIRY_12H,
+                    f"the platform refused the reply ({outcome.code}): {outcome.reason or 'no reason given'}",
+                )
+        return view
 
     @reply.validator
     def _reply(self, command: q.Reply) -> None:

@@ -100,6 +100,9 @@ class UserMessage(BaseModel):
     openid: str
     text: str
     msg_id: str | None = None
+    deliver: bool = True
+    """False: only note that the user wrote (their reply window opens), for a message that reaches
+    the server URL another way (`mediaops dev wechat-message` posts it itself)."""
 
 
 class UserComment(BaseModel):
@@ -406,6 +409,8 @@ def router(state: WeChatState) -> APIRouter:
             return {"delivered": False, "reason": f"unknown appid {message.appid}"}
         state.user_messages.setdefault((app.appid, message.openid), []).append(state.now())
         state.replies[(app.appid, message.openid)] = 0
+        if not message.deliver:
+            return {"recorded": True, "delivered": False}
         fields: dict[str, str | int] = {
             "ToUserName": app.appid,
             "FromUserName": message.openid,

@@ -151,6 +151,18 @@ def test_a_signed_wechat_message_is_acknowledged_fast_and_taken_once(first_run: 
     dsn = cli(env, "dev", "dsn").stdout.strip()
     events = wait_for_events(dsn, workflow_id)
     assert [e["type"] for e in events].count("inquiry.received") == 1
+    # the fake WeChat knows the follower wrote (the command told it), so it takes the answer
+    staff = bearer(env, "content_specialist")
+    answered = httpx.post(
+        api(env, f"/inquiries/{workflow_id}/reply"),
+        json={"text": "报名截止到月底。"},
+        headers=staff,
+        timeout=30,
+    )
+    assert (answered.status_code, answered.json()["status"]) == (200, "answered"), answered.text
+    fakes = f"http://127.0.0.1:{env['MEDIAOPS_FAKES_PORT']}"
+    sent = httpx.get(f"{fakes}/wechat/__fake__/state").json()["messages_sent"]
+    assert {"touser": "o_e2e_user", "text": "报名截止到月底。"} in sent
 
 
 def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:

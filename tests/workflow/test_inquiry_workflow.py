@@ -45,7 +45,7 @@ async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> As
 
 
 async def start(
-    world: World, platform: Platform | str = "phone", policy: Policy | None = None
+    world: World, platform: Platform | str = "phone", policy: Policy | None = None, user: str = "o_user"
 ) -> WorkflowHandle[InquiryWorkflow, InquiryView]:
     msg = uuid.uuid4().hex[:10]
     now = datetime.now(UTC)
@@ -53,7 +53,7 @@ async def start(
         platform=platform,
         account="demo",
         message_id=msg,
-        user="o_user",
+        user=user,
         text="请问几点开门？",
         sent_at=now,
         detected_at=now,
@@ -208,6 +208,19 @@ async def test_a_wechat_reply_reaches_the_platform_once(world: World) -> None:
         if m.get("text") == "在的，请讲。"
     ]  # type: ignore[union-attr]
     assert len(sent) == 1
+
+
+async def test_a_reply_the_platform_refuses_is_recorded_and_told(world: World) -> None:
+    """The fake WeChat never heard from this user: no reply window (45015). The person hears why."""
+    handle = await start(world, Platform.WECHAT, user=f"o_{uuid.uuid4().hex[:8]}")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            InquiryWorkflow.reply, q.Reply(actor=STAFF, text="您好", at=datetime.now(UTC))
+        )
+    assert "45015" in str(refused.value.cause)
+    assert "R-INQUIRY-12H" in str(refused.value.cause)
+    assert "inquiry.reply_failed" in await types(world, handle)
+    assert (await handle.query(InquiryWorkflow.current)).status == "open"  # still to be answered
 
 
 async def test_an_auditor_reply_and_an_empty_reply_are_refused(world: World) -> None:
