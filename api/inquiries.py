@@ -41,6 +41,10 @@ class ReplyIn(BaseModel):
     text: ReplyText
 
 
+class ReconcileIn(BaseModel):
+    delivered: bool = Field(description="whether the reply reached the user (checked on the platform)")
+
+
 class EscalateIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why it is important (R-ESCALATE-4H)")
 
@@ -63,6 +67,7 @@ def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
         "within_sla": inquiry.within_sla,
         "assignee": inquiry.assignee,
         "escalated": inquiry.escalated,
+        "reply_in_doubt": inquiry.reply_in_doubt,
         "window_closes": inquiry.window_closes.isoformat() if inquiry.window_closes else None,
         "reopened": inquiry.reopened,
         "messages": [
@@ -74,6 +79,7 @@ def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
                 "responder": r.responder,
                 "at": r.at.isoformat(),
                 "state": r.outcome.state,
+                "reason": r.outcome.reason,
                 "within_sla": r.within_sla,
             }
             for r in inquiry.replies
@@ -197,6 +203,18 @@ async def reply(
     """Answer the user on their platform, at most once (phone and mail replies are recorded as given)."""
     command = q.Reply(actor=responder(user), text=body.text, at=datetime.now(UTC))
     return await run_update(state, inquiry_id, "reply", command, _render(inquiry_id))
+
+
+@router.post("/{inquiry_id}/reply/reconcile")
+async def reconcile_reply(
+    inquiry_id: str,
+    body: ReconcileIn,
+    state: State,
+    user: Annotated[User, Depends(allowed(Permission.INQUIRY_REPLY))],
+) -> JSONResponse:
+    """Settle a reply whose outcome is unknown: delivered (answered then) or not (reply again)."""
+    command = q.ReconcileReply(actor=responder(user), delivered=body.delivered, at=datetime.now(UTC))
+    return await run_update(state, inquiry_id, "reconcile_reply", command, _render(inquiry_id))
 
 
 @router.post("/{inquiry_id}/escalate")

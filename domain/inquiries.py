@@ -140,6 +140,16 @@ class ReplyFailed(DomainEvent):
 
 
 @REGISTRY.register
+class ReplyReconciled(DomainEvent):
+    """A person checked a reply whose outcome was unknown: it reached the user, or it did not."""
+
+    type: Literal["inquiry.reply_reconciled"] = "inquiry.reply_reconciled"
+    delivered: bool
+    by: str
+    at: datetime
+
+
+@REGISTRY.register
 class Closed(DomainEvent):
     type: Literal["inquiry.closed"] = "inquiry.closed"
     reason: Literal["answered", "spam", "duplicate"]
@@ -178,6 +188,7 @@ InquiryEvent = Annotated[
     | WindowClosed
     | Replied
     | ReplyFailed
+    | ReplyReconciled
     | Closed
     | FollowedUp
     | Reopened,
@@ -277,6 +288,11 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
                 s.answered_at, s.within_sla = event.at, event.within_sla
         case ReplyFailed():
             s.reply_in_doubt = False
+        case ReplyReconciled():
+            s.reply_in_doubt = False
+            doubtful = s.replies[-1] if s.replies else None
+            if event.delivered and doubtful is not None and s.answered_at is None:
+                s.answered_at, s.within_sla = doubtful.at, doubtful.within_sla  # the user had it then
         case Closed():
             s.closed = event.reason
         case FollowedUp():
@@ -339,6 +355,15 @@ class Escalate(BaseModel):
     kind: Literal["escalate"] = "escalate"
     actor: Responder
     reason: str
+    at: datetime
+
+
+class ReconcileReply(BaseModel):
+    """A person says what became of a reply whose outcome is unknown (they checked the platform)."""
+
+    kind: Literal["reconcile_reply"] = "reconcile_reply"
+    actor: Responder
+    delivered: bool
     at: datetime
 
 
@@ -431,6 +456,11 @@ def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[D
                     outcome=command.outcome,
                 )
             ]
+        case ReconcileReply():
+            require(command.actor.roles, Permission.INQUIRY_REPLY)
+            if not state.reply_in_doubt:
+                raise DomainError(RuleId.INQUIRY_12H, "no reply of this inquiry has an unknown outcome")
+            return [ReplyReconciled(delivered=command.delivered, by=command.actor.id, at=command.at)]
         case Escalate():
             require(command.actor.roles, Permission.INQUIRY_ESCALATE)
             if not state.open:

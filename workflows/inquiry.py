@@ -273,6 +273,15 @@ class InquiryWorkflow:
         self.validate(command)
 
     @workflow.update
+    async def reconcile_reply(self, command: q.ReconcileReply) -> InquiryView:
+        """A reply whose outcome was unknown: a person says whether it reached the user."""
+        return await self.person(command)
+
+    @reconcile_reply.validator
+    def _reconcile_reply(self, command: q.ReconcileReply) -> None:
+        self.validate(command)
+
+    @workflow.update
     async def escalate(self, command: q.Escalate) -> InquiryView:
         """Report the inquiry up as an important event (R-ESCALATE-4H), and tell whom the policy names."""
         await workflow.wait_condition(lambda: self.recorded)

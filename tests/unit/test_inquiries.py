@@ -203,3 +203,22 @@ def test_a_person_reports_an_important_inquiry_up_and_the_record_says_if_in_time
     answered = run(state, sent(SENT + timedelta(hours=1)))
     with pytest.raises(DomainError, match="answered"):
         q.decide_inquiry(q.Escalate(actor=STAFF, reason="x", at=SENT), answered, POLICY)
+
+
+def test_a_reply_of_unknown_outcome_is_settled_by_a_person() -> None:
+    replied_at = SENT + timedelta(hours=2)
+    doubtful = run(
+        received(),
+        q.RecordReply(actor=STAFF, text="x", outcome=ReplyOutcome(state="unknown"), at=replied_at),
+    )
+    delivered = run(doubtful, q.ReconcileReply(actor=STAFF, delivered=True, at=SENT + timedelta(hours=14)))
+    assert (delivered.status, delivered.answered_at, delivered.within_sla) == ("answered", replied_at, True)
+    lost = run(doubtful, q.ReconcileReply(actor=STAFF, delivered=False, at=SENT + timedelta(hours=3)))
+    assert lost.status == "open"
+    assert (
+        q.decide_inquiry(q.Reply(actor=STAFF, text="再发一次", at=SENT), lost, POLICY) == []
+    )  # may reply again
+    with pytest.raises(DomainError, match="unknown outcome"):
+        q.decide_inquiry(q.ReconcileReply(actor=STAFF, delivered=True, at=SENT), lost, POLICY)
+    with pytest.raises(PermissionDenied):
+        q.decide_inquiry(q.ReconcileReply(actor=AUDITOR, delivered=True, at=SENT), doubtful, POLICY)

@@ -223,6 +223,34 @@ async def test_a_reply_the_platform_refuses_is_recorded_and_told(world: World) -
     assert (await handle.query(InquiryWorkflow.current)).status == "open"  # still to be answered
 
 
+async def test_a_reply_whose_answer_was_lost_waits_for_a_person(world: World) -> None:
+    """The platform took the reply but the answer never came back: not retried, not counted; a person
+    checks and says it arrived, and the inquiry is answered as of the reply."""
+    user = f"o_{uuid.uuid4().hex[:8]}"
+    await world.fakes.post(
+        Platform.WECHAT,
+        "user-message",
+        {"appid": "wxdemo0000000001", "openid": user, "text": "在吗", "deliver": False},
+    )
+    handle = await start(world, Platform.WECHAT, user=user)
+    fault = {"path": "/cgi-bin/message/custom/send", "kind": "timeout_after_accept"}
+    await world.fakes.post(Platform.WECHAT, "faults", fault)
+    doubtful = await handle.execute_update(
+        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC))
+    )
+    assert (doubtful.status, doubtful.inquiry.reply_in_doubt) == ("open", True)
+    with pytest.raises(WorkflowUpdateFailedError):  # not a second message before someone has looked
+        await handle.execute_update(
+            InquiryWorkflow.reply, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC))
+        )
+    settled = await handle.execute_update(
+        InquiryWorkflow.reconcile_reply, q.ReconcileReply(actor=STAFF, delivered=True, at=datetime.now(UTC))
+    )
+    assert (settled.status, settled.inquiry.within_sla) == ("answered", True)
+    sent = [m for m in (await world.fakes.state(Platform.WECHAT))["messages_sent"] if m.get("touser") == user]  # type: ignore[union-attr]
+    assert len(sent) == 1
+
+
 async def test_an_auditor_reply_and_an_empty_reply_are_refused(world: World) -> None:
     handle = await start(world)
     with pytest.raises(WorkflowUpdateFailedError):
