@@ -1,9 +1,12 @@
 """The wiring every process shares: search attributes on an external server, ids in the logs."""
 
+import importlib.util
+import inspect
 import json
 import logging
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -17,6 +20,7 @@ from mediaops.logging import configure_logging
 from mediaops.settings import Settings
 from mediaops.temporal import DATA_CONVERTER, register_search_attributes
 from tests.workflow.test_calendar_activity import AskDueTimes, worker_for
+from workers.worker import WORKFLOWS, cache_workflow_bytecode
 from workflows import search_attributes
 
 
@@ -61,3 +65,14 @@ async def test_activity_log_lines_carry_the_workflow_and_activity_ids(
     assert guessed[0]["workflow_id"] == workflow_id
     assert guessed[0]["activity_type"] == "calendar.working_days_deadline"
     assert guessed[0]["rule"] == "R-NEWS-3WD"
+
+
+def test_workflow_modules_are_compiled_once_for_the_sandbox() -> None:
+    """The sandbox imports them per run: a cached bytecode file spares compiling the source each time."""
+    cache_workflow_bytecode()
+    for workflow_class in WORKFLOWS:
+        source = inspect.getsourcefile(workflow_class)
+        assert source is not None
+        cached = Path(importlib.util.cache_from_source(source))
+        assert cached.exists()
+        assert cached.stat().st_mtime >= Path(source).stat().st_mtime
