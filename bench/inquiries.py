@@ -41,6 +41,7 @@ from deploy.launch import StackProcess, stack_environment
 from eventstore.db import connect, create_pool, with_database
 from eventstore.store import EventStore
 from mediaops.temporal import DATA_CONVERTER
+from workers.worker import cache_workflow_bytecode
 
 N = int(os.environ.get("BENCH_INQUIRIES", "1000"))
 POLICY_TOML = "[R-ACCOUNTS]\ncalls_per_second = { wechat = 1000 }\n"
@@ -132,6 +133,7 @@ async def run(stack: StackProcess) -> dict[str, Any]:
     token = stack.cli("dev", "token", "content_specialist").stdout.strip()
     dsn = stack.cli("dev", "dsn").stdout.strip()
     client = await Client.connect(stack.temporal, data_converter=DATA_CONVERTER)
+    cache_workflow_bytecode([BareInquiry])  # as the worker does for ours: same footing in the sandbox
     bare_queue = f"bare-{uuid.uuid4().hex[:6]}"
     pool = await create_pool(dsn, max_size=4)
     try:
