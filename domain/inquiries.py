@@ -90,7 +90,7 @@ class Breached(DomainEvent):
 @REGISTRY.register
 class Escalated(DomainEvent):
     """R-ESCALATE-4H: reported up, by a person who judged it important or, under the policy option,
-    by the clock because it was still unanswered `within` after it came."""
+    by the clock because it was still unanswered `report_unanswered_after` after it came."""
 
     type: Literal["inquiry.escalated"] = "inquiry.escalated"
     at: datetime
