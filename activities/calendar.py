@@ -18,19 +18,25 @@ from domain.rules import RuleId
 log = structlog.get_logger(__name__)
 
 
-class WorkingDaysDeadlineRequest(BaseModel):
+class _CalendarRequest(BaseModel):
+    policy: Policy | None = None
+    """The policy the asking process runs under (its start input); unset: the worker's own.
+    A process keeps the policy it started with, so its deadlines and its other decisions agree."""
+
+
+class WorkingDaysDeadlineRequest(_CalendarRequest):
     rule: RuleId
     ended_at: datetime
     working_days: int = Field(ge=1)
 
 
-class WorkingHoursRequest(BaseModel):
+class WorkingHoursRequest(_CalendarRequest):
     rule: RuleId
     start: datetime
     duration: timedelta
 
 
-class InquiryDeadlineRequest(BaseModel):
+class InquiryDeadlineRequest(_CalendarRequest):
     sent_at: datetime
 
 
@@ -50,8 +56,13 @@ class CalendarActivities:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
 
-    def _calendar(self) -> WorkingCalendar:
-        return WorkingCalendar(allow_fallback=self.policy.working_hours.unknown_year == "fallback_mon_fri")
+    def _calendar(self, policy: Policy) -> WorkingCalendar:
+        hours = policy.working_hours
+        return WorkingCalendar(
+            allow_fallback=hours.unknown_year == "fallback_mon_fri",
+            holidays=frozenset(hours.holidays),
+            workdays=frozenset(hours.workdays),
+        )
 
     def _due(self, rule: RuleId, at: datetime, calendar: WorkingCalendar) -> DueTime:
         due = DueTime(rule=rule, at=at, fallback_years=sorted(calendar.fallback_years))
@@ -67,39 +78,38 @@ class CalendarActivities:
     @activity.defn(name="calendar.working_days_deadline")
     async def working_days_deadline(self, request: WorkingDaysDeadlineRequest) -> DueTime:
         """The end (P-EVENT-DAY-END) of the n-th working day after `ended_at`, e.g. for R-NEWS-3WD."""
-        calendar = self._calendar()
+        policy = request.policy or self.policy
+        calendar = self._calendar(policy)
         at = calendar.working_days_deadline(
-            request.ended_at, request.working_days, self.policy.event_day_end.at, self.policy.zone
+            request.ended_at, request.working_days, policy.event_day_end.at, policy.zone
         )
         return self._due(request.rule, at, calendar)
 
     @activity.defn(name="calendar.working_hours_after")
     async def working_hours_after(self, request: WorkingHoursRequest) -> DueTime:
         """`duration` of working time (P-WORKING-HOURS) after `start`, e.g. for P-APPROVAL-REMIND."""
-        calendar = self._calendar()
-        hours = self.policy.working_hours
-        at = calendar.add_working_hours(
-            request.start, request.duration, hours.start, hours.end, self.policy.zone
-        )
+        policy = request.policy or self.policy
+        calendar = self._calendar(policy)
+        hours = policy.working_hours
+        at = calendar.add_working_hours(request.start, request.duration, hours.start, hours.end, policy.zone)
         return self._due(request.rule, at, calendar)
 
     @activity.defn(name="calendar.inquiry_deadline")
     async def inquiry_deadline(self, request: InquiryDeadlineRequest) -> DueTime:
         """R-INQUIRY-12H: 12 hours on the wall clock, or of working hours over China's calendar (option);
         with R-INQUIRY-SAMEDAY, no later than the end of the day the inquiry came (Beijing time)."""
-        rule = self.policy.inquiry_12h
-        calendar = self._calendar()
+        policy = request.policy or self.policy
+        rule = policy.inquiry_12h
+        calendar = self._calendar(policy)
         if rule.clock == "wall":
             at = request.sent_at + rule.within
         else:
-            hours = self.policy.working_hours
-            at = calendar.add_working_hours(
-                request.sent_at, rule.within, hours.start, hours.end, self.policy.zone
-            )
+            hours = policy.working_hours
+            at = calendar.add_working_hours(request.sent_at, rule.within, hours.start, hours.end, policy.zone)
         due = self._due(RuleId.INQUIRY_12H, at, calendar)
-        if self.policy.inquiry_sameday.enabled:
-            local = request.sent_at.astimezone(self.policy.zone)
-            end_of_day = datetime.combine(local.date() + timedelta(days=1), time(), self.policy.zone)
+        if policy.inquiry_sameday.enabled:
+            local = request.sent_at.astimezone(policy.zone)
+            end_of_day = datetime.combine(local.date() + timedelta(days=1), time(), policy.zone)
             if end_of_day < due.at:
                 return DueTime(rule=RuleId.INQUIRY_SAMEDAY, at=end_of_day.astimezone(UTC))
         return due

@@ -3,7 +3,9 @@
 Working days include the make-up weekend days (调休) and exclude the official holidays, as
 published by the State Council and shipped in `chinesecalendar`. A year the installed calendar does
 not know is a named condition: `CalendarYearUnknown`, or, when the caller accepts it, a
-Monday-to-Friday guess whose years are listed on the result so the guess is never silent.
+Monday-to-Friday guess whose years are listed on the result so the guess is never silent. Days the
+State Council has announced but the package does not ship yet (next year's schedule comes out each
+autumn) are given by the policy (P-WORKING-HOURS), and a year they cover is known, not guessed.
 
 Everything is pure: the caller passes the instants in, and (per DESIGN.md) a workflow asks an
 activity for a due time once and keeps it, because these answers change when the package does.
@@ -36,11 +38,21 @@ class WorkingCalendar:
 
     allow_fallback: bool = False
     fallback_years: set[int] = field(default_factory=set)
+    holidays: frozenset[date] = frozenset()
+    """Announced holidays the installed calendar does not know yet (from the policy)."""
+    workdays: frozenset[date] = frozenset()
+    """Announced make-up working days (调休) the installed calendar does not know yet."""
 
     def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        if day in self.holidays:
+            return False
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
+            if any(d.year == day.year for d in self.holidays | self.workdays):
+                return day.weekday() < 5  # an announced year: weekdays work, except what it lists
             if not self.allow_fallback:
                 raise CalendarYearUnknown(day.year) from None
             self.fallback_years.add(day.year)

@@ -7,7 +7,7 @@ so a typo stops the system with the key named instead of silently running on the
 
 import tomllib
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -245,11 +245,18 @@ class WorkingHours(_Params):
     end: TimeOfDay = timedelta(hours=18)
     unknown_year: Literal["fallback_mon_fri", "error"] = "fallback_mon_fri"
     """A year China's calendar does not know yet: a flagged Monday-to-Friday guess, or an error."""
+    holidays: tuple[date, ...] = ()
+    """Official holidays announced but not yet in the installed calendar (e.g. next year's)."""
+    workdays: tuple[date, ...] = ()
+    """Make-up working days (调休) announced but not yet in the installed calendar."""
 
     @model_validator(mode="after")
     def _opens_before_closing(self) -> "WorkingHours":
         if self.start >= self.end:
             raise ValueError("start must be before end")
+        both = set(self.holidays) & set(self.workdays)
+        if both:
+            raise ValueError(f"{', '.join(sorted(map(str, both)))} cannot be both a holiday and a workday")
         return self
 
 

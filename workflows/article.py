@@ -211,7 +211,9 @@ class ArticleWorkflow:
     async def working_hours_after(self, start: datetime, duration: timedelta) -> datetime:
         due: DueTime = await workflow.execute_activity(
             "calendar.working_hours_after",
-            WorkingHoursRequest(rule=RuleId.APPROVAL_REMIND, start=start, duration=duration),
+            WorkingHoursRequest(
+                rule=RuleId.APPROVAL_REMIND, start=start, duration=duration, policy=self.policy
+            ),
             result_type=DueTime,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )

@@ -75,7 +75,7 @@ class InquiryWorkflow:
     async def deadline(self, sent_at: datetime) -> datetime:
         due: DueTime = await workflow.execute_activity(
             "calendar.inquiry_deadline",
-            InquiryDeadlineRequest(sent_at=sent_at),
+            InquiryDeadlineRequest(sent_at=sent_at, policy=self.policy),
             result_type=DueTime,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )

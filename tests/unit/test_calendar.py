@@ -129,3 +129,22 @@ def test_add_working_hours(start: datetime, hours: int, expected: datetime) -> N
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
         cal.add_working_hours(datetime(2026, 9, 22, 10), timedelta(hours=1), NINE, SIX_PM, SHANGHAI)  # noqa: DTZ001
+
+
+def test_days_announced_in_the_policy_make_a_year_known_before_the_package_does() -> None:
+    """Next year's schedule comes out each autumn; the policy can carry it until chinesecalendar does."""
+    new_year, make_up_saturday = date(2027, 1, 1), date(2027, 1, 2)
+    calendar = WorkingCalendar(holidays=frozenset({new_year}), workdays=frozenset({make_up_saturday}))
+    assert not calendar.is_working_day(new_year)  # a Friday, announced as a holiday
+    assert calendar.is_working_day(make_up_saturday)
+    assert calendar.is_working_day(date(2027, 1, 4))  # an ordinary Monday of the announced year
+    assert not calendar.is_working_day(date(2027, 1, 9))  # an ordinary Saturday
+    assert calendar.fallback_years == set()  # known, not guessed
+    with pytest.raises(CalendarYearUnknown):
+        calendar.is_working_day(date(2028, 3, 1))  # a year nobody announced is still unknown
+
+
+def test_announced_days_also_correct_a_known_year() -> None:
+    saturday = date(2026, 11, 28)
+    assert not WorkingCalendar().is_working_day(saturday)
+    assert WorkingCalendar(workdays=frozenset({saturday})).is_working_day(saturday)

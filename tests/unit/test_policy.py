@@ -138,3 +138,8 @@ def test_invalid_policy_stops_start_up(tmp_path: Path) -> None:
 def test_the_system_report_cannot_come_after_the_4h_it_serves() -> None:
     with pytest.raises(PolicyError, match="report_unanswered_after"):
         policy_from_mapping({"R-ESCALATE-4H": {"within": "4h", "report_unanswered_after": "5h"}})
+
+
+def test_a_day_cannot_be_announced_as_both_holiday_and_workday() -> None:
+    with pytest.raises(PolicyError, match="both a holiday and a workday"):
+        policy_from_mapping({"P-WORKING-HOURS": {"holidays": ["2027-01-01"], "workdays": ["2027-01-01"]}})

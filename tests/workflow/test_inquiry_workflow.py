@@ -5,7 +5,8 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -262,6 +263,37 @@ async def test_an_auditor_reply_and_an_empty_reply_are_refused(world: World) -> 
             InquiryWorkflow.reply, q.Reply(actor=STAFF, text="  ", at=datetime.now(UTC))
         )
     assert (await handle.query(InquiryWorkflow.current)).status == "open"
+
+
+async def test_the_working_hours_clock_runs_across_a_make_up_saturday(world: World) -> None:
+    """On the time-skipping server: from today to Friday a holiday, Saturday a make-up working day
+    (调休, announced in the policy as the State Council announces them), Sunday off, Monday at work.
+    12 working hours: 9 on the Saturday, 3 on Monday; warned 2 hours before, breached at noon."""
+    beijing = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(beijing).date()
+    saturday = today + timedelta(days=2 + (5 - (today + timedelta(days=2)).weekday()) % 7)
+    holidays = [today + timedelta(days=n) for n in range((saturday - today).days)] + [
+        saturday + timedelta(days=1)
+    ]
+    policy = policy_from_mapping(
+        {
+            "R-INQUIRY-12H": {"clock": "working_hours"},
+            "P-WORKING-HOURS": {
+                "holidays": [d.isoformat() for d in holidays],
+                "workdays": [saturday.isoformat(), (saturday + timedelta(days=2)).isoformat()],
+            },
+        }
+    )
+    handle = await start(world, policy=policy)
+    view = await until(handle, lambda v: v.inquiry.deadline is not None)
+    due = datetime.combine(saturday + timedelta(days=2), time(12), beijing)
+    assert view.inquiry.deadline == due
+    await advance(world, handle, due - timedelta(hours=2, minutes=10) - datetime.now(UTC))
+    assert (await handle.query(InquiryWorkflow.current)).status == "open"  # the weekend did not count
+    await advance(world, handle, timedelta(minutes=20))
+    assert (await until(handle, lambda v: v.inquiry.warned)).status == "at_risk"
+    await advance(world, handle, timedelta(hours=2))
+    assert (await until(handle, lambda v: v.inquiry.breached)).status == "breached"
 
 
 async def test_the_working_hours_option_across_a_make_up_weekend() -> None:
