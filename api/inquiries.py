@@ -108,8 +108,13 @@ async def _view(state: AppState, inquiry_id: str) -> q.Inquiry:
     return q.Inquiry.model_validate(view["inquiry"])
 
 
-def _render(inquiry_id: str) -> Any:
-    return lambda view: inquiry_json(inquiry_id, q.Inquiry.model_validate(view["inquiry"]))
+async def _act(state: AppState, inquiry_id: str, update: str, command: BaseModel) -> JSONResponse:
+    """A person's command as the workflow's validated update; its view, or the refusal as a 4xx."""
+
+    def render(view: Any) -> dict[str, Any]:
+        return inquiry_json(inquiry_id, q.Inquiry.model_validate(view["inquiry"]))
+
+    return await run_update(state, inquiry_id, update, command, render)
 
 
 @router.post("", status_code=201)
@@ -190,7 +195,7 @@ async def assign(
     user: Annotated[User, Depends(allowed(Permission.INQUIRY_ASSIGN))],
 ) -> JSONResponse:
     command = q.Assign(actor=responder(user), assignee=body.assignee, at=datetime.now(UTC))
-    return await run_update(state, inquiry_id, "assign", command, _render(inquiry_id))
+    return await _act(state, inquiry_id, "assign", command)
 
 
 @router.post("/{inquiry_id}/reply")
@@ -200,9 +205,10 @@ async def reply(
     state: State,
     user: Annotated[User, Depends(allowed(Permission.INQUIRY_REPLY))],
 ) -> JSONResponse:
-    """Answer the user on their platform, at most once (phone and mail replies are recorded as given)."""
+    """Answer the user on their platform, at most once; a platform's refusal is a 409 with its code.
+    Replies given by phone, mail or in a console-only platform are recorded as given."""
     command = q.Reply(actor=responder(user), text=body.text, at=datetime.now(UTC))
-    return await run_update(state, inquiry_id, "reply", command, _render(inquiry_id))
+    return await _act(state, inquiry_id, "reply", command)
 
 
 @router.post("/{inquiry_id}/reply/reconcile")
@@ -214,7 +220,7 @@ async def reconcile_reply(
 ) -> JSONResponse:
     """Settle a reply whose outcome is unknown: delivered (answered then) or not (reply again)."""
     command = q.ReconcileReply(actor=responder(user), delivered=body.delivered, at=datetime.now(UTC))
-    return await run_update(state, inquiry_id, "reconcile_reply", command, _render(inquiry_id))
+    return await _act(state, inquiry_id, "reconcile_reply", command)
 
 
 @router.post("/{inquiry_id}/escalate")
@@ -226,7 +232,7 @@ async def escalate(
 ) -> JSONResponse:
     """Report an important inquiry up (R-ESCALATE-4H); the record says whether it was within 4 hours."""
     command = q.Escalate(actor=responder(user), reason=body.reason, at=datetime.now(UTC))
-    return await run_update(state, inquiry_id, "escalate", command, _render(inquiry_id))
+    return await _act(state, inquiry_id, "escalate", command)
 
 
 @router.post("/{inquiry_id}/close")
@@ -238,4 +244,4 @@ async def close(
 ) -> JSONResponse:
     """Close it: as answered by anyone who may reply; without a reply (spam, duplicate) the manager alone."""
     command = q.Close(actor=responder(user), reason=body.reason, at=datetime.now(UTC))
-    return await run_update(state, inquiry_id, "close", command, _render(inquiry_id))
+    return await _act(state, inquiry_id, "close", command)

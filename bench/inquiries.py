@@ -36,8 +36,9 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.bare_inquiry import BareInquiry, noop
+from bench.bare_inquiry import BareInquiry, BareStart, noop
 from deploy.launch import StackProcess, stack_environment
+from domain.policy import Policy
 from eventstore.db import connect, create_pool, with_database
 from eventstore.store import EventStore
 from mediaops.temporal import DATA_CONVERTER
@@ -46,6 +47,9 @@ from workers.worker import cache_workflow_bytecode
 N = int(os.environ.get("BENCH_INQUIRIES", "1000"))
 POLICY_TOML = "[R-ACCOUNTS]\ncalls_per_second = { wechat = 1000 }\n"
 """The fake WeChat takes any rate; a real account's 5 calls/s (R-ACCOUNTS) would measure only the throttle."""
+BARE_START = BareStart(
+    reply_within=Policy().inquiry_12h.within, reopen_within=Policy().inquiry_12h.reopen_within
+)
 CONCURRENCY = 50
 APPID = "wxdemo0000000001"
 
@@ -95,7 +99,7 @@ async def bare(client: Client, queue: str) -> float:
 
     async def one(i: int) -> None:
         handle = await client.start_workflow(
-            BareInquiry.run, "x", id=f"bare-{uuid.uuid4().hex}", task_queue=queue
+            BareInquiry.run, BARE_START, id=f"bare-{uuid.uuid4().hex}", task_queue=queue
         )
         await handle.execute_update(BareInquiry.reply, "y")
 

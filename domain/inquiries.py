@@ -254,6 +254,10 @@ class Inquiry(BaseModel):
         return self.answered_at is None and self.closed is None
 
 
+def _message(event: "InquiryReceived | FollowedUp | Reopened") -> Message:
+    return Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at)
+
+
 def initial_inquiry() -> Inquiry:
     return Inquiry()
 
@@ -265,7 +269,7 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
             s.platform, s.account, s.user, s.text = event.platform, event.account, event.user, event.text
             s.kind, s.thread, s.message_id = event.kind, event.thread, event.message_id
             s.sent_at, s.detected_at = event.sent_at, event.detected_at
-            s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
+            s.messages.append(_message(event))
         case SlaStarted():
             s.deadline, s.warn_at, s.window_closes = event.deadline, event.warn_at, event.window_closes
             s.warned = s.breached = s.window_escalated = s.window_closed = s.escalated = False
@@ -296,9 +300,9 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
         case Closed():
             s.closed = event.reason
         case FollowedUp():
-            s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
+            s.messages.append(_message(event))
         case Reopened():
-            s.messages.append(Message(message_id=event.message_id, text=event.text, sent_at=event.sent_at))
+            s.messages.append(_message(event))
             s.text, s.message_id, s.sent_at = event.text, event.message_id, event.sent_at
             s.answered_at, s.within_sla, s.closed, s.reply_in_doubt = None, None, None, False
             s.reopened += 1
