@@ -5,6 +5,7 @@ are checked, the message is handed to Temporal under an id derived from it, and 
 back. A callback that is unsigned, stale, or not for this account starts nothing.
 """
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -138,12 +139,28 @@ async def _dispatch(state: AppState, acct: Account, message: dict[str, Any]) -> 
         )
 
 
+WAITER_GRACE_S = 3.0
+"""How long a push may wait for its publish call to be written down: WeChat allows 5 s to answer."""
+
+
+async def _waiter(state: AppState, acct: Account, handle: str) -> str | None:
+    """The workflow that published `handle`. The platform can push before the publish call that got
+    the id has recorded it (a fast job), so an unknown id is looked up again for a moment."""
+    pool = await state.database()
+    deadline = asyncio.get_running_loop().time() + WAITER_GRACE_S
+    while (workflow_id := await publication_waiter(pool, acct.platform, handle)) is None:
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
+    return workflow_id
+
+
 async def _publication_finished(state: AppState, acct: Account, info: dict[str, Any]) -> None:
     """Forward the platform's word on a publication to the workflow waiting for it."""
     handle = str(info.get("publish_id", ""))
     detail = info.get("article_detail") or {}
     outcome = publish_status(handle, {**info, "article_detail": detail if isinstance(detail, dict) else {}})
-    workflow_id = await publication_waiter(await state.database(), acct.platform, handle)
+    workflow_id = await _waiter(state, acct, handle)
     if workflow_id is None:
         log.warning("publication callback for no known workflow", publish_id=handle)
         return
