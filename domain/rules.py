@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class RuleId(StrEnum):
-    """Every rule of ../shared/RULEBOOK.md, by the id the department uses."""
+    """Every rule of docs/RULEBOOK.md, by the id the department uses."""
 
     REVIEW_ALL = "R-REVIEW-ALL"
     REVIEW_PROJECT = "R-REVIEW-PROJECT"

@@ -9,20 +9,23 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from domain.platforms import Platform
 from domain.policy import Policy, PolicyError, load_policy, overridden_keys, policy_from_mapping
 from domain.roles import Role
 from domain.rules import RuleId
-from mediaops.cli import app
-from tests.conftest import SHARED
 
 # Rules that state a principle with nothing to tune: they are enforced by content checks and
 # permissions, not parameters, so `policy show` has nothing to list for them.
 PARAMETERLESS = {"R-LAWFUL", "R-NO-INSIDE", "R-SECRETS", "R-NO-PERSONAL", "R-DESIGN"}
 
 
+RULEBOOK = Path(__file__).resolve().parents[2] / "docs" / "RULEBOOK.md"
+"""The project's own copy of the department's rulebook: the catalogue the code must match."""
+
+
 def rulebook_ids() -> set[str]:
-    text = (SHARED / "RULEBOOK.md").read_text(encoding="utf-8")
+    text = RULEBOOK.read_text(encoding="utf-8")
     return set(re.findall(r"\*\*([RP]-[A-Z0-9-]+)\*\*", text))
 
 
@@ -119,7 +122,7 @@ def test_invalid_policy_stops_start_up(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text('["R-INQUIRY-12H"]\nwithin = "-12h"\n')
     result = subprocess.run(
-        [sys.executable, "-m", "mediaops.cli", "up"],
+        [sys.executable, "-m", "cli", "up"],
         env={
             "PATH": "/usr/bin:/bin",
             "MEDIAOPS_POLICY_FILE": str(path),

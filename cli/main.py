@@ -24,6 +24,7 @@ app = typer.Typer(
     help="MediaOps: the new-media operations department's rules as durable workflows.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,  # tracebacks go through the log redactor, not rich (R-SECRETS)
 )
 policy_app = typer.Typer(
     help="The rules in force (policy.toml over the RULEBOOK's defaults).", no_args_is_help=True
@@ -36,7 +37,15 @@ dev_app = typer.Typer(help="Development helpers; refused when MEDIAOPS_ENV=produ
 app.add_typer(policy_app, name="policy")
 app.add_typer(users_app, name="users")
 app.add_typer(events_app, name="events")
+keys_app = typer.Typer(
+    help="The system's own keys: payload encryption and command signing (R-SECRETS).", no_args_is_help=True
+)
+ops_app = typer.Typer(
+    help="Ops with the Temporal UI and CLI: commands signed as yourself.", no_args_is_help=True
+)
 app.add_typer(dev_app, name="dev")
+app.add_typer(keys_app, name="keys")
+app.add_typer(ops_app, name="ops")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -58,15 +67,24 @@ def _settings(*, validate_policy: bool = True) -> Settings:
     return settings
 
 
-def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]], *, owner: bool = False) -> T:
+    """Run `action` on a connection as the application role, or as the schema's owner (migrations)."""
+    import asyncpg
+
     from eventstore.db import connect
 
     async def run() -> T:
         try:
-            conn = await connect(settings.dsn)
+            conn = await connect(settings.admin_dsn if owner else settings.dsn)
         except (TimeoutError, OSError) as exc:
             raise _fail(
                 f"cannot reach PostgreSQL ({exc}); is `make run` running, or is DATABASE_URL right?", 1
+            ) from None
+        except asyncpg.InvalidAuthorizationSpecificationError as exc:
+            raise _fail(
+                f"PostgreSQL refused the login ({exc}); `make run` writes the embedded server's "
+                "passwords on its first start, an external server needs DATABASE_URL's",
+                1,
             ) from None
         try:
             return await action(conn)
@@ -94,9 +112,13 @@ def up() -> None:
 @app.command()
 def worker() -> None:
     """Run a worker: every workflow and activity, on the configured task queue."""
+    from eventstore.migrate import MigrationError
     from workers.worker import run_worker
 
-    asyncio.run(run_worker(_settings()))
+    try:
+        asyncio.run(run_worker(_settings()))
+    except MigrationError as exc:
+        raise _fail(str(exc), 1) from None
 
 
 @app.command()
@@ -142,13 +164,13 @@ def fakes() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply pending database migrations (safe to run while other processes start)."""
+    """Apply pending database migrations as the schema's owner (safe while other processes start)."""
     from eventstore.db import ensure_database
     from eventstore.migrate import migrate as apply
 
     settings = _settings(validate_policy=False)
-    asyncio.run(ensure_database(settings.dsn))
-    applied = _with_db(settings, apply)
+    asyncio.run(ensure_database(settings.admin_dsn))
+    applied = _with_db(settings, apply, owner=True)
     for migration in applied:
         typer.echo(f"applied {migration.version:04d}_{migration.name}")
     typer.echo("schema up to date")
@@ -192,7 +214,7 @@ def policy_show(
 @users_app.command("list")
 def users_list() -> None:
     """List active users and their roles."""
-    from api.users import list_users
+    from eventstore.users import list_users
 
     for user in _with_db(_settings(validate_policy=False), list_users):
         typer.echo(f"{user.id}\t{','.join(sorted(user.roles))}\t{user.display_name}")
@@ -205,7 +227,7 @@ def users_add(
     name: Annotated[str, typer.Option(help="display name")] = "",
 ) -> None:
     """Create or update a user with the given roles."""
-    from api.users import upsert_user
+    from eventstore.users import upsert_user
 
     user = _with_db(
         _settings(validate_policy=False),
@@ -220,7 +242,7 @@ def users_token(
     label: Annotated[str, typer.Option(help="what the token is for")] = "cli",
 ) -> None:
     """Issue a new API token for a user and print it (it is stored only as a hash)."""
-    from api.users import issue_token
+    from eventstore.users import issue_token
 
     try:
         token = _with_db(_settings(validate_policy=False), lambda conn: issue_token(conn, user_id, label))
@@ -258,7 +280,7 @@ def events_projections() -> None:
 @users_app.command("revoke")
 def users_revoke(user_id: Annotated[str, typer.Argument(help="the user's id")]) -> None:
     """Revoke every API token of a user (a leaked token, someone leaving: R-SECRETS)."""
-    from api.users import revoke_tokens
+    from eventstore.users import revoke_tokens
 
     count = _with_db(_settings(validate_policy=False), lambda conn: revoke_tokens(conn, user_id))
     typer.echo(f"revoked {count} token(s) of {user_id}")
@@ -274,7 +296,7 @@ def _dev_settings() -> Settings:
 @dev_app.command("token")
 def dev_token(role: Annotated[Role, typer.Argument(help="the role whose demo user gets the token")]) -> None:
     """Print a bearer token for ROLE's demo user (e.g. `curl -H "Authorization: Bearer $(...)"`)."""
-    from api.users import demo_user_id, ensure_demo_users, issue_token
+    from eventstore.users import demo_user_id, ensure_demo_users, issue_token
 
     async def issue(conn: Any) -> str:
         await ensure_demo_users(conn)
@@ -304,9 +326,16 @@ def dev_wechat_message(
     text: Annotated[str, typer.Option(help="what the user writes")],
     account: Annotated[str, typer.Option(help="the WeChat account's name")] = "demo",
     msg_id: Annotated[int | None, typer.Option(help="WeChat's MsgId (default: a new one)")] = None,
-    safe: Annotated[bool, typer.Option("--safe", help="encrypt as in WeChat's safe mode")] = False,
+    safe: Annotated[
+        bool | None,
+        typer.Option(
+            "--safe/--plain",
+            help="encrypt as in WeChat's safe mode, or not (default: safe when the account has AES keys; "
+            "the API refuses plain messages for such an account)",
+        ),
+    ] = None,
 ) -> None:
-    """Post a user's text message to the running API's callback, signed exactly as WeChat would."""
+    """Post a user's text message to the running API's callback, signed and addressed as WeChat would."""
     import secrets
     import time
 
@@ -326,7 +355,7 @@ def dev_wechat_message(
     token, timestamp, nonce = acct.token.get_secret_value(), str(int(time.time())), secrets.token_hex(5)
     message = to_xml(
         {
-            "ToUserName": acct.appid,
+            "ToUserName": acct.original_id,
             "FromUserName": sender,
             "CreateTime": int(timestamp),
             "MsgType": "text",
@@ -335,12 +364,14 @@ def dev_wechat_message(
         }
     )
     query = {"signature": signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    if safe is None:
+        safe = bool(acct.aes_keys)
     if safe:
         if not acct.aes_keys:
             raise _fail(f"account {account} has no EncodingAESKey for safe mode")
         encrypted = WeChatCipher([acct.aes_keys[0].get_secret_value()], acct.appid).encrypt(message.encode())
         query.update(encrypt_type="aes", msg_signature=signature(token, timestamp, nonce, encrypted))
-        message = to_xml({"ToUserName": acct.appid, "Encrypt": encrypted})
+        message = to_xml({"ToUserName": acct.original_id, "Encrypt": encrypted})
     _tell_the_fake(acct.base_url, acct.appid, sender, text)
     url = f"{settings.api_url}/webhooks/wechat/{account}"
     try:
@@ -351,9 +382,78 @@ def dev_wechat_message(
 
 
 @dev_app.command("dsn")
-def dev_dsn() -> None:
-    """Print the connection URL of the PostgreSQL database in use."""
-    typer.echo(_dev_settings().dsn)
+def dev_dsn(
+    admin: Annotated[bool, typer.Option("--admin", help="the schema owner's URL, for migrations")] = False,
+) -> None:
+    """Print the connection URL of the database in use, as the application role (or its owner)."""
+    settings = _dev_settings()
+    typer.echo(settings.admin_dsn if admin else settings.dsn)
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the keys file (MEDIAOPS_KEYS_FILE, default MEDIAOPS_HOME/keys.toml, 0600) if it is missing."""
+    from mediaops.keys import ensure_keys_file
+
+    path = _settings(validate_policy=False).effective_keys_file
+    typer.echo(f"created {path}" if ensure_keys_file(path) else f"{path} exists; nothing changed")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    codec: Annotated[bool, typer.Option("--codec", help="a new payload encryption key")] = False,
+    commands: Annotated[bool, typer.Option("--commands", help="a new command signing key")] = False,
+) -> None:
+    """Put a new current key in front; the older ones stay to read what they sealed or signed.
+
+    Restart the workers and the API afterwards, so every process uses the same current key.
+    """
+    from mediaops.keys import Keys, KeysError, write_keys
+
+    settings = _settings(validate_policy=False)
+    if settings.codec_keys is not None or settings.command_keys is not None:
+        raise _fail("the keys come from the environment here: rotate them where they are set")
+    try:
+        keys = settings.keys
+    except KeysError as exc:
+        raise _fail(str(exc)) from None
+    rotated = Keys(
+        codec=keys.codec.rotated() if codec else keys.codec,
+        commands=keys.commands.rotated() if commands else keys.commands,
+    )
+    write_keys(settings.effective_keys_file, rotated)
+    typer.echo(f"current codec key {rotated.codec.current[0]}, command key {rotated.commands.current[0]}")
+
+
+@ops_app.command("sign")
+def ops_sign(
+    workflow_id: Annotated[str, typer.Option("--workflow-id", help="e.g. article-<id>")],
+    command: Annotated[str, typer.Option(help='JSON, e.g. {"kind": "review", "version": 1, ...}')],
+    token: Annotated[
+        str, typer.Option(envvar="MEDIAOPS_TOKEN", help="your API token (mediaops users token YOU)")
+    ],
+) -> None:
+    """Print your command signed for you by the API, to send with `temporal workflow signal --input`."""
+    import httpx
+
+    settings = _settings(validate_policy=False)
+    try:
+        fields = json.loads(command)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"--command is not JSON: {exc}") from None
+    url = f"{settings.api_url}/commands/sign"
+    try:
+        response = httpx.post(
+            url,
+            json={"workflow_id": workflow_id, "command": fields},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {type(exc).__name__} (is the API running?)", 1) from None
+    if response.status_code != 200:
+        raise _fail(f"{response.status_code} {response.text}", 1)
+    typer.echo(response.text)
 
 
 def main() -> None:
@@ -371,7 +471,3 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     os._exit(code)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,1 @@
+"""The `mediaops` command line: the top of the stack, the one place that may import every layer."""
