@@ -2,36 +2,115 @@
 
 R-SECRETS: platform credentials and tokens must never reach a log line, so redaction is a
 processor on the one pipeline every log record passes through (ours, the libraries', Temporal's),
-not a habit each call site has to remember.
+not a habit each call site has to remember. Two nets, because neither catches everything alone:
+- patterns for what a credential looks like where it travels: a query or form field
+  (`access_token=`, `key=`, `secret=`, `appsecret=`, `password=` ...), an `Authorization`
+  credential (Basic, Bearer), a password in a URL, our own API tokens;
+- the exact values this process loaded (platform accounts, secret settings), registered with
+  `register_secret` when they are loaded, so a secret is hidden even where nothing names it.
+Exceptions are rendered to text *before* redaction, so their messages and tracebacks are scrubbed
+like any other value. `scrub` is the same redactor for text that leaves the process another way
+(a platform error's message becomes an outcome, an event and a Temporal history).
 """
 
+import base64
+import binascii
+import json
 import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import structlog
+from pydantic import BaseModel, SecretStr
 
 from mediaops.settings import Settings
 
 REDACTED = "[redacted]"
+SHORTEST_SECRET = 4
+"""Shorter registered values are ignored: they occur in ordinary text too often to be told apart."""
+
 _SECRET_KEY = re.compile(
     r"(secret|token|password|passwd|authorization|api[_-]?key|app[_-]?key|aes[_-]?key|credential|cookie)",
     re.IGNORECASE,
 )
-_SECRET_VALUE = re.compile(r"(Bearer\s+\S+|mo_[A-Za-z0-9_-]{20,}|postgres(?:ql)?://[^:@/\s]+:[^@\s]+@)")
+_CREDENTIAL_FIELD = re.compile(
+    r"\b(?P<name>\w*?(?:token|key|secret|passwd|password))"
+    r"(?P<sep>=|[\"']?\s*:\s*[\"'])"
+    r"(?P<value>[^&\s\"'<>,;()\[\]{}]+)",
+    re.IGNORECASE,
+)
+"""`name=value` in a query string or form, and `"name": "value"` in JSON or a Python repr."""
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:@/\s]+:)[^@\s]+@", re.IGNORECASE)
+_BEARER = re.compile(r"\bBearer\s+\S+", re.IGNORECASE)
+_BASIC = re.compile(r"\bBasic\s+(?P<credential>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])", re.IGNORECASE)
+_API_TOKEN = re.compile(r"\bmo_[A-Za-z0-9_-]{20,}")
+
+_registered: set[str] = set()
+_exact: re.Pattern[str] | None = None
 
 
-def _scrub_text(value: str) -> str:
-    def hide(match: re.Match[str]) -> str:
-        text = match.group(0)
-        if text.startswith("postgres"):
-            user = text.split("://", 1)[1].split(":", 1)[0]
-            return f"{text.split('://', 1)[0]}://{user}:{REDACTED}@"
-        return REDACTED
+def register_secret(value: str | SecretStr) -> None:
+    """Redact `value` exactly, from now on, wherever it appears (also URL- and JSON-escaped)."""
+    global _exact
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if len(text) < SHORTEST_SECRET:
+        return
+    forms = {text, quote(text, safe=""), quote_plus(text), json.dumps(text)[1:-1]}
+    if forms <= _registered:
+        return
+    _registered.update(forms)
+    # Longest first, so a secret that contains another is hidden whole.
+    _exact = re.compile("|".join(re.escape(v) for v in sorted(_registered, key=len, reverse=True)))
 
-    return _SECRET_VALUE.sub(hide, value)
+
+def register_secrets(model: BaseModel) -> None:
+    """Register every SecretStr a loaded model holds (at any depth), e.g. a platform account."""
+    for name in type(model).model_fields:
+        _register_value(getattr(model, name))
+
+
+def _register_value(value: object) -> None:
+    if isinstance(value, SecretStr):
+        register_secret(value)
+    elif isinstance(value, BaseModel):
+        register_secrets(value)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _register_value(item)
+
+
+def _register_url_secrets(url: str | None) -> None:
+    """A URL's password and query values (a WeCom robot's `key`) are secrets of their own."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.password:
+        register_secret(parts.password)
+    for _name, value in parse_qsl(parts.query):
+        register_secret(value)
+
+
+def _hide_basic(match: re.Match[str]) -> str:
+    """A Basic credential is base64 of `user:password`; other words after "Basic" are left alone."""
+    try:
+        decoded = base64.b64decode(match["credential"], validate=True)
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    return f"Basic {REDACTED}" if b":" in decoded else match.group(0)
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered secret and every credential-looking value masked."""
+    if _exact is not None:
+        text = _exact.sub(REDACTED, text)
+    text = _CREDENTIAL_FIELD.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED}@", text)
+    text = _BEARER.sub(f"Bearer {REDACTED}", text)
+    text = _BASIC.sub(_hide_basic, text)
+    return _API_TOKEN.sub(REDACTED, text)
 
 
 def redact(value: Any) -> Any:
@@ -44,7 +123,9 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(redact(v) for v in value)
     if isinstance(value, str):
-        return _scrub_text(value)
+        return scrub(value)
+    if isinstance(value, BaseException):  # logged as a value (error=exc): its text, scrubbed
+        return scrub(f"{type(value).__name__}: {value}")
     return value
 
 
@@ -78,7 +159,14 @@ def _drop_color_message(
 
 
 def configure_logging(settings: Settings) -> None:
-    """Route structlog and the standard library (uvicorn, temporalio, asyncpg) through one pipeline."""
+    """Route structlog and the standard library (uvicorn, temporalio, asyncpg) through one pipeline.
+
+    The settings' own secrets (SecretStr fields, the database password, the notification
+    webhook's key) are registered for exact redaction here, since every process passes here first.
+    """
+    register_secrets(settings)
+    _register_url_secrets(settings.dsn)
+    _register_url_secrets(settings.notify_webhook)
     level = getattr(logging, settings.log_level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -87,6 +175,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _temporal_context,
         _drop_color_message,
+        structlog.processors.format_exc_info,  # the traceback as text, so the redactor sees it
         redact_secrets,
     ]
     renderer: Any = (
@@ -102,11 +191,7 @@ def configure_logging(settings: Settings) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

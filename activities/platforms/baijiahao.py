@@ -37,7 +37,10 @@ class BaijiahaoAdapter:
     async def call(self, path: str, body: dict[str, object]) -> dict[str, object]:
         credentials = {"app_id": self.account.appid, "app_token": self.account.token.get_secret_value()}
         answer = json_body(
-            await send(self.client, "POST", f"{self.base}{path}", json={**credentials, **body})
+            await send(
+                self.client, "POST", f"{self.base}{path}", who="Baijiahao", json={**credentials, **body}
+            ),
+            "Baijiahao",
         )
         errno = int(str(answer.get("errno", 0)))
         if errno:

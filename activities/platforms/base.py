@@ -1,6 +1,9 @@
 """The contract every platform adapter keeps, and how platform failures are classified.
 
 The outcomes themselves (domain/outcomes.py) are domain values: workflows decide on them.
+A failure's text travels far (an outcome's reason, an immutable event, a Temporal history, the
+API): it is scrubbed by the redactor where the exception is made (R-SECRETS), so neither an
+adapter's wording nor a platform's own message that echoes a request can carry a credential.
 """
 
 from collections.abc import Awaitable
@@ -9,6 +12,7 @@ from typing import Protocol
 
 from domain.outcomes import Inbound, Metrics, Post, PublishOutcome, ReplyOutcome
 from domain.platforms import Platform
+from mediaops.logging import scrub
 
 
 class PlatformError(Exception):
@@ -17,6 +21,7 @@ class PlatformError(Exception):
     def __init__(
         self, message: str, *, code: str | None = None, retryable: bool, retry_after: timedelta | None = None
     ) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.code = code
@@ -29,6 +34,9 @@ class PlatformError(Exception):
 
 class MaybeSent(Exception):
     """The request left and no answer came back: it may have been carried out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(scrub(message))
 
 
 class PlatformAdapter(Protocol):

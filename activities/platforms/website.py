@@ -24,8 +24,11 @@ from activities.platforms.base import (
     unsupported,
 )
 from activities.platforms.content import sanitise
-from activities.platforms.http import send
+from activities.platforms.http import refused, send
 from domain.platforms import Platform
+
+NAME = "WordPress"
+"""How errors name the website's CMS."""
 
 
 def slug_for(key: str) -> str:
@@ -45,11 +48,7 @@ def _check(response: httpx.Response) -> Any:
             "WordPress is rate-limiting", code="429", retryable=True, retry_after=timedelta(seconds=wait)
         )
     if response.status_code >= 400:
-        raise PlatformError(
-            f"WordPress answered HTTP {response.status_code}: {response.text[:200]}",
-            code=str(response.status_code),
-            retryable=False,
-        )
+        raise refused(response, NAME)
     return response.json()
 
 
@@ -65,23 +64,25 @@ class WebsiteAdapter:
     async def publish(self, post: Post) -> PublishOutcome:
         slug = slug_for(post.key)
         existing = _check(
-            await send(self.client, "GET", f"{self.api}/posts", params={"slug": slug, "status": "any"})
+            await send(
+                self.client, "GET", f"{self.api}/posts", who=NAME, params={"slug": slug, "status": "any"}
+            )
         )
         if existing:
             return _outcome(existing[0])
         body = {"title": post.title, "content": sanitise(post.body_html), "status": "publish", "slug": slug}
         try:
-            created = _check(await send(self.client, "POST", f"{self.api}/posts", json=body))
+            created = _check(await send(self.client, "POST", f"{self.api}/posts", who=NAME, json=body))
         except MaybeSent as exc:
             return PublishOutcome(state="unknown", platform_ids={"slug": slug}, reason=f"{exc}: it may exist")
         return _outcome(created)
 
     async def status(self, handle: str) -> PublishOutcome:
-        return _outcome(_check(await send(self.client, "GET", f"{self.api}/posts/{handle}")))
+        return _outcome(_check(await send(self.client, "GET", f"{self.api}/posts/{handle}", who=NAME)))
 
     async def inquiries(self, threads: list[str], since: datetime) -> list[Inbound]:
         params = {"after": since.isoformat(), "per_page": 100, "orderby": "date", "order": "asc"}
-        comments = _check(await send(self.client, "GET", f"{self.api}/comments", params=params))
+        comments = _check(await send(self.client, "GET", f"{self.api}/comments", who=NAME, params=params))
         return [
             Inbound(
                 platform=self.platform,
@@ -100,7 +101,7 @@ class WebsiteAdapter:
         body = {"post": int(inbound.thread or 0), "parent": int(inbound.message_id), "content": text}
 
         async def create() -> None:
-            _check(await send(self.client, "POST", f"{self.api}/comments", json=body))
+            _check(await send(self.client, "POST", f"{self.api}/comments", who=NAME, json=body))
 
         return await reply_outcome(create())
 

@@ -22,7 +22,7 @@ from activities.platforms.base import (
     ReplyOutcome,
     reply_outcome,
 )
-from activities.platforms.http import json_body, send
+from activities.platforms.http import json_body, refused, send
 from domain.counting import length_problems, weibo_units
 from domain.platforms import Platform
 
@@ -68,20 +68,22 @@ class WeiboAdapter:
     async def call(self, method: str, path: str, **fields: Any) -> Any:
         token = {"access_token": self.account.token.get_secret_value()}
         if method == "GET":
-            response = await send(self.client, "GET", f"{self.base}{path}", params={**fields, **token})
+            response = await send(
+                self.client, "GET", f"{self.base}{path}", who="Weibo", params={**fields, **token}
+            )
         else:
-            response = await send(self.client, "POST", f"{self.base}{path}", data={**fields, **token})
+            response = await send(
+                self.client, "POST", f"{self.base}{path}", who="Weibo", data={**fields, **token}
+            )
         body = (
-            json_body(response)
+            json_body(response, "Weibo")
             if response.headers.get("content-type", "").startswith("application/json")
             else {}
         )
         if "error_code" in body:
             raise classify(body)
         if response.status_code >= 400:
-            raise PlatformError(
-                f"Weibo answered HTTP {response.status_code}", code=str(response.status_code), retryable=False
-            )
+            raise refused(response, "Weibo")
         return body
 
     def status_text(self, post: Post) -> str:

@@ -2,15 +2,17 @@
 
 import asyncio
 import base64
+import html
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
-FaultKind = Literal["http_500", "errcode", "timeout_after_accept"]
+FaultKind = Literal["http_500", "errcode", "timeout_after_accept", "html"]
 
 # A 1x1 JPEG, served as /assets/<name>.jpg so publishing can fetch real image bytes.
 TINY_JPEG = base64.b64decode(
@@ -27,6 +29,12 @@ class Fault(BaseModel):
     errmsg: str = "injected fault"
     delay_s: float = Field(
         default=8.0, ge=0, description="for timeout_after_accept: how long to hold the answer"
+    )
+    status: int = Field(
+        default=413,
+        ge=200,
+        le=599,
+        description="for html: the page's HTTP status (an error page; 200: a captive portal's page)",
     )
     times: int = Field(default=1, ge=1)
 
@@ -48,12 +56,36 @@ class Faults:
         return None
 
 
-async def before(fault: Fault | None, error_body: dict[str, object] | None = None) -> Response | None:
-    """The response a fault forces before the request is handled (None: handle it)."""
+PHRASES = {s.value: s.phrase for s in HTTPStatus}
+
+
+def error_page(status: int, url: str | None) -> str:
+    """The HTML a front end or an egress proxy answers instead of the platform.
+
+    Like a proxy's page, it names the URL it was asked for, query and all, when given one: a client
+    that quotes the page in an error would leak whatever the query carries (an access_token).
+    """
+    title = f"{status} {PHRASES.get(status, 'Error')}"
+    asked = f"<p>While trying to retrieve the URL: {html.escape(url)}</p>" if url else ""
+    return (
+        f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center>"
+        f"{asked}<hr><center>nginx</center></body></html>"
+    )
+
+
+async def before(
+    fault: Fault | None, error_body: dict[str, object] | None = None, *, url: str | None = None
+) -> Response | None:
+    """The response a fault forces before the request is handled (None: handle it).
+
+    `url` is the request's URL, for an `html` page to name.
+    """
     if fault is None:
         return None
     if fault.kind == "http_500":
         return Response("injected server error", status_code=500)
+    if fault.kind == "html":
+        return HTMLResponse(error_page(fault.status, url), status_code=fault.status)
     if fault.kind == "errcode":
         return JSONResponse(error_body or {"errcode": fault.errcode, "errmsg": fault.errmsg})
     return None
