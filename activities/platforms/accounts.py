@@ -11,15 +11,42 @@ they print as '**********' anywhere they might be logged.
     appid = "wx..."
     secret = "..."
     token = "..."                 # the server-URL callback token
+    original_id = "gh_..."        # 原始ID: what WeChat puts in a pushed message's ToUserName
     aes_keys = ["current-43-char-key", "previous-key"]
+    image_hosts = ["cdn.example.com", "10.0.0.8:8080"]   # fetched from without address checks
+    default_cover = "https://cdn.example.com/cover.jpg"  # or a media_id: a text-only post's cover
+
+A platform that pushes to us (WeChat, the mini program, Weibo) signs each push with a key; an
+account without it does not load, since sha1 over an empty key is a signature anyone can make.
 """
 
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from activities.platforms.wechat_crypto import decode_aes_key
 from domain.platforms import Platform
+from mediaops.logging import register_secrets
+
+CALLBACK_KEY_FIELD: dict[Platform, str] = {
+    Platform.WECHAT: "token",
+    Platform.MINIPROGRAM: "token",
+    Platform.WEIBO: "secret",
+}
+"""Where each pushing platform's signing key is: WeChat's server-URL token, Weibo's app secret."""
+
+ImageHost = Annotated[str, Field(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")]
+"""An image host as an account lists it: a name or an address ([...] for IPv6), optionally :port."""
 
 
 class Account(BaseModel):
@@ -32,9 +59,47 @@ class Account(BaseModel):
     secret: SecretStr = SecretStr("")
     token: SecretStr = SecretStr("")
     aes_keys: tuple[SecretStr, ...] = ()
+    original_id: str = Field(default="", pattern=r"^(gh_[0-9a-z]{12})?$")
+    """WeChat's original id (原始ID, the 开发者微信号 `gh_` + 12 characters) of an official account or
+    mini program: a pushed message's ToUserName, where the appid never appears."""
     username: str = ""
     password: SecretStr = SecretStr("")
     timeout_s: float = Field(default=15.0, gt=0)
+    image_hosts: tuple[ImageHost, ...] = ()
+    """Hosts (`host`, or `host:port` to allow that port too) the worker fetches this account's
+    images from without refusing private addresses: the company CDN, the demo's fakes. Any other
+    image must be on a public address and port 80 or 443 (activities/platforms/images.py)."""
+    default_cover: str = Field(default="", pattern=r"^(https?://\S+|[A-Za-z0-9_-]+)?$")
+    """WeChat: the cover of a post without an image, as an image URL or a permanent material's media_id."""
+
+    @field_validator("aes_keys")
+    @classmethod
+    def _aes_keys_decode(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        """A mistyped EncodingAESKey stops the start, not every safe-mode message after it."""
+        for key in keys:
+            decode_aes_key(key.get_secret_value())
+        return keys
+
+    @model_validator(mode="after")
+    def _callbacks_are_keyed(self) -> "Account":
+        key = self.callback_key()
+        if key is not None and not key.get_secret_value().strip():
+            raise ValueError(
+                f"a {self.platform} account needs `{CALLBACK_KEY_FIELD[self.platform]}`: its pushes are "
+                "signed with it, and one signed with an empty key could come from anyone"
+            )
+        if self.platform in (Platform.WECHAT, Platform.MINIPROGRAM) and not self.original_id:
+            raise ValueError(
+                f"a {self.platform} account needs `original_id` (gh_...): the ToUserName of every "
+                "message WeChat pushes to it"
+            )
+        return self
+
+    def callback_key(self) -> SecretStr | None:
+        """The key this account's pushes are signed with; None for a platform that never pushes."""
+        field = CALLBACK_KEY_FIELD.get(self.platform)
+        key = getattr(self, field) if field else None
+        return key if isinstance(key, SecretStr) else None
 
 
 class AccountsError(ValueError):
@@ -49,6 +114,7 @@ class Accounts:
             if key in self._by_key:
                 raise AccountsError(f"account {account.platform}/{account.name} is configured twice")
             self._by_key[key] = account
+            register_secrets(account)  # R-SECRETS: redacted exactly wherever they would appear
 
     def get(self, platform: Platform, name: str) -> Account:
         try:
@@ -72,6 +138,9 @@ class Accounts:
             try:
                 accounts.append(Account.model_validate(entry))
             except ValidationError as exc:
-                fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                raise AccountsError(f"{path}: account #{i + 1}: {fields}") from None
+                fields = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'account'}: {e['msg']}" for e in exc.errors()
+                )
+                named = f" ({entry.get('platform')}/{entry.get('name')})" if isinstance(entry, dict) else ""
+                raise AccountsError(f"{path}: account #{i + 1}{named}: {fields}") from None
         return cls(accounts)

@@ -47,21 +47,26 @@ def _unpad(data: bytes) -> bytes:
     return data[:-n]
 
 
+def decode_aes_key(encoding_aes_key: str) -> bytes:
+    """The AES-256 key an EncodingAESKey stands for; ValueError for anything that is not one, so a
+    mistyped key is refused when the accounts are loaded rather than on the first message."""
+    try:
+        key = base64.b64decode(encoding_aes_key + "=", validate=True)
+    except ValueError:
+        key = b""
+    if len(encoding_aes_key) != 43 or len(key) != 32:
+        raise ValueError("an EncodingAESKey is 43 base64 characters that decode to 32 bytes")
+    return key
+
+
 class WeChatCipher:
     """Encrypts and decrypts WeChat's safe-mode envelopes for one appid."""
 
     def __init__(self, aes_keys: Sequence[str], appid: str) -> None:
         if not aes_keys:
             raise ValueError("at least one EncodingAESKey is needed")
-        self.keys = [self._key(k) for k in aes_keys]
+        self.keys = [decode_aes_key(k) for k in aes_keys]
         self.appid = appid
-
-    @staticmethod
-    def _key(encoding_aes_key: str) -> bytes:
-        key = base64.b64decode(encoding_aes_key + "=")
-        if len(key) != 32:
-            raise ValueError("an EncodingAESKey is 43 characters that decode to 32 bytes")
-        return key
 
     def encrypt(self, message: bytes, *, random16: bytes | None = None) -> str:
         """With the current key (the first); `random16` is for tests against fixed vectors."""

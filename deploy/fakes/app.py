@@ -4,6 +4,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -19,6 +20,7 @@ def wechat_state(accounts: Accounts, platform: Platform, callback_base: str | No
     apps = {
         a.appid: wechat.FakeApp(
             appid=a.appid,
+            original_id=a.original_id,
             secret=a.secret.get_secret_value(),
             token=a.token.get_secret_value(),
             aes_key=a.aes_keys[0].get_secret_value() if a.aes_keys else None,
@@ -62,23 +64,30 @@ def create_fakes_app(accounts: Accounts, callback_base: str | None = None) -> Fa
 
 
 def demo_account_list(base: str, *, timeout_s: float = 15.0) -> list[Account]:
-    """One `demo` account per platform, pointing at fakes served at `base` (what `make run` uses)."""
+    """One `demo` account per platform, pointing at fakes served at `base` (what `make run` uses).
+
+    Each may fetch images from the fakes (their host:port, on loopback, is the accounts' one image
+    host), and the WeChat account's default cover is one the fakes serve.
+    """
     secret = SecretStr
-    common = {"name": "demo", "timeout_s": timeout_s}
+    common = {"name": "demo", "timeout_s": timeout_s, "image_hosts": (urlsplit(base).netloc,)}
     return [
         Account(
             platform=Platform.WECHAT,
             base_url=f"{base}/wechat",
             appid="wxdemo0000000001",
+            original_id="gh_de0000000001",
             secret=secret("demo-wechat-secret"),
             token=secret("demo-wechat-token"),
             aes_keys=(secret(DEMO_AES_KEY),),
+            default_cover=f"{base}/assets/default-cover.jpg",
             **common,
         ),
         Account(
             platform=Platform.MINIPROGRAM,
             base_url=f"{base}/miniprogram",
             appid="wxdemomini000001",
+            original_id="gh_de0000000002",
             secret=secret("demo-mini-secret"),
             token=secret("demo-mini-token"),
             username="demo-env",
@@ -95,6 +104,7 @@ def demo_account_list(base: str, *, timeout_s: float = 15.0) -> list[Account]:
             platform=Platform.WEIBO,
             base_url=f"{base}/weibo",
             appid="1000001",
+            secret=secret("demo-weibo-secret"),
             token=secret("demo-weibo-token"),
             **common,
         ),

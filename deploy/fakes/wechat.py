@@ -1,5 +1,5 @@
 """A fake WeChat official-account API (and server-URL pusher), stateful and faithful enough to test
-the adapter and to run the system offline. Behaviour follows ../shared/reference/platforms.md."""
+the adapter and to run the system offline. Behaviour follows docs/reference/platforms.md."""
 
 import asyncio
 import secrets
@@ -23,6 +23,8 @@ REPLIES_PER_MESSAGE = 5
 @dataclass
 class FakeApp:
     appid: str
+    original_id: str
+    """What WeChat puts in ToUserName of every push (`gh_...`); the appid is never there."""
     secret: str
     token: str
     aes_key: str | None
@@ -59,7 +61,7 @@ def signed(app: FakeApp, plain_xml: str) -> tuple[dict[str, str], str]:
         return query, plain_xml
     encrypted = WeChatCipher([app.aes_key], app.appid).encrypt(plain_xml.encode())
     query.update(encrypt_type="aes", msg_signature=signature(app.token, timestamp, nonce, encrypted))
-    return query, to_xml({"ToUserName": app.appid, "Encrypt": encrypted})
+    return query, to_xml({"ToUserName": app.original_id, "Encrypt": encrypted})
 
 
 async def deliver(state: "WeChatState", app: FakeApp, plain_xml: str) -> dict[str, Any]:
@@ -125,12 +127,13 @@ def router(state: WeChatState) -> APIRouter:
                 for k, v in state.jobs.items()
             },
             "pushes": state.pushes,
+            "materials": list(state.materials),
         },
     )
 
     async def guarded(request: Request, handler: Any) -> Response:
         fault = state.faults.take(request.url.path, request.method)
-        forced = await before(fault)
+        forced = await before(fault, url=str(request.url))
         if forced is not None:
             return forced
         if request.url.path.endswith("/stable_token"):
@@ -192,6 +195,17 @@ def router(state: WeChatState) -> APIRouter:
 
         return await guarded(request, handle)
 
+    @api.post("/cgi-bin/material/del_material")
+    async def del_material(request: Request) -> Response:
+        body = await request.json()
+
+        async def handle(_: str) -> Response:
+            if state.materials.pop(str(body.get("media_id")), None) is None:
+                return _err(40007, "invalid media_id")
+            return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+        return await guarded(request, handle)
+
     @api.post("/cgi-bin/draft/add")
     async def draft_add(request: Request) -> Response:
         body = await request.json()
@@ -248,7 +262,7 @@ def router(state: WeChatState) -> APIRouter:
         app = state.apps[job["appid"]]
         header = to_xml(
             {
-                "ToUserName": app.appid,
+                "ToUserName": app.original_id,
                 "FromUserName": "mphelper",
                 "CreateTime": int(state.now()),
                 "MsgType": "event",
@@ -412,7 +426,7 @@ def router(state: WeChatState) -> APIRouter:
         if not message.deliver:
             return {"recorded": True, "delivered": False}
         fields: dict[str, str | int] = {
-            "ToUserName": app.appid,
+            "ToUserName": app.original_id,
             "FromUserName": message.openid,
             "CreateTime": int(state.now()),
             "MsgType": "text",
