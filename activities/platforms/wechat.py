@@ -3,9 +3,14 @@
 Publishing is draft/add then freepublish/submit, whose errcode 0 only means *accepted*: the result
 comes later by the PUBLISHJOBFINISH push or by polling freepublish/get, so a successful submit is a
 *pending* outcome with the publish_id as its handle. Images are re-hosted with media/uploadimg and
-the cover becomes permanent thumb material, as WeChat strips external images.
+the cover becomes permanent thumb material, as WeChat strips external images. Every image is
+fetched through the guarded fetcher (activities/platforms/images.py), under the account's image
+hosts. The cover is the post's first image, else the account's `default_cover` (a URL, or the
+media_id of permanent material), so a text-only post publishes too.
 """
 
+import hashlib
+import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,14 +31,20 @@ from activities.platforms.base import (
 )
 from activities.platforms.content import image_sources, rewrite_images, sanitise
 from activities.platforms.http import json_body, send
+from activities.platforms.images import JPEG, PNG, ImageFetcher, ImageHosts
 from domain.counting import length_problems
 from domain.platforms import Platform
 
+NAME = "WeChat"
+"""How errors name the platform (the mini program calls the same API)."""
 TOKEN_ERRORS = {40001, 40014, 42001}
 RETRY_NOW = {-1, -1000}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOKEN_MARGIN_S = 300
 MAX_IMAGE_BYTES = 1_000_000
+IMAGE_FORMATS = (JPEG, PNG)
+"""What uploadimg and thumb material take (platforms.md: jpg/png under 1 MB)."""
+MEDIA_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 NEEDS_A_PERSON = {
     40013: "the account's appid is invalid",
@@ -93,14 +104,23 @@ class WeChatAdapter:
         self.account = account
         self.base = account.base_url.rstrip("/")
         self.client = client or httpx.AsyncClient(timeout=account.timeout_s)
+        self.images = ImageFetcher(
+            ImageHosts.of(account.image_hosts),
+            IMAGE_FORMATS,
+            max_bytes=MAX_IMAGE_BYTES,
+            deadline_s=account.timeout_s,
+        )
         self._token: str | None = None
         self._token_until = 0.0
+        self._covers: dict[str, str] = {}
+        """Thumb material this worker added, by the SHA-256 of its image: media_id."""
 
     async def _fetch_token(self, *, force: bool) -> str:
         response = await send(
             self.client,
             "POST",
             f"{self.base}/cgi-bin/stable_token",
+            who=NAME,
             json={
                 "grant_type": "client_credential",
                 "appid": self.account.appid,
@@ -108,7 +128,7 @@ class WeChatAdapter:
                 "force_refresh": force,
             },
         )
-        body = json_body(response)
+        body = json_body(response, NAME)
         if body.get("errcode"):
             raise classify(int(body["errcode"]), str(body.get("errmsg", "")), datetime.now(UTC))
         self._token = str(body["access_token"])
@@ -136,11 +156,12 @@ class WeChatAdapter:
                 self.client,
                 "POST",
                 f"{self.base}{path}",
+                who=NAME,
                 params={**(params or {}), "access_token": token},
                 json=json,
                 files=files,
             )
-            body = json_body(response)
+            body = json_body(response, NAME)
             errcode = int(body.get("errcode", 0) or 0)
             if errcode == 0:
                 return body
@@ -150,54 +171,67 @@ class WeChatAdapter:
             raise classify(errcode, str(body.get("errmsg", "")), datetime.now(UTC))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _download(self, url: str) -> tuple[str, bytes, str]:
-        response = await send(self.client, "GET", url)
-        if response.status_code != 200:
-            raise PlatformError(f"image {url} answered HTTP {response.status_code}", retryable=False)
-        kind = response.headers.get("content-type", "").split(";")[0].strip()
-        if kind not in ("image/jpeg", "image/png"):
-            raise PlatformError(
-                f"image {url} is {kind or 'of no type'}; WeChat takes JPEG or PNG", retryable=False
-            )
-        if len(response.content) > MAX_IMAGE_BYTES:
-            raise PlatformError(f"image {url} is over 1 MB, WeChat's limit", retryable=False)
-        name = "image.jpg" if kind == "image/jpeg" else "image.png"
-        return name, response.content, kind
-
     async def upload_image(self, url: str) -> str:
         """Re-host an article image on WeChat (uploadimg); returns WeChat's URL for it."""
-        body = await self.call("/cgi-bin/media/uploadimg", files={"media": await self._download(url)})
+        image = await self.images.fetch(url)
+        body = await self.call("/cgi-bin/media/uploadimg", files={"media": image.upload()})
         return str(body["url"])
 
-    async def cover(self, url: str) -> str:
-        """The cover as permanent thumb material; returns its media_id."""
-        body = await self.call(
-            "/cgi-bin/material/add_material",
-            params={"type": "thumb"},
-            files={"media": await self._download(url)},
-        )
-        return str(body["media_id"])
+    async def cover(self, cover: str) -> str:
+        """The cover's media_id: a media_id as it is, else the image at the URL as permanent thumb
+        material, added once per distinct image by this worker: permanent material has a quota,
+        which a retried publish, or the default cover of every text-only post, would spend (L13)."""
+        if MEDIA_ID.fullmatch(cover):
+            return cover
+        image = await self.images.fetch(cover)
+        digest = hashlib.sha256(image.data).hexdigest()
+        if digest not in self._covers:
+            body = await self.call(
+                "/cgi-bin/material/add_material", params={"type": "thumb"}, files={"media": image.upload()}
+            )
+            self._covers[digest] = str(body["media_id"])
+        return self._covers[digest]
+
+    def _forget_cover(self, media_id: str) -> bool:
+        """Drop a remembered cover (WeChat no longer has it); whether it was one of ours."""
+        remembered = [digest for digest, known in self._covers.items() if known == media_id]
+        for digest in remembered:
+            del self._covers[digest]
+        return bool(remembered)
 
     async def publish(self, post: Post) -> PublishOutcome:
         html = sanitise(post.body_html)
         problems = length_problems(Platform.WECHAT, title=post.title, body_html=html)
-        cover = post.cover_image_url or next(iter(image_sources(html)), "")
+        cover = post.cover_image_url or next(iter(image_sources(html)), "") or self.account.default_cover
         if not cover:
-            problems.append("wechat: an article needs a cover image (thumb), and this post has no image")
+            problems.append(
+                "wechat: an article needs a cover image (thumb): this post has no image, and the account "
+                "no default cover"
+            )
         if problems:
             return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
         hosted = {src: await self.upload_image(src) for src in image_sources(html)}
+        thumb = await self.cover(cover)
         article = {
             "title": post.title,
             "author": post.author[:16],
             "digest": post.digest[:128],
             "content": rewrite_images(html, hosted),
             "content_source_url": post.source_url,
-            "thumb_media_id": await self.cover(cover),
+            "thumb_media_id": thumb,
             "need_open_comment": 1,
             "only_fans_can_comment": 0,
         }
-        draft = await self.call("/cgi-bin/draft/add", json={"articles": [article]})
+        try:
+            draft = await self.call("/cgi-bin/draft/add", json={"articles": [article]})
+        except PlatformError as exc:
+            if exc.code != "40007" or not self._forget_cover(thumb):
+                raise
+            raise PlatformError(
+                "the cover's thumb material is no longer on WeChat; it is added again on the retry",
+                code="40007",
+                retryable=True,
+            ) from None
         media_id = str(draft["media_id"])
         try:
             submitted = await self.call("/cgi-bin/freepublish/submit", json={"media_id": media_id})

@@ -1,4 +1,5 @@
-"""The WeChat adapter against the fake WeChat, over HTTP: every operation and every error class."""
+"""The WeChat adapter against the fake WeChat, over HTTP: every operation and every error class,
+the default cover, and images the worker must not fetch."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -6,9 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from activities.content_checks import CheckRequest, CheckResult, ContentChecks
 from activities.platforms.base import Inbound, PlatformError, Post
 from activities.platforms.wechat import WeChatAdapter, classify, until_midnight_shanghai
+from domain.articles import Content
 from domain.platforms import Platform
+from domain.policy import Policy
+from domain.rules import RuleId
+from tests.http_support import TinyServer, jpeg
 from tests.platforms_support import Fakes, running_fakes
 
 W = Platform.WECHAT
@@ -61,10 +67,105 @@ async def test_scripts_and_foreign_images_do_not_reach_wechat(fakes: Fakes, wech
     assert drafted.count('src="http://mmbiz.qpic.cn/') == 2
 
 
-async def test_a_post_without_any_image_fails_with_a_reason(fakes: Fakes, wechat: WeChatAdapter) -> None:
+def materials(state: dict[str, object]) -> set[str]:
+    """The fake's permanent material, by media_id."""
+    listed = state["materials"]
+    assert isinstance(listed, list)
+    return set(listed)
+
+
+async def test_a_text_only_post_publishes_with_the_default_cover(fakes: Fakes, wechat: WeChatAdapter) -> None:
+    assert wechat.account.default_cover == fakes.image("default-cover")
+    before = await fakes.state(W)
+    outcome = await wechat.publish(post(fakes, body_html="<p>只有文字，没有图片。</p>"))
+    assert outcome.state == "pending"
+    assert (await wechat.status(outcome.handle or "")).state == "published"
+    again = await wechat.publish(post(fakes, body_html="<p>又一篇纯文字。</p>"))
+    assert again.state == "pending"
+    after = await fakes.state(W)
+    assert after["images"] == before["images"]  # nothing to re-host
+    assert len(materials(after) - materials(before)) == 1  # the default cover: added once, then reused (L13)
+
+
+async def test_a_cover_deleted_on_wechat_is_added_again_on_the_retry(fakes: Fakes) -> None:
+    wechat = WeChatAdapter(fakes.account(W))
+    before = materials(await fakes.state(W))
+    assert (await wechat.publish(post(fakes, body_html="<p>文字</p>"))).state == "pending"
+    (thumb,) = materials(await fakes.state(W)) - before
+    await wechat.call("/cgi-bin/material/del_material", json={"media_id": thumb})  # as an admin might
+    with pytest.raises(PlatformError) as caught:
+        await wechat.publish(post(fakes, body_html="<p>文字</p>"))
+    assert caught.value.retryable
+    assert caught.value.code == "40007"
+    assert (await wechat.publish(post(fakes, body_html="<p>文字</p>"))).state == "pending"
+    assert thumb not in materials(await fakes.state(W))
+
+
+async def test_a_default_cover_may_be_material_already_on_wechat(fakes: Fakes, wechat: WeChatAdapter) -> None:
+    before = materials(await fakes.state(W))
+    assert (await wechat.publish(post(fakes, body_html="<p>文字</p>"))).state == "pending"
+    (thumb,) = materials(await fakes.state(W)) - before
+    by_id = WeChatAdapter(fakes.account(W).model_copy(update={"default_cover": thumb}))
+    assert (await by_id.publish(post(fakes, body_html="<p>文字</p>"))).state == "pending"
+    assert materials(await fakes.state(W)) - before == {thumb}  # used as it is, nothing fetched or added
+
+
+async def test_without_an_image_or_a_default_cover_the_post_fails_with_a_reason(fakes: Fakes) -> None:
+    wechat = WeChatAdapter(fakes.account(W).model_copy(update={"default_cover": ""}))
     outcome = await wechat.publish(post(fakes, body_html="<p>no picture</p>"))
     assert outcome.state == "failed"
     assert "cover image" in (outcome.reason or "")
+
+
+async def checked(fakes: Fakes, body: str, *platforms: Platform) -> CheckResult:
+    """The content checks, as the worker runs them at submission, with the fakes' demo accounts."""
+    article = Content(
+        title="本周市场部活动预告",
+        body=body,
+        category="company_news",
+        platforms=platforms,
+        source="市场部",
+        editor="x",
+    )
+    return await ContentChecks(Policy(), fakes.accounts).check(
+        CheckRequest(content=article, author="li.content")
+    )
+
+
+@pytest.fixture
+async def internal() -> AsyncIterator[TinyServer]:
+    """A service on loopback that is on no account's image hosts, like the API's /healthz."""
+    async with TinyServer({"/healthz": jpeg()}).running() as server:
+        yield server
+
+
+async def test_an_image_off_the_allowlist_is_refused_at_check_time_and_never_fetched(
+    fakes: Fakes, wechat: WeChatAdapter, internal: TinyServer
+) -> None:
+    src = f"{internal.base}/healthz"
+    body = f'<p>本周活动</p><img src="{src}">'
+    result = await checked(fakes, body, W)
+    assert [(p.rule, p.message) for p in result.problems] == [
+        (
+            RuleId.ACCOUNTS,
+            f"image 1 ({internal.netloc}) is not on a public host, nor on the image hosts of the wechat "
+            "account 'demo'",
+        )
+    ]
+    before = await published_count(fakes)
+    with pytest.raises(PlatformError) as caught:
+        await wechat.publish(post(fakes, body_html=body))
+    assert caught.value.message == (
+        f"the image at {internal.netloc}/healthz could not be fetched as a JPEG or PNG of at most 1 MB"
+    )
+    assert not caught.value.retryable
+    assert internal.requests == []
+    assert await published_count(fakes) == before
+
+
+async def test_the_fakes_images_pass_the_checks(fakes: Fakes) -> None:
+    assert (await checked(fakes, f'<p>图</p><img src="{fakes.image()}">', *Platform)).problems == []
+    assert (await checked(fakes, "<p>只有文字</p>", W)).problems == []  # the default cover
 
 
 async def test_a_too_long_title_fails_before_any_call(fakes: Fakes, wechat: WeChatAdapter) -> None:

@@ -1,4 +1,6 @@
-from activities.platforms.content import image_sources, plain_text, rewrite_images, sanitise
+import pytest
+
+from activities.platforms.content import image_sources, images, plain_text, rewrite_images, sanitise
 from domain.counting import characters, length_problems, reply_problems, utf8_bytes, weibo_units
 from domain.platforms import Platform
 
@@ -42,3 +44,37 @@ def test_images_found_and_rewritten() -> None:
     )
     assert image_sources(rewritten) == ["https://w/1", "https://w/2"]
     assert plain_text("<p>一 <b>二</b></p>") == "一 二"
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "/uploads/a.jpg",
+        "a.jpg",
+        "//cdn.example.com/a.jpg",
+        "mailto:x@example.com",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "http://user:pw@cdn.example.com/a.jpg",
+    ],
+)
+def test_only_absolute_http_image_sources_reach_an_adapter(src: str) -> None:
+    html = sanitise(f'<p>x</p><img src="{src}" alt="a"><img src="https://cdn.example.com/b.png">')
+    assert html == '<p>x</p><img alt="a"><img src="https://cdn.example.com/b.png">'
+    assert image_sources(html) == ["https://cdn.example.com/b.png"]
+
+
+def test_every_image_is_numbered_even_without_a_source() -> None:
+    assert images('<img src="/a.jpg"><img><img src="http://h/b.jpg"><img src="/a.jpg">') == [
+        "/a.jpg",
+        "",
+        "http://h/b.jpg",
+        "/a.jpg",
+    ]
+
+
+def test_a_source_with_an_apostrophe_is_rewritten_too() -> None:
+    html = sanitise("<img src=\"http://a/it's.jpg?x=1&amp;y=2\"><img src='http://a/&quot;q&quot;.png'>")
+    sources = image_sources(html)
+    assert sources == ["http://a/it's.jpg?x=1&y=2", 'http://a/"q".png']
+    rewritten = rewrite_images(html, {sources[0]: "https://w/1", sources[1]: "https://w/2"})
+    assert image_sources(rewritten) == ["https://w/1", "https://w/2"]
