@@ -6,16 +6,17 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from activities.platforms.accounts import Accounts
-from api import articles, inquiries, webhooks
+from api import articles, inquiries, ops, webhooks
 from api.auth import allowed, current_user
 from api.errors import install_error_handlers
 from api.state import AppState, app_state
-from api.users import User, list_users
 from domain.roles import ROLE_TITLES, Permission, permissions_of
+from eventstore.users import User, list_users
 from mediaops.settings import Settings
 
 READY_TIMEOUT_S = 3.0
@@ -74,6 +75,14 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(articles.router)
     app.include_router(inquiries.router)
+    app.include_router(ops.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.codec_origins),
+        allow_credentials=True,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+    )
     State = Annotated[AppState, Depends(app_state)]
 
     @app.get("/healthz", tags=["operations"])

@@ -1,29 +1,32 @@
 """The article review chain over HTTP: submit, revise, review, confirm, withdraw, reconcile, read.
 
-Every action checks the role table first (403 naming the permission and the rule); the workflow's
-update validators then check the state (409 naming the rule: a stale version, a step not waiting
-for you). Lists come from the `articles` read model; one article is asked of its workflow.
+Every action checks the role table first (403 naming the permission and the rule); the command is
+then signed for the person and sent to the workflow, whose validators check the state and the
+separation of duties (403 / 409 / 422 naming the rule, see api/updates.py). A submission or a
+revision answers once its content checks have run (422 with the rule ids when they found
+problems). Lists come from the `articles` read model; one article is asked of its workflow.
 """
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import allowed
 from api.errors import error_body
 from api.state import AppState, app_state
-from api.updates import run_update
-from api.users import User
+from api.updates import run_update, sign
 from domain import articles as a
 from domain.platforms import Platform
 from domain.roles import Permission
+from eventstore.users import User
+from workflows.contracts import ArticleStart
 
 router = APIRouter(prefix="/articles", tags=["articles"])
 State = Annotated[AppState, Depends(app_state)]
@@ -96,10 +99,6 @@ def article_json(article: a.Article) -> dict[str, Any]:
     }
 
 
-def actor(user: User) -> a.Actor:
-    return a.Actor(id=user.id, roles=user.roles)
-
-
 def workflow_id(article_id: str) -> str:
     return f"article-{article_id}"
 
@@ -125,14 +124,35 @@ async def _view(state: AppState, article_id: str) -> a.Article:
     return a.Article.model_validate(view["article"])
 
 
-async def _update(state: AppState, article_id: str, name: str, command: BaseModel) -> JSONResponse:
+async def _update(state: AppState, user: User, article_id: str, command: dict[str, Any]) -> JSONResponse:
     return await run_update(
         state,
+        user,
         workflow_id(article_id),
-        name,
         command,
         lambda view: article_json(a.Article.model_validate(view["article"])),
     )
+
+
+async def _checked(handle: WorkflowHandle[Any, Any], version: int, status: int) -> JSONResponse | None:
+    """The article once `version`'s content checks have run: 422 naming the rules if they failed."""
+    for _ in range(100):  # the checks take milliseconds, normally
+        try:
+            view = await handle.query("state_and_decisions")
+        except RPCError:
+            view = None
+        if view and view["article"]["checked"] and view["article"]["version"] == version:
+            article = a.Article.model_validate(view["article"])
+            if article.problems:  # blocked before review; the article stays for the author to revise
+                rules = sorted({p.rule.value for p in article.problems})
+                detail = "; ".join(p.message for p in article.problems)
+                return JSONResponse(
+                    error_body("checks_failed", detail, rules=rules, article=article_json(article)),
+                    status_code=422,
+                )
+            return JSONResponse(article_json(article), status_code=status)
+        await asyncio.sleep(0.1)
+    return None
 
 
 @router.post("", status_code=201)
@@ -150,33 +170,21 @@ async def submit(
             )
         accounts[platform] = configured[0]
     article_id = uuid.uuid4().hex[:12]
-    content = a.Content(**body.model_dump(exclude={"platforms"}), platforms=tuple(body.platforms))
-    start = {
-        "submit": a.Submit(article_id=article_id, actor=actor(user), content=content, at=datetime.now(UTC)),
-        "policy": state.settings.policy,
-        "accounts": accounts,
+    submit = {
+        "kind": "submit",
+        "article_id": article_id,
+        "content": body.model_dump(mode="json"),
     }
+    signed = sign(state, user, workflow_id(article_id), submit)
     client = await state.temporal()
     handle = await client.start_workflow(
-        "Article", start, id=workflow_id(article_id), task_queue=state.settings.task_queue
+        "Article",
+        ArticleStart(submit=signed.model_dump(mode="json"), accounts=accounts),
+        id=workflow_id(article_id),
+        task_queue=state.settings.task_queue,
     )
-    for _ in range(100):  # the submission and its content checks take milliseconds, normally
-        try:
-            view = await handle.query("state_and_decisions")
-        except RPCError:
-            view = None
-        if view and view["article"]["checked"]:
-            article = a.Article.model_validate(view["article"])
-            if article.problems:  # blocked before review; the article stays for the author to revise
-                rules = sorted({p.rule.value for p in article.problems})
-                detail = "; ".join(p.message for p in article.problems)
-                return JSONResponse(
-                    error_body("checks_failed", detail, rules=rules, article=article_json(article)),
-                    status_code=422,
-                )
-            return JSONResponse(article_json(article), status_code=201)
-        await asyncio.sleep(0.1)
-    return JSONResponse({"id": article_id, "status": "submitted"}, status_code=202)
+    checked = await _checked(handle, 1, 201)
+    return checked or JSONResponse({"id": article_id, "status": "submitted"}, status_code=202)
 
 
 @router.get("")
@@ -209,17 +217,19 @@ async def revise(
     current = await _view(state, article_id)
     if current.content is None:
         raise HTTPException(404, detail=f"no article {article_id}")
-    changes = body.model_dump(exclude={"version"}, exclude_none=True)
-    if "platforms" in changes:
-        changes["platforms"] = tuple(changes["platforms"])
-    content = current.content.model_copy(update=changes)
-    command = a.Revise(
-        actor=actor(user),
-        version=body.version,
-        content=a.Content.model_validate(content.model_dump()),
-        at=datetime.now(UTC),
-    )
-    return await _update(state, article_id, "revise", command)
+    changes = body.model_dump(exclude={"version"}, exclude_unset=True)
+    try:
+        content = a.Content.model_validate({**current.content.model_dump(), **changes})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(error_body("invalid", f"{where}: {first['msg']}", field=where), status_code=422)
+    command = {"kind": "revise", "version": body.version, "content": content.model_dump(mode="json")}
+    answer = await _update(state, user, article_id, command)
+    if answer.status_code != 200:
+        return answer
+    handle = await _handle(state, article_id)
+    return await _checked(handle, body.version + 1, 200) or answer
 
 
 @router.post("/{article_id}/review")
@@ -229,14 +239,7 @@ async def review(
     state: State,
     user: Annotated[User, Depends(allowed(Permission.ARTICLE_REVIEW))],
 ) -> JSONResponse:
-    command = a.Review(
-        actor=actor(user),
-        version=body.version,
-        decision=body.decision,
-        comment=body.comment,
-        at=datetime.now(UTC),
-    )
-    return await _update(state, article_id, "review", command)
+    return await _update(state, user, article_id, {"kind": "review", **body.model_dump()})
 
 
 @router.post("/{article_id}/confirm")
@@ -246,8 +249,7 @@ async def confirm(
     state: State,
     user: Annotated[User, Depends(allowed(Permission.ARTICLE_CONFIRM))],
 ) -> JSONResponse:
-    command = a.Confirm(actor=actor(user), version=body.version, comment=body.comment, at=datetime.now(UTC))
-    return await _update(state, article_id, "confirm", command)
+    return await _update(state, user, article_id, {"kind": "confirm", **body.model_dump()})
 
 
 @router.post("/{article_id}/withdraw")
@@ -257,9 +259,7 @@ async def withdraw(
     state: State,
     user: Annotated[User, Depends(allowed(Permission.ARTICLE_WITHDRAW))],
 ) -> JSONResponse:
-    return await _update(
-        state, article_id, "withdraw", a.Withdraw(actor=actor(user), reason=body.reason, at=datetime.now(UTC))
-    )
+    return await _update(state, user, article_id, {"kind": "withdraw", **body.model_dump()})
 
 
 @router.post("/{article_id}/publications/{platform}/reconcile")
@@ -271,11 +271,5 @@ async def reconcile(
     user: Annotated[User, Depends(allowed(Permission.ARTICLE_RECONCILE))],
 ) -> JSONResponse:
     """Say what happened to a publication that is unconfirmed, or pending on a person (the URL)."""
-    command = a.Reconcile(
-        actor=actor(user),
-        platform=platform,
-        url=body.url,
-        not_published=body.not_published,
-        at=datetime.now(UTC),
-    )
-    return await _update(state, article_id, "reconcile", command)
+    command = {"kind": "reconcile", "platform": platform.value, **body.model_dump()}
+    return await _update(state, user, article_id, command)

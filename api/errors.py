@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from domain.errors import DomainError, PermissionDenied
+from domain.errors import DomainError, Refusal, RefusalKind, refusal_of
 
 
 class Unauthorized(Exception):
@@ -17,6 +17,32 @@ def error_body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail, **extra}
 
 
+STATUS: dict[RefusalKind, tuple[int, str]] = {
+    "forbidden": (403, "forbidden"),
+    "unauthenticated": (403, "forbidden"),
+    "conflict": (409, "refused"),
+    "invalid": (422, "invalid"),
+}
+"""A refusal's kind, as the HTTP status and the `error` word of the body."""
+RETRY_AFTER_S = 5
+
+
+def refused(found: Refusal) -> JSONResponse:
+    """A rule's refusal as JSON naming the rule (and the field or permission when there is one)."""
+    status, error = STATUS[found.kind]
+    extra = {k: v for k, v in (("field", found.field), ("permission", found.permission)) if v}
+    return JSONResponse(error_body(error, found.message, rule=found.rule.value, **extra), status_code=status)
+
+
+def unavailable(dependency: str) -> JSONResponse:
+    """A dependency is down: say so with 503, not 500, so a caller knows to try again."""
+    return JSONResponse(
+        error_body("unavailable", f"{dependency} is not answering; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_request: Request, exc: Unauthorized) -> JSONResponse:
@@ -24,13 +50,6 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("unauthorized", exc.detail), status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    @app.exception_handler(PermissionDenied)
-    async def _forbidden(_request: Request, exc: PermissionDenied) -> JSONResponse:
-        return JSONResponse(
-            error_body("forbidden", exc.message, permission=exc.permission, rule=exc.rule.value),
-            status_code=403,
-        )
-
     @app.exception_handler(DomainError)
     async def _refused(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body("refused", exc.message, rule=exc.rule.value), status_code=409)
+        return refused(refusal_of(exc))

@@ -16,9 +16,9 @@ from api.auth import allowed
 from api.intake import take_inquiry
 from api.state import AppState, app_state
 from api.updates import run_update
-from api.users import User
 from domain import inquiries as q
 from domain.roles import Permission
+from eventstore.users import User
 
 router = APIRouter(prefix="/inquiries", tags=["inquiries"])
 State = Annotated[AppState, Depends(app_state)]
@@ -87,10 +87,6 @@ def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
     }
 
 
-def responder(user: User) -> q.Responder:
-    return q.Responder(id=user.id, roles=user.roles)
-
-
 async def _view(state: AppState, inquiry_id: str) -> q.Inquiry:
     """The inquiry from the consultation record (the read model, kept within milliseconds).
 
@@ -108,13 +104,13 @@ async def _view(state: AppState, inquiry_id: str) -> q.Inquiry:
     return q.Inquiry.model_validate(view["inquiry"])
 
 
-async def _act(state: AppState, inquiry_id: str, update: str, command: BaseModel) -> JSONResponse:
+async def _act(state: AppState, user: User, inquiry_id: str, command: dict[str, Any]) -> JSONResponse:
     """A person's command as the workflow's validated update; its view, or the refusal as a 4xx."""
 
     def render(view: Any) -> dict[str, Any]:
         return inquiry_json(inquiry_id, q.Inquiry.model_validate(view["inquiry"]))
 
-    return await run_update(state, inquiry_id, update, command, render)
+    return await run_update(state, user, inquiry_id, command, render)
 
 
 @router.post("", status_code=201)
@@ -163,6 +159,22 @@ RECORD_COLUMNS = [
 ]  # fmt: skip
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting like a formula (`=HYPERLINK(...)`, DDE) is quoted.
+
+    The user names in the record come from the internet (a website comment's author, say); Excel and
+    WPS would run them as formulas (OWASP CSV injection), so a leading `'` keeps them as text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 @router.get("/export.csv")
 async def export(state: State, _user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))]) -> Response:
     """The consultation record (咨询数据) as CSV: each inquiry, when it came, when and how it was answered."""
@@ -172,7 +184,7 @@ async def export(state: State, _user: Annotated[User, Depends(allowed(Permission
     writer = csv.writer(out)
     writer.writerow(RECORD_COLUMNS)
     for r in rows:
-        writer.writerow(["" if r[c] is None else r[c] for c in RECORD_COLUMNS])
+        writer.writerow([spreadsheet_safe(r[c]) for c in RECORD_COLUMNS])
     return Response(
         "\ufeff" + out.getvalue(),  # a BOM, so spreadsheet programs read the Chinese text as UTF-8
         media_type="text/csv; charset=utf-8",
@@ -194,8 +206,7 @@ async def assign(
     state: State,
     user: Annotated[User, Depends(allowed(Permission.INQUIRY_ASSIGN))],
 ) -> JSONResponse:
-    command = q.Assign(actor=responder(user), assignee=body.assignee, at=datetime.now(UTC))
-    return await _act(state, inquiry_id, "assign", command)
+    return await _act(state, user, inquiry_id, {"kind": "assign", **body.model_dump()})
 
 
 @router.post("/{inquiry_id}/reply")
@@ -207,8 +218,7 @@ async def reply(
 ) -> JSONResponse:
     """Answer the user on their platform, at most once; a platform's refusal is a 409 with its code.
     Replies given by phone, mail or in a console-only platform are recorded as given."""
-    command = q.Reply(actor=responder(user), text=body.text, at=datetime.now(UTC))
-    return await _act(state, inquiry_id, "reply", command)
+    return await _act(state, user, inquiry_id, {"kind": "reply", **body.model_dump()})
 
 
 @router.post("/{inquiry_id}/reply/reconcile")
@@ -219,8 +229,7 @@ async def reconcile_reply(
     user: Annotated[User, Depends(allowed(Permission.INQUIRY_REPLY))],
 ) -> JSONResponse:
     """Settle a reply whose outcome is unknown: delivered (answered then) or not (reply again)."""
-    command = q.ReconcileReply(actor=responder(user), delivered=body.delivered, at=datetime.now(UTC))
-    return await _act(state, inquiry_id, "reconcile_reply", command)
+    return await _act(state, user, inquiry_id, {"kind": "reconcile_reply", **body.model_dump()})
 
 
 @router.post("/{inquiry_id}/escalate")
@@ -231,8 +240,7 @@ async def escalate(
     user: Annotated[User, Depends(allowed(Permission.INQUIRY_ESCALATE))],
 ) -> JSONResponse:
     """Report an important inquiry up (R-ESCALATE-4H); the record says whether it was within 4 hours."""
-    command = q.Escalate(actor=responder(user), reason=body.reason, at=datetime.now(UTC))
-    return await _act(state, inquiry_id, "escalate", command)
+    return await _act(state, user, inquiry_id, {"kind": "escalate", **body.model_dump()})
 
 
 @router.post("/{inquiry_id}/close")
@@ -240,8 +248,7 @@ async def close(
     inquiry_id: str,
     body: CloseIn,
     state: State,
-    user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))],
+    user: Annotated[User, Depends(allowed(Permission.INQUIRY_REPLY))],
 ) -> JSONResponse:
     """Close it: as answered by anyone who may reply; without a reply (spam, duplicate) the manager alone."""
-    command = q.Close(actor=responder(user), reason=body.reason, at=datetime.now(UTC))
-    return await _act(state, inquiry_id, "close", command)
+    return await _act(state, user, inquiry_id, {"kind": "close", **body.model_dump()})

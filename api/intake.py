@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.state import AppState
 from domain.inquiries import InquiryReceived, Message, inquiry_id
 from domain.platforms import Platform
+from workflows.contracts import InquiryStart
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ async def _start(state: AppState, received: InquiryReceived) -> Taken:
     try:
         await client.start_workflow(
             "Inquiry",
-            {"received": received, "policy": state.settings.policy},
+            InquiryStart(received=received),
             id=workflow_id,
             task_queue=state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

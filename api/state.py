@@ -6,6 +6,7 @@ still coming up, and `/readyz` can say which one is down instead of the process 
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import asyncpg
 from fastapi import Request
@@ -13,7 +14,9 @@ from temporalio.client import Client
 
 from activities.platforms.accounts import Accounts
 from eventstore.db import create_pool
+from mediaops.codec import EncryptionCodec
 from mediaops.settings import Settings
+from mediaops.signing import CommandSigner
 from mediaops.temporal import connect
 
 
@@ -24,6 +27,16 @@ class AppState:
     _pool: asyncpg.Pool | None = None
     _temporal: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @cached_property
+    def signer(self) -> CommandSigner:
+        """Signs people's commands for the workflows (the key is the settings' command keyring)."""
+        return CommandSigner(self.settings.keys.commands)
+
+    @cached_property
+    def codec(self) -> EncryptionCodec:
+        """The payload codec, served to the Temporal UI (`/codec/...`)."""
+        return EncryptionCodec(self.settings.keys.codec)
 
     async def database(self) -> asyncpg.Pool:
         if self._pool is None:

@@ -1,38 +1,63 @@
-"""Asking a workflow to act on a person's command, and turning its refusal into a clear 4xx."""
+"""A person's command to a workflow: signed for them, sent as an update, and its refusal as a clear 4xx.
+
+The API authenticates the bearer token; the workflow believes only what is signed for this process
+by the API's command key (domain/commands.py), and asks the user directory again. A refusal comes
+back typed (`Refused` with a `Refusal` in its details), whether a validator or a handler raised it,
+so the status never depends on parsing a message: forbidden → 403, not now → 409, bad content → 422.
+"""
 
 from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import error_body
+from api.errors import error_body, refused, unavailable
 from api.state import AppState
+from domain.commands import Channel, SignedCommand
+from domain.errors import Refusal
+from eventstore.users import User
+
+UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
 def refusal(exc: WorkflowUpdateFailedError) -> JSONResponse:
-    """A validator's or handler's refusal: 403 for a permission, else 409; both name the rule."""
     cause = exc.cause
-    message = str(getattr(cause, "message", None) or cause or exc)
-    rule, _, detail = message.partition(": ")
-    kind = str(getattr(cause, "type", "") or "")
-    if "PermissionDenied" in kind:
-        return JSONResponse(error_body("forbidden", detail or message, rule=rule), status_code=403)
-    return JSONResponse(error_body("refused", detail or message, rule=rule), status_code=409)
+    if isinstance(cause, ApplicationError) and cause.type == "Refused" and cause.details:
+        return refused(Refusal.model_validate(cause.details[0]))
+    detail = str(getattr(cause, "message", None) or cause or exc)
+    return JSONResponse(error_body("refused", detail), status_code=409)
+
+
+def sign(
+    state: AppState, user: User, workflow_id: str, command: dict[str, Any], channel: Channel = "api"
+) -> SignedCommand:
+    """The person's command, signed for this workflow alone, with the way it came (the API, or ops)."""
+    return state.signer.sign(
+        process=workflow_id, actor=user.id, roles=user.roles, command=command, channel=channel
+    )
 
 
 async def run_update(
-    state: AppState, workflow_id: str, name: str, command: BaseModel, render: Callable[[Any], dict[str, Any]]
+    state: AppState,
+    user: User,
+    workflow_id: str,
+    command: dict[str, Any],
+    render: Callable[[Any], dict[str, Any]],
 ) -> JSONResponse:
+    """Send `command` (its `kind` names the update) signed for `user`; the workflow's view, rendered."""
     client = await state.temporal()
+    signed = sign(state, user, workflow_id, command).model_dump(mode="json")
     try:
-        result = await client.get_workflow_handle(workflow_id).execute_update(name, command)
+        result = await client.get_workflow_handle(workflow_id).execute_update(command["kind"], signed)
     except WorkflowUpdateFailedError as exc:
         return refusal(exc)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return JSONResponse(error_body("not_found", f"no open {workflow_id}"), status_code=404)
+        if exc.status in UNREACHABLE:
+            return unavailable("temporal")
         raise
     return JSONResponse(render(result))

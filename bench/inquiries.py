@@ -41,7 +41,8 @@ from deploy.launch import StackProcess, stack_environment
 from domain.policy import Policy
 from eventstore.db import connect, create_pool, with_database
 from eventstore.store import EventStore
-from mediaops.temporal import DATA_CONVERTER
+from mediaops.keys import Keys
+from mediaops.temporal import data_converter
 from workers.worker import cache_workflow_bytecode
 
 N = int(os.environ.get("BENCH_INQUIRIES", "1000"))
@@ -52,6 +53,9 @@ BARE_START = BareStart(
 )
 CONCURRENCY = 50
 APPID = "wxdemo0000000001"
+
+KEYS = Keys.generate()
+"""The run's codec and command keys: the stack it starts and this client share them."""
 
 
 def say(message: str) -> None:
@@ -136,7 +140,7 @@ async def audit(
 async def run(stack: StackProcess) -> dict[str, Any]:
     token = stack.cli("dev", "token", "content_specialist").stdout.strip()
     dsn = stack.cli("dev", "dsn").stdout.strip()
-    client = await Client.connect(stack.temporal, data_converter=DATA_CONVERTER)
+    client = await Client.connect(stack.temporal, data_converter=data_converter(KEYS))
     cache_workflow_bytecode([BareInquiry])  # as the worker does for ours: same footing in the sandbox
     bare_queue = f"bare-{uuid.uuid4().hex[:6]}"
     pool = await create_pool(dsn, max_size=4)
@@ -177,7 +181,9 @@ def stack_for_bench(home: Path) -> Iterator[StackProcess]:
         server = os.environ.get("DATABASE_URL")
         if server:
             extra["DATABASE_URL"] = cleanup.enter_context(scratch_database(server))
-        stack = StackProcess(stack_environment(home / "state", **extra), home / "up.log")
+        keys = {"MEDIAOPS_CODEC_KEYS": ",".join(KEYS.codec.spelled()),
+                "MEDIAOPS_COMMAND_KEYS": ",".join(KEYS.commands.spelled())}  # fmt: skip
+        stack = StackProcess(stack_environment(home / "state", **extra, **keys), home / "up.log")
         try:
             stack.wait_ready()
             yield stack

@@ -15,7 +15,7 @@ import httpx
 
 from deploy.processes import free_port, wait_until
 
-CLI = [sys.executable, "-m", "mediaops.cli"]
+CLI = [sys.executable, "-m", "cli"]
 BANNER_MARK = "mediaops dev token"
 PORTS = (
     "MEDIAOPS_API_PORT",

@@ -5,11 +5,20 @@ from pathlib import Path
 
 from deploy.processes import Child, spawn, tcp_accepts, venv_bin, wait_until
 from mediaops.temporal import dev_server_flags
+from workflows import search_attributes
 
 
 def start_dev_server(
-    db_file: Path, port: int, ui_port: int, namespace: str, log: Path, timeout: float = 60.0
+    db_file: Path,
+    port: int,
+    ui_port: int,
+    namespace: str,
+    log: Path,
+    timeout: float = 60.0,
+    *,
+    codec_endpoint: str | None = None,
 ) -> Child:
+    """The dev server; its Web UI decodes payloads through `codec_endpoint` (the API's, for signed-in ops)."""
     argv = [
         str(venv_bin("temporal")),
         "server",
@@ -25,10 +34,11 @@ def start_dev_server(
         "--db-filename",
         str(db_file),
         "--ui-disable-news-fetch",
+        *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
         "--log-level",
         "warn",
         *(["--namespace", namespace] if namespace != "default" else []),
-        *dev_server_flags(),
+        *dev_server_flags(search_attributes.ALL),
     ]
     child = spawn("temporal", argv, log=log, stop_signal=signal.SIGTERM)
     wait_until(lambda: tcp_accepts(port), timeout, f"Temporal on 127.0.0.1:{port} (log: {log})", child)

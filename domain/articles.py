@@ -20,7 +20,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.errors import DomainError
+from domain.commands import Actor
+from domain.decider import Decider
+from domain.errors import DomainError, Forbidden, Invalid
 from domain.events import REGISTRY, DomainEvent
 from domain.outcomes import PublishOutcome
 from domain.platforms import Platform
@@ -377,13 +379,6 @@ def fold(events: Iterable[DomainEvent], state: Article | None = None) -> Article
 # --- commands --------------------------------------------------------------------------------
 
 
-class Actor(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    roles: frozenset[Role]
-
-
 class Submit(BaseModel):
     kind: Literal["submit"] = "submit"
     article_id: str
@@ -474,6 +469,12 @@ class Escalate(BaseModel):
     at: datetime
 
 
+PersonCommand = Annotated[
+    Revise | Review | Confirm | Withdraw | Reconcile | Schedule, Field(discriminator="kind")
+]
+"""What a person may ask of a running article; everything else is the workflow's own (checks,
+outcomes, publishing, reminders) and is never accepted from outside."""
+
 Command = Annotated[
     Submit
     | RecordChecks
@@ -520,12 +521,13 @@ def _decide_approval(command: Review | Confirm, state: Article, policy: Policy) 
     )
     _open(state, rule)
     _current(state, command.version, rule)
+    _four_eyes(command.actor, state, rule)
     if state.waiting_on is not role:
         waiting = state.waiting_on.value if state.waiting_on else "nobody"
         raise DomainError(rule, f"no {role.value} decision is pending (waiting on {waiting})")
     if isinstance(command, Review) and command.decision == "request_changes":
         if not command.comment.strip():
-            raise DomainError(rule, "say what should change")
+            raise Invalid(rule, "say what should change", field="comment")
         return [
             ChangesRequested(
                 version=state.version, actor=command.actor.id, comment=command.comment, at=command.at
@@ -548,6 +550,20 @@ def _decide_approval(command: Review | Confirm, state: Article, policy: Policy) 
     if nxt is not None:
         return [approved, ReviewRequested(version=state.version, role=nxt, rule=approval_rule(nxt, policy))]
     return [approved, *_schedule(after, command.at)]
+
+
+def _four_eyes(actor: Actor, state: Article, rule: RuleId) -> None:
+    """Separation of duties: an approval is a second person's judgement of someone else's post."""
+    if actor.id == state.author:
+        raise Forbidden(rule, "an author cannot review or confirm their own post")
+    if any(x.actor == actor.id for x in state.approvals if x.version == state.version):
+        raise Forbidden(rule, "one person cannot give two approvals of the same version")
+
+
+def _author_or_manager(actor: Actor, state: Article) -> None:
+    """Revising, withdrawing and rescheduling a post are its author's, or the manager's (R-ACCOUNTABLE)."""
+    if actor.id != state.author:
+        require(actor.roles, Permission.ARTICLE_CHANGE_OTHERS)
 
 
 def _schedule(state: Article, now: datetime) -> list[DomainEvent]:
@@ -597,6 +613,7 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
         case Revise():
             require(command.actor.roles, Permission.ARTICLE_REVISE)
             _open(state, RuleId.ACCOUNTABLE)
+            _author_or_manager(command.actor, state)
             _current(state, command.version, RuleId.ACCOUNTABLE)
             if state.status in (Status.PUBLISHING, Status.PUBLISHED, Status.ATTENTION):
                 raise DomainError(
@@ -616,6 +633,7 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
         case Withdraw():
             require(command.actor.roles, Permission.ARTICLE_WITHDRAW)
             _open(state, RuleId.ACCOUNTABLE)
+            _author_or_manager(command.actor, state)
             if state.status in (Status.PUBLISHING, Status.PUBLISHED):
                 raise DomainError(RuleId.ACCOUNTABLE, "publishing has started; it can no longer be withdrawn")
             return [Withdrawn(actor=command.actor.id, reason=command.reason, at=command.at)]
@@ -635,13 +653,14 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                 PublicationRecorded(version=state.version, platform=command.platform, outcome=command.outcome)
             ]
         case Schedule():
-            if not ({Role.OPERATIONS_MANAGER} & command.actor.roles or command.actor.id == state.author):
-                require(command.actor.roles, Permission.ARTICLE_REVIEW)  # raises, naming R-REVIEW-ALL
             _open(state, RuleId.ACCOUNTABLE)
+            _author_or_manager(command.actor, state)
             if state.status in (Status.PUBLISHING, Status.PUBLISHED, Status.ATTENTION):
                 raise DomainError(RuleId.ACCOUNTABLE, "publishing has started; the time can no longer change")
             if command.publish_at <= command.at:
-                raise DomainError(RuleId.ACCOUNTABLE, "the publishing time must be in the future")
+                raise Invalid(
+                    RuleId.ACCOUNTABLE, "the publishing time must be in the future", field="publish_at"
+                )
             return [PublishScheduled(version=state.version, at=command.publish_at)]
         case Remind():
             if state.waiting_on is not command.role:
@@ -664,7 +683,9 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                     RuleId.ACCOUNTABLE, f"{command.platform} is still answering; wait for its result"
                 )
             if command.not_published == bool(command.url):
-                raise DomainError(RuleId.ACCOUNTABLE, "give either the published URL or not_published")
+                raise Invalid(
+                    RuleId.ACCOUNTABLE, "give either the published URL or not_published", field="url"
+                )
             outcome = (
                 PublishOutcome(state="published", url=command.url)
                 if command.url
@@ -679,3 +700,6 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                 )
             ]
     raise TypeError(f"unknown command {type(command).__name__}")
+
+
+ARTICLES: Decider[Article] = Decider(initial=initial_state, decide=decide, evolve=evolve)

@@ -28,9 +28,13 @@ class EventMetadata(BaseModel):
 
     actor: str | None = None
     role: Role | None = None
+    channel: str | None = None
+    """How the cause reached the process: `api` or `ops` (a person's signed command), else the system."""
     workflow_id: str | None = None
     run_id: str | None = None
     rule_ids: tuple[RuleId, ...] = ()
+    policy: str | None = None
+    """The digest of the policy the process runs under (the worker's, adopted at its start)."""
     causation_id: UUID | None = None
     correlation_id: str | None = None
 

@@ -15,10 +15,12 @@ because working-hours deadlines depend on China's calendar).
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from domain.commands import Actor
 from domain.counting import reply_problems
-from domain.errors import DomainError
+from domain.decider import Decider
+from domain.errors import DomainError, Invalid
 from domain.events import REGISTRY, DomainEvent
 from domain.outcomes import ReplyOutcome
 from domain.platforms import Platform
@@ -309,11 +311,8 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
     return s
 
 
-class Responder(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    roles: frozenset[Role]
+Responder = Actor
+"""Whoever acts on an inquiry: the same person record as everywhere (kept as a name for readers)."""
 
 
 class StartSla(BaseModel):
@@ -378,6 +377,10 @@ class Close(BaseModel):
     at: datetime
 
 
+PersonCommand = Annotated[Assign | Reply | ReconcileReply | Escalate | Close, Field(discriminator="kind")]
+"""What a person may ask of an inquiry (the clock, platforms' answers and follow-ups are the workflow's)."""
+
+
 class UserWrote(BaseModel):
     """Another message from the same user in the same conversation.
 
@@ -414,7 +417,7 @@ def _check_reply(command: Reply, state: Inquiry, policy: Policy) -> None:
     else:
         problems = [] if command.text.strip() else ["a reply must not be empty"]
     if problems:
-        raise DomainError(RuleId.INQUIRY_12H, "; ".join(problems))
+        raise Invalid(RuleId.INQUIRY_12H, "; ".join(problems), field="text")
 
 
 def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[DomainEvent]:
@@ -470,7 +473,7 @@ def decide_inquiry(command: BaseModel, state: Inquiry, policy: Policy) -> list[D
             if not state.open:
                 raise DomainError(RuleId.ESCALATE_4H, f"the inquiry is {state.status}")
             if not command.reason.strip():
-                raise DomainError(RuleId.ESCALATE_4H, "say why it is important")
+                raise Invalid(RuleId.ESCALATE_4H, "say why it is important", field="reason")
             return [_escalated(state, command.at, policy, by=command.actor.id, reason=command.reason)]
         case Close():
             if state.closed:
@@ -547,3 +550,6 @@ def next_due(state: Inquiry, policy: Policy) -> datetime | None:
             moments.append(state.window_closes - policy.reply_window.escalate_before)
         moments.append(state.window_closes)
     return min(moments) if moments else None
+
+
+INQUIRIES: Decider[Inquiry] = Decider(initial=initial_inquiry, decide=decide_inquiry, evolve=evolve_inquiry)

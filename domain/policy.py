@@ -72,6 +72,8 @@ class Accountable(_Params):
         "source",
         "editor",
     )
+    commands_valid_for: Duration = timedelta(minutes=5)
+    """A person's signed command is believed this long after it was issued; an older one is refused."""
 
 
 class Length(_Params):

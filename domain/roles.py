@@ -37,6 +37,7 @@ class Permission(StrEnum):
     ARTICLE_READ = "article.read"
     ARTICLE_SUBMIT = "article.submit"
     ARTICLE_REVISE = "article.revise"
+    ARTICLE_CHANGE_OTHERS = "article.change_others"
     ARTICLE_WITHDRAW = "article.withdraw"
     ARTICLE_REVIEW = "article.review"
     ARTICLE_CONFIRM = "article.confirm"
@@ -75,6 +76,11 @@ PERMISSIONS: dict[Permission, Grant] = {
     Permission.ARTICLE_SUBMIT: Grant(_STAFF, RuleId.ACCOUNTABLE, "authors submit and answer for their posts"),
     Permission.ARTICLE_REVISE: Grant(_STAFF, RuleId.ACCOUNTABLE, "authors revise their own posts"),
     Permission.ARTICLE_WITHDRAW: Grant(_STAFF, RuleId.ACCOUNTABLE, "an author may withdraw a post"),
+    Permission.ARTICLE_CHANGE_OTHERS: Grant(
+        frozenset({Role.OPERATIONS_MANAGER}),
+        RuleId.ACCOUNTABLE,
+        "only the manager revises, withdraws or reschedules someone else's post",
+    ),
     Permission.ARTICLE_REVIEW: Grant(
         frozenset({Role.OPERATIONS_MANAGER}), RuleId.REVIEW_ALL, "the operations manager reviews every post"
     ),

@@ -1,4 +1,4 @@
-"""The article workflow (`article-<id>`): a thin shell around the article decider.
+"""The article workflow (`article-<id>`): the article decider inside the process shell.
 
 It reads like the rulebook: the content is checked; for each required approval it waits for the
 decision, reminding and escalating on the policy's working-hours clock; at the scheduled time it
@@ -6,15 +6,18 @@ publishes on every platform, each on its own queue, at most once; a publication 
 polled on a durable timer raced against the platform's callback; an unconfirmed one waits for a
 person. Every decision is appended to the event store before the workflow moves on.
 
-Decisions arrive as updates (validated first: a wrong role, a stale version or a step not waiting
-for you is refused at once, citing the rule) or as signals (for ops in the Temporal UI or CLI).
+People's decisions arrive signed (workflows/shell.py): as updates from the API (validated first: a
+wrong role, a stale version or a step not waiting for you is refused at once, citing the rule) or
+as the `decision` signal, for ops in the Temporal UI or CLI with a command signed for them by the
+API (README: Ops).
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -24,29 +27,31 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notification
     from activities.platform_calls import PublishRequest, StatusRequest
     from domain import articles as a
-    from domain.events import DomainEvent, EventMetadata
+    from domain.errors import DomainError
+    from domain.events import DomainEvent
     from domain.outcomes import Post, PublishOutcome
     from domain.platforms import Platform
-    from domain.policy import Policy
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
-    from workflows.contracts import ArticleStart, ArticleView, Decision
-    from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, append_events, platform_queue, refusals
+    from workflows.contracts import ArticleStart, ArticleView
+    from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, platform_queue
+    from workflows.shell import Process
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
+LEGACY_COMMAND: TypeAdapter[a.Command] = TypeAdapter(a.Command)
+SUBMIT: TypeAdapter[a.Submit] = TypeAdapter(a.Submit)
 
 
 @workflow.defn(name="Article")
-class ArticleWorkflow:
+class ArticleWorkflow(Process[a.Article]):
+    decider = a.ARTICLES
+    person_commands = TypeAdapter(a.PersonCommand)
+
     def __init__(self) -> None:
-        self.state = a.initial_state()
-        self.policy = Policy()
+        super().__init__()
         self.accounts: dict[Platform, str] = {}
-        self.decisions: list[Decision] = []
-        self.appended = 0
-        self.lock = asyncio.Lock()
         self.callbacks: dict[Platform, PublishOutcome] = {}
         self.next_deadline: datetime | None = None
 
@@ -54,8 +59,12 @@ class ArticleWorkflow:
 
     @workflow.run
     async def run(self, start: ArticleStart) -> ArticleView:
-        self.policy, self.accounts = start.policy, start.accounts
-        await self.handle(start.submit)
+        await self.begin(start.policy)
+        self.accounts = start.accounts
+        try:
+            await self.decide_for_person(start.submit, a.Submit.model_validate, commands=SUBMIT)
+        except ApplicationError:
+            return self.view()  # an unproven submission: refused and recorded, nothing to review
         while self.state.status not in TERMINAL:
             status = self.state.status
             if not self.state.checked:
@@ -70,24 +79,30 @@ class ArticleWorkflow:
                 break  # every platform has its final word; failures are for a person to follow up
             else:
                 await self.until_changed()  # an unconfirmed or manual publication waits for a person
+        await self.finish()
         return self.view()
 
     async def check(self) -> None:
+        """R-LAWFUL and the platforms' requirements, on the version as it was when the check began."""
         assert self.state.content is not None  # noqa: S101 - submitted
+        version = self.state.version
         result = await workflow.execute_activity(
             "articles.check",
-            CheckRequest(content=self.state.content, author=self.state.author),
+            CheckRequest(content=self.state.content, author=self.state.author, accounts=self.accounts),
             result_type=CheckResult,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
-        await self.handle(
-            a.RecordChecks(
-                version=self.state.version,
-                wordlist_version=result.wordlist_version,
-                problems=result.problems,
-                at=workflow.now(),
+        try:
+            await self.handle(
+                a.RecordChecks(
+                    version=version,
+                    wordlist_version=result.wordlist_version,
+                    problems=result.problems,
+                    at=workflow.now(),
+                )
             )
-        )
+        except DomainError:
+            return  # revised while it was checked: the new version is checked next, not this result
 
     async def approval(self, role: Role) -> None:
         """Wait for `role`'s decision; remind, then escalate, on working hours (P-APPROVAL-REMIND)."""
@@ -165,9 +180,10 @@ class ArticleWorkflow:
         await self.handle(a.RecordOutcome(platform=platform, outcome=outcome, at=workflow.now()))
         while outcome.state == "pending" and not outcome.manual and outcome.handle:
             got = await self.wait(lambda: platform in self.callbacks, self.policy.accounts.status_poll_every)
-            if got:
+            if got and not self.signed:  # a run from before: the callback was taken at its word
                 outcome = self.callbacks.pop(platform)
-            else:
+            else:  # a callback only wakes the poll: the platform itself says what became of the post
+                self.callbacks.pop(platform, None)
                 outcome = await workflow.execute_activity(
                     "platform.status",
                     StatusRequest(platform=platform, account=self.accounts[platform], handle=outcome.handle),
@@ -178,27 +194,10 @@ class ArticleWorkflow:
             if outcome.state != "pending":
                 await self.handle(a.RecordOutcome(platform=platform, outcome=outcome, at=workflow.now()))
 
-    # --- the shell: decide, record, evolve -----------------------------------------------------
+    # --- what the shell records ---------------------------------------------------------------
 
-    async def handle(self, command: BaseModel) -> list[DomainEvent]:
-        """decide → append to the event store (expected version) → evolve. Serialised by a lock."""
-        async with self.lock:
-            events = a.decide(command, self.state, self.policy)
-            if events:
-                actor = getattr(command, "actor", None)
-                metadata = EventMetadata(
-                    actor=actor.id if actor else "mediaops",
-                    role=sorted(actor.roles)[0] if actor else None,
-                    rule_ids=tuple(sorted({RuleId.REVIEW_ALL, *self.rules_of(events)})),
-                )
-                self.appended = await append_events(events, self.appended, metadata)
-                for event in events:
-                    self.state = a.evolve(self.state, event)
-            self.publish_search_attributes()
-            return events
-
-    def rules_of(self, events: list[DomainEvent]) -> set[RuleId]:
-        rules = set()
+    def rules_of(self, events: Sequence[DomainEvent]) -> tuple[RuleId, ...]:
+        rules = {RuleId.REVIEW_ALL}
         for event in events:
             if isinstance(event, a.ReviewRequested):
                 rules.add(event.rule)
@@ -206,7 +205,10 @@ class ArticleWorkflow:
                 rules |= {p.rule for p in event.problems}
             elif isinstance(event, a.Approved):
                 rules.add(a.approval_rule(event.role, self.policy))
-        return rules
+        return tuple(sorted(rules))
+
+    def after_recording(self, events: Sequence[DomainEvent]) -> None:
+        self.publish_search_attributes()
 
     async def working_hours_after(self, start: datetime, duration: timedelta) -> datetime:
         due: DueTime = await workflow.execute_activity(
@@ -257,88 +259,73 @@ class ArticleWorkflow:
 
     # --- messages from people and platforms ----------------------------------------------------
 
-    async def decide_for_person(self, command: BaseModel) -> ArticleView:
-        actor = getattr(command, "actor", None)
-        try:
-            with refusals():
-                await self.handle(command)
-        except ApplicationError as exc:
-            self.decisions.append(
-                Decision(
-                    command=type(command).__name__,
-                    actor=actor.id if actor else None,
-                    accepted=False,
-                    detail=str(exc),
-                )
-            )
-            raise
-        self.decisions.append(
-            Decision(command=type(command).__name__, actor=actor.id if actor else None, accepted=True)
-        )
+    async def person(self, message: Any, legacy: Callable[[object], BaseModel]) -> ArticleView:
+        await self.decide_for_person(message, legacy)
         return self.view()
 
-    def validate(self, command: BaseModel) -> None:
-        """Refuse at once what the rules refuse: the decider on the current state, nothing recorded."""
-        a.decide(command, self.state, self.policy)
-
     @workflow.update
-    async def revise(self, command: a.Revise) -> ArticleView:
-        return await self.decide_for_person(command)
+    async def revise(self, command: Any) -> ArticleView:
+        """A new version (the author's, or the manager's): checked and approved again."""
+        return await self.person(command, a.Revise.model_validate)
 
     @revise.validator
-    def _revise(self, command: a.Revise) -> None:
+    def _revise(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def review(self, command: a.Review) -> ArticleView:
-        return await self.decide_for_person(command)
+    async def review(self, command: Any) -> ArticleView:
+        """R-REVIEW-ALL: the operations manager approves, asks for changes, or rejects."""
+        return await self.person(command, a.Review.model_validate)
 
     @review.validator
-    def _review(self, command: a.Review) -> None:
+    def _review(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def confirm(self, command: a.Confirm) -> ArticleView:
-        return await self.decide_for_person(command)
+    async def confirm(self, command: Any) -> ArticleView:
+        """R-REVIEW-PROJECT: the general manager confirms."""
+        return await self.person(command, a.Confirm.model_validate)
 
     @confirm.validator
-    def _confirm(self, command: a.Confirm) -> None:
+    def _confirm(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def withdraw(self, command: a.Withdraw) -> ArticleView:
-        return await self.decide_for_person(command)
+    async def withdraw(self, command: Any) -> ArticleView:
+        return await self.person(command, a.Withdraw.model_validate)
 
     @withdraw.validator
-    def _withdraw(self, command: a.Withdraw) -> None:
+    def _withdraw(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def reconcile(self, command: a.Reconcile) -> ArticleView:
-        return await self.decide_for_person(command)
+    async def reconcile(self, command: Any) -> ArticleView:
+        """A person says what became of a publication that is unconfirmed or manual."""
+        return await self.person(command, a.Reconcile.model_validate)
 
     @reconcile.validator
-    def _reconcile(self, command: a.Reconcile) -> None:
+    def _reconcile(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def schedule(self, command: a.Schedule) -> ArticleView:
-        return await self.decide_for_person(command)
+    async def schedule(self, command: Any) -> ArticleView:
+        return await self.person(command, a.Schedule.model_validate)
 
     @schedule.validator
-    def _schedule(self, command: a.Schedule) -> None:
+    def _schedule(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.signal(name="decision")
-    async def decision(self, command: a.Command) -> None:
-        """The same decisions as signals, for ops in the Temporal UI or CLI; a refusal is recorded."""
+    async def decision(self, command: Any) -> None:
+        """Any person's command as a signal, for ops in the Temporal UI or CLI; a refusal is recorded."""
         try:
-            await self.decide_for_person(command)
+            await self.decide_for_person(command, LEGACY_COMMAND.validate_python, signal=True)
         except ApplicationError as exc:
             workflow.logger.warning("decision refused: %s", exc)
 
     @workflow.signal(name=PUBLICATION_FINISHED)
     def publication_finished(self, update: PublicationUpdate) -> None:
+        """The platform's push says a publication finished: the platform is asked at once, not believed."""
         self.callbacks[update.platform] = update.outcome
 
     @workflow.query

@@ -5,7 +5,9 @@ every new run: models defined there would be rebuilt (pydantic schemas and all) 
 from here, imported through the sandbox's passthrough, they are built once per worker.
 """
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from domain import articles as a
 from domain import inquiries as q
@@ -14,9 +16,11 @@ from domain.policy import Policy
 
 
 class ArticleStart(BaseModel):
-    submit: a.Submit
-    policy: Policy
+    submit: dict[str, Any] = Field(description="the author's signed `submit` command (domain/commands.py)")
     accounts: dict[Platform, str]
+    policy: Policy | None = Field(
+        default=None, description="only in runs from before signed commands; now the worker's policy rules"
+    )
 
 
 class Decision(BaseModel):
@@ -34,7 +38,9 @@ class ArticleView(BaseModel):
 
 class InquiryStart(BaseModel):
     received: q.InquiryReceived
-    policy: Policy
+    policy: Policy | None = Field(
+        default=None, description="only in runs from before signed commands; now the worker's policy rules"
+    )
 
 
 class InquiryView(BaseModel):

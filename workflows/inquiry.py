@@ -1,20 +1,20 @@
 """The inquiry workflow (R-INQUIRY-12H): one per user message, `inquiry-<platform>-<message id>`.
 
-Started by the platform callbacks and the API under the message's own id (Temporal refuses a
-second run of it). It records the inquiry, asks for its deadline once, and then keeps the clock:
-a warning at the policy's lead time, a breach at the deadline escalated to the operations manager,
-the platform's reply window escalated before it closes. Replies are validated updates sent to the
-platform at most once. A message from the same user (the `user_wrote` signal) joins the open
-inquiry or reopens the answered one; the workflow ends when the policy's `reopen_within` has passed
-after the answer, or when the inquiry is closed.
+The inquiry decider inside the process shell (workflows/shell.py). Started by the platform
+callbacks and the API under the message's own id (Temporal refuses a second run of it). It records
+the inquiry, asks for its deadline once, and then keeps the clock: a warning at the policy's lead
+time, a breach at the deadline escalated to the operations manager, the platform's reply window
+escalated before it closes. Replies are validated updates sent to the platform at most once; like
+every person's command they arrive signed. A message from the same user (the `user_wrote` signal)
+joins the open inquiry or reopens the answered one; the workflow ends when the policy's
+`reopen_within` has passed after the answer, or when the inquiry is closed.
 """
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -22,16 +22,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notification
     from activities.platform_calls import ReplyRequest
     from domain import inquiries as q
+    from domain.commands import envelope
     from domain.errors import DomainError
-    from domain.events import DomainEvent, EventMetadata
+    from domain.events import DomainEvent
     from domain.outcomes import Inbound, ReplyOutcome
     from domain.platforms import REPLIED_BY_HAND, Platform
-    from domain.policy import Policy
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
     from workflows.contracts import InquiryStart, InquiryView
-    from workflows.recording import ACTIVITY_TIMEOUT, append_events, platform_queue, refusals
+    from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
+    from workflows.shell import Process, refusal
 
 
 CONVERSATIONS = "inquiry-conversations"
@@ -43,29 +44,31 @@ CONVERSATIONS = "inquiry-conversations"
 
 
 @workflow.defn(name="Inquiry")
-class InquiryWorkflow:
+class InquiryWorkflow(Process[q.Inquiry]):
+    decider = q.INQUIRIES
+    person_commands = TypeAdapter(q.PersonCommand)
+
     def __init__(self) -> None:
-        self.state = q.initial_inquiry()
-        self.policy = Policy()
-        self.appended = 0
-        self.lock = asyncio.Lock()
-        self.changes = 0
+        super().__init__()
         self.follow_ups: list[q.Message] = []
         self.conversations = False
 
     @workflow.run
     async def run(self, start: InquiryStart) -> InquiryView:
-        self.policy = start.policy
+        await self.begin(start.policy)
         self.conversations = workflow.patched(CONVERSATIONS)
         await self.record(
             [start.received],
             actor=f"{start.received.platform}:{start.received.user}",
-            publish=not self.conversations,
+            rules=(RuleId.INQUIRY_12H,),
         )
+        if not self.conversations:
+            self.publish_search_attributes()
         await self.handle(q.StartSla(deadline=await self.deadline(start.received.sent_at), clock=self.clock))
         while True:
             await self.keep_clock()
             if not self.conversations or not await self.follow_up_after_answer():
+                await self.finish()
                 return self.view()
 
     @property
@@ -161,22 +164,12 @@ class InquiryWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
-    async def record(self, events: list[DomainEvent], actor: str, publish: bool = True) -> None:
-        metadata = EventMetadata(actor=actor, rule_ids=(RuleId.INQUIRY_12H,))
-        self.appended = await append_events(events, self.appended, metadata)
-        for event in events:
-            self.state = q.evolve_inquiry(self.state, event)
-        self.changes += 1
-        if publish:
-            self.publish_search_attributes()
+    def rules_of(self, events: Sequence[DomainEvent]) -> tuple[RuleId, ...]:
+        return (RuleId.INQUIRY_12H,)
 
-    async def handle(self, command: BaseModel) -> list[DomainEvent]:
-        async with self.lock:
-            events = q.decide_inquiry(command, self.state, self.policy)
-            if events:
-                actor = getattr(command, "actor", None)
-                await self.record(events, actor.id if actor else "mediaops")
-            return events
+    def after_recording(self, events: Sequence[DomainEvent]) -> None:
+        if events:
+            self.publish_search_attributes()
 
     def publish_search_attributes(self) -> None:
         s = self.state
@@ -197,31 +190,36 @@ class InquiryWorkflow:
         """The inquiry and its clock are recorded: people's commands wait until then."""
         return self.state.deadline is not None
 
-    async def person(self, command: BaseModel) -> InquiryView:
+    async def person(self, message: Any, legacy: Callable[[object], BaseModel]) -> InquiryView:
         await workflow.wait_condition(lambda: self.recorded)
-        with refusals():
-            await self.handle(command)
+        await self.decide_for_person(message, legacy)
         return self.view()
 
-    def validate(self, command: BaseModel) -> None:
-        if self.recorded:  # before that the handler waits, then decides (and refuses) itself
-            q.decide_inquiry(command, self.state, self.policy)
+    def validate(self, message: object) -> None:
+        if self.recorded or envelope(message) is None:  # else the handler waits, then decides itself
+            super().validate(message)
 
     @workflow.update
-    async def assign(self, command: q.Assign) -> InquiryView:
-        return await self.person(command)
+    async def assign(self, command: Any) -> InquiryView:
+        return await self.person(command, q.Assign.model_validate)
 
     @assign.validator
-    def _assign(self, command: q.Assign) -> None:
+    def _assign(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def reply(self, command: q.Reply) -> InquiryView:
+    async def reply(self, message: Any) -> InquiryView:
         """Send a reply on the platform, at most once; replies given by phone, mail or in the console
         of a platform without a reply API (REPLIED_BY_HAND) are recorded as given."""
         await workflow.wait_condition(lambda: self.recorded)
-        with refusals():
-            q.decide_inquiry(command, self.state, self.policy)  # refuse before any platform call
+        command, channel = await self.command_of(message, q.Reply.model_validate)
+        assert isinstance(command, q.Reply)  # noqa: S101 - the only command this update parses
+        try:
+            self.decider.decide(command, self.state, self.policy)  # refuse before any platform call
+        except DomainError as exc:
+            if channel is not None:
+                await self.refused(message, exc)
+            raise refusal(exc) from None
         s = self.state
         if s.platform in ("phone", "email") or s.platform is None:
             outcome = ReplyOutcome(state="sent")
@@ -257,50 +255,51 @@ class InquiryWorkflow:
                 task_queue=platform_queue(platform),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
-        view = await self.person(
-            q.RecordReply(actor=command.actor, text=command.text, outcome=outcome, at=workflow.now())
-        )
+        recorded = q.RecordReply(actor=command.actor, text=command.text, outcome=outcome, at=workflow.now())
+        try:
+            await self.handle(recorded, channel)
+        except DomainError as exc:
+            raise refusal(exc) from None
         if outcome.state == "failed":  # recorded; and the person must hear it, not see a quiet "open"
-            with refusals():
-                raise DomainError(
+            raise refusal(
+                DomainError(
                     RuleId.INQUIRY_12H,
                     f"the platform refused the reply ({outcome.code}): {outcome.reason or 'no reason given'}",
                 )
-        return view
+            )
+        return self.view()
 
     @reply.validator
-    def _reply(self, command: q.Reply) -> None:
-        self.validate(command)
+    def _reply(self, message: Any) -> None:
+        self.validate(message)
 
     @workflow.update
-    async def reconcile_reply(self, command: q.ReconcileReply) -> InquiryView:
+    async def reconcile_reply(self, command: Any) -> InquiryView:
         """A reply whose outcome was unknown: a person says whether it reached the user."""
-        return await self.person(command)
+        return await self.person(command, q.ReconcileReply.model_validate)
 
     @reconcile_reply.validator
-    def _reconcile_reply(self, command: q.ReconcileReply) -> None:
+    def _reconcile_reply(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def escalate(self, command: q.Escalate) -> InquiryView:
+    async def escalate(self, command: Any) -> InquiryView:
         """Report the inquiry up as an important event (R-ESCALATE-4H), and tell whom the policy names."""
         await workflow.wait_condition(lambda: self.recorded)
-        with refusals():
-            events = await self.handle(command)
-        for event in events:
+        for event in await self.decide_for_person(command, q.Escalate.model_validate):
             await self.tell(event)
         return self.view()
 
     @escalate.validator
-    def _escalate(self, command: q.Escalate) -> None:
+    def _escalate(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.update
-    async def close(self, command: q.Close) -> InquiryView:
-        return await self.person(command)
+    async def close(self, command: Any) -> InquiryView:
+        return await self.person(command, q.Close.model_validate)
 
     @close.validator
-    def _close(self, command: q.Close) -> None:
+    def _close(self, command: Any) -> None:
         self.validate(command)
 
     @workflow.query

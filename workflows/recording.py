@@ -1,26 +1,24 @@
-"""What every process workflow shares: recording its events, refusing with the rule's id, and
-where platform calls go.
+"""What every process workflow's activity calls share: recording events, bounds, where platform calls go.
 
-The decider shell is decide → append with the expected version → evolve. The append is the same
-activity call for every process; the refusal of a person's command is the same update failure.
+The shell (workflows/shell.py) decides, appends through `append_events` and evolves; the append is
+the same activity call for every process.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.eventstore import Appended, AppendRequest, EventDraft
-    from domain.errors import DomainError
     from domain.events import DomainEvent, EventMetadata
     from domain.platforms import Platform
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 """One attempt of any activity (a technical bound, not a rule's duration)."""
+IDENTITY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
+"""Asking the user directory: a person waits on the answer, so a lasting outage is a refusal, not a hang."""
 PLATFORM_RETRY = RetryPolicy(maximum_interval=timedelta(hours=1))
 """Platform calls may be retried: publish and reply are claimed, so a retry never acts twice."""
 
@@ -47,12 +45,3 @@ async def append_events(events: Sequence[DomainEvent], version: int, metadata: E
         start_to_close_timeout=ACTIVITY_TIMEOUT,
     )
     return version + len(events)
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """A rule's refusal fails the update with the rule id (anything else would fail the workflow task)."""
-    try:
-        yield
-    except DomainError as exc:
-        raise ApplicationError(str(exc), type=f"Refused:{exc.rule}", non_retryable=True) from None

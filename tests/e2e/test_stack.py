@@ -4,7 +4,10 @@ Each run picks free ports and its own state folder, so it never meets a develope
 """
 
 import asyncio
+import base64
+import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -65,7 +68,8 @@ def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
             children = descendants(stack.process.pid)
             stack.kill()
             for child in children:
-                child.kill()
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -95,11 +99,12 @@ def test_token_from_the_cli_opens_the_api(first_run: RunningStack) -> None:
 
 
 def test_dev_dsn_points_at_the_running_database(first_run: RunningStack) -> None:
-    result = cli(first_run.env, "dev", "dsn")
-    assert (
-        result.stdout.strip()
-        == f"postgresql://mediaops@127.0.0.1:{first_run.env['MEDIAOPS_PG_PORT']}/mediaops"
-    )
+    """The application role's URL, and with --admin the owner's, each with its generated password."""
+    port = first_run.env["MEDIAOPS_PG_PORT"]
+    app = cli(first_run.env, "dev", "dsn").stdout.strip()
+    owner = cli(first_run.env, "dev", "dsn", "--admin").stdout.strip()
+    assert re.fullmatch(rf"postgresql://mediaops_app:[\w-]+@127\.0\.0\.1:{port}/mediaops", app), app
+    assert re.fullmatch(rf"postgresql://mediaops:[\w-]+@127\.0\.0\.1:{port}/mediaops", owner), owner
 
 
 def test_dev_commands_are_refused_in_production(first_run: RunningStack) -> None:
@@ -457,6 +462,149 @@ def test_a_user_who_writes_again_after_the_answer_reopens_their_inquiry(first_ru
         if m.get("touser") == user
     ]
     assert sent == ["可以的。", "电子发票也可以。"]
+
+
+def temporal_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    address = ["--address", f"127.0.0.1:{env['MEDIAOPS_TEMPORAL_PORT']}"]
+    binary = str(Path(sys.executable).parent / "temporal")
+    return subprocess.run([binary, *args, *address], capture_output=True, text=True, timeout=60, check=False)
+
+
+def event_rows(env: dict[str, str], stream: str) -> list[tuple[str, str]]:
+    """(type, data) of a stream's events, read as the application role."""
+
+    async def read() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(cli(env, "dev", "dsn").stdout.strip())
+        try:
+            rows = await conn.fetch(
+                "SELECT type, data::text AS data FROM events WHERE stream_id = $1 ORDER BY stream_version",
+                stream,
+            )
+            return [(r["type"], r["data"]) for r in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def submitted(env: dict[str, str], who: dict[str, str], **changes: object) -> str:
+    body = {"title": "公司周年庆", "body": "<p>感谢一路同行。</p>", "category": "company_news",
+            "platforms": ["website"], "source": "市场部", **changes}  # fmt: skip
+    created = httpx.post(api(env, "/articles"), json=body, headers=who, timeout=30)
+    assert created.status_code == 201, created.text
+    article_id: str = created.json()["id"]
+    wait_for(lambda: httpx.get(api(env, f"/articles/{article_id}"), headers=who).json()["waiting_on_role"],
+             "the review")  # fmt: skip
+    return article_id
+
+
+def test_a_forged_decision_from_the_temporal_cli_is_refused_and_a_signed_one_works(
+    first_run: RunningStack,
+) -> None:
+    """Issue 9, must show 1: the forged signal and update change nothing and are recorded."""
+    env = first_run.env
+    writer, manager = bearer(env, "content_specialist"), bearer(env, "operations_manager")
+    article_id = submitted(env, writer)
+    workflow_id = f"article-{article_id}"
+    forged = json.dumps({"kind": "review", "actor": {"id": "someone.forged", "roles": ["operations_manager"]},
+                         "decision": "approve", "version": 1, "at": "2026-12-01T16:00:00Z"})  # fmt: skip
+    internal = json.dumps({"kind": "record_outcome", "platform": "website", "at": "2026-12-01T16:00:00Z",
+                           "outcome": {"state": "published", "url": "https://evil.example/"}})  # fmt: skip
+    for payload in (forged, internal):
+        sent = temporal_cli(env, "workflow", "signal", "--workflow-id", workflow_id, "--name", "decision",
+                            "--input", payload)  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+    update = temporal_cli(env, "workflow", "update", "execute", "--workflow-id", workflow_id,
+                          "--name", "review", "--input", forged)  # fmt: skip
+    assert update.returncode != 0
+    wait_for(
+        lambda: [t for t, _ in event_rows(env, workflow_id)].count("command.refused") >= 3, "the refusals"
+    )
+    types = [t for t, _ in event_rows(env, workflow_id)]
+    assert "article.approved" not in types
+    assert "article.publication_recorded" not in types
+    shown = httpx.get(api(env, f"/articles/{article_id}"), headers=writer).json()
+    assert (shown["status"], shown["waiting_on_role"], shown["approvals"]) == (
+        "in_review",
+        "operations_manager",
+        [],
+    )
+
+    token = manager["Authorization"].removeprefix("Bearer ")
+    decision = {"kind": "review", "version": 1, "decision": "approve"}
+    signed = cli({**env, "MEDIAOPS_TOKEN": token}, "ops", "sign", "--workflow-id", workflow_id,
+                 "--command", json.dumps(decision))  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    sent = temporal_cli(env, "workflow", "signal", "--workflow-id", workflow_id, "--name", "decision",
+                        "--input", signed.stdout.strip())  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    published = wait_for(
+        lambda: (a := httpx.get(api(env, f"/articles/{article_id}"), headers=writer).json())["status"]
+        == "published" and a, "the signed ops decision to publish", within=90)  # fmt: skip
+    assert [x["actor"] for x in published["approvals"]] == ["demo.operations_manager"]  # type: ignore[index]
+
+
+def test_each_refusal_kind_through_the_api(first_run: RunningStack) -> None:
+    """Issue 9, must show 2: 403 / 409 / 422 naming the rule, separation of duties included."""
+    env = first_run.env
+    writer, manager = bearer(env, "content_specialist"), bearer(env, "operations_manager")
+    added = cli(env, "users", "add", "zhou.both", "--role", "operations_manager", "--role", "general_manager")
+    assert added.returncode == 0, added.stderr
+    both = {"Authorization": f"Bearer {cli(env, 'users', 'token', 'zhou.both').stdout.strip()}"}
+
+    own = submitted(env, manager)
+    self_review = httpx.post(api(env, f"/articles/{own}/review"), json={"decision": "approve", "version": 1},
+                             headers=manager, timeout=30)  # fmt: skip
+    assert (self_review.status_code, self_review.json()["rule"]) == (403, "R-REVIEW-ALL")
+    assert "own post" in self_review.json()["detail"]
+
+    project = submitted(env, writer, involves_company_project=True)
+    url = api(env, f"/articles/{project}")
+    stale = httpx.post(f"{url}/review", json={"decision": "approve", "version": 9}, headers=both, timeout=30)
+    assert (stale.status_code, stale.json()["rule"]) == (409, "R-REVIEW-ALL")
+    no_comment = httpx.post(f"{url}/review", json={"decision": "request_changes", "version": 1}, headers=both,
+                            timeout=30)  # fmt: skip
+    assert (no_comment.status_code, no_comment.json()["field"]) == (422, "comment")
+    first = httpx.post(f"{url}/review", json={"decision": "approve", "version": 1}, headers=both, timeout=30)
+    assert first.status_code == 200, first.text
+    second = httpx.post(f"{url}/confirm", json={"version": 1}, headers=both, timeout=30)
+    assert (second.status_code, second.json()["rule"]) == (403, "R-REVIEW-PROJECT")
+    assert "two approvals" in second.json()["detail"]
+    colleague = bearer(env, "promotion_specialist")
+    withdrawn = httpx.post(f"{url}/withdraw", json={"reason": "x"}, headers=colleague, timeout=30)
+    assert (withdrawn.status_code, withdrawn.json()["permission"]) == (403, "article.change_others")
+
+
+def test_histories_are_encrypted_and_the_ui_decodes_them_through_the_api(first_run: RunningStack) -> None:
+    """Issue 9, must show 3."""
+    env = first_run.env
+    secret_text = "我的订单号是 ZX-20261201-7788，请帮我查一下"
+    msg_id = str(int(time.time() * 1000) + 11)
+    sent = cli(env, "dev", "wechat-message", "--from", "o_codec", "--text", secret_text, "--msg-id", msg_id)
+    assert sent.returncode == 0, sent.stderr
+    workflow_id = f"inquiry-wechat-{msg_id}"
+    wait_for(lambda: temporal_cli(env, "workflow", "describe", "--workflow-id", workflow_id).returncode == 0,
+             "the inquiry")  # fmt: skip
+    shown = temporal_cli(env, "workflow", "show", "--workflow-id", workflow_id, "--output", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert "ZX-20261201-7788" not in shown.stdout
+    assert "o_codec" not in shown.stdout
+    history = json.loads(shown.stdout)
+    started = next(e for e in history["events"] if "workflowExecutionStartedEventAttributes" in e)
+    payloads = started["workflowExecutionStartedEventAttributes"]["input"]
+    assert httpx.post(api(env, "/codec/decode"), json=payloads).status_code == 401
+    ui = f"http://127.0.0.1:{env['MEDIAOPS_TEMPORAL_UI_PORT']}"
+    decoded = httpx.post(api(env, "/codec/decode"), json=payloads, headers=bearer(env, "auditor") | {
+        "Origin": ui}, timeout=30)  # fmt: skip
+    assert decoded.status_code == 200, decoded.text
+    assert decoded.headers["access-control-allow-origin"] == ui
+    data = base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
+    assert secret_text in data
+    elsewhere = httpx.options(api(env, "/codec/decode"), headers={"Origin": "http://evil.example",
+                              "Access-Control-Request-Method": "POST"})  # fmt: skip
+    assert "access-control-allow-origin" not in elsewhere.headers
+    settings = httpx.get(f"{ui}/api/v1/settings", timeout=10).json()
+    assert settings["Codec"]["Endpoint"] == api(env, "/codec")
 
 
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:

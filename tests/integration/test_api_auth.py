@@ -13,9 +13,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.users import demo_user_id, ensure_demo_users, issue_token, revoke_tokens
 from deploy.processes import free_port
 from domain.roles import Role
+from eventstore.users import demo_user_id, ensure_demo_users, issue_token, revoke_tokens
 from mediaops.settings import Settings
 
 
@@ -147,7 +147,7 @@ async def test_the_cli_revokes_a_users_tokens(
     assert (await client.get("/me", headers=bearer(token))).status_code == 200
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "mediaops.cli", "users", "revoke", demo_user_id(Role.CHANNEL_SPECIALIST)],
+        [sys.executable, "-m", "cli", "users", "revoke", demo_user_id(Role.CHANNEL_SPECIALIST)],
         env={**os.environ, "DATABASE_URL": database},
         capture_output=True,
         text=True,

@@ -18,6 +18,7 @@ from domain.policy import Policy
 from domain.roles import Role
 from eventstore.store import EventStore
 from mediaops.settings import Settings
+from tests.identity_support import in_directory, signed
 from tests.platforms_support import Fakes, running_fakes
 from workers.schedules import ensure_comment_polls
 from workers.worker import build_worker, platform_workers
@@ -129,9 +130,10 @@ async def test_baijiahao_comments_become_inquiries_answered_in_its_console(
         f"inquiry-baijiahao-{comment['reply_id']}",  # type: ignore[index]
     )
     staff = Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
-    answered = await inquiry.execute_update(
-        InquiryWorkflow.reply, Reply(actor=staff, text="招的，请投递简历。", at=datetime.now(UTC))
-    )
+    async with store.pool.acquire() as conn:
+        await in_directory(conn, staff)
+    reply = Reply(actor=staff, text="招的，请投递简历。", at=datetime.now(UTC))
+    answered = await inquiry.execute_update(InquiryWorkflow.reply, signed(inquiry.id, reply))
     assert (answered.status, answered.inquiry.within_sla) == ("answered", True)
     assert "no reply API" in (answered.inquiry.replies[0].outcome.reason or "")
     assert (await world.state(Platform.BAIJIAHAO))["messages_sent"] == []

@@ -1,4 +1,4 @@
-"""The event store's guarantees (../shared/reference/eventstore.md), each against a real PostgreSQL."""
+"""The event store's guarantees (docs/reference/eventstore.md), each against a real PostgreSQL."""
 
 import asyncio
 import uuid

@@ -163,7 +163,7 @@ async def test_the_command_shows_each_projections_lag(
     await fill(store, streams=1, per_stream=3)
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "mediaops.cli", "events", "projections"],
+        [sys.executable, "-m", "cli", "events", "projections"],
         env={**os.environ, "DATABASE_URL": database},
         capture_output=True,
         text=True,

@@ -93,7 +93,7 @@ async def test_reordered_rows_are_caught(store: EventStore, tamper: asyncpg.Conn
 def mediaops(database: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database}
     return subprocess.run(
-        [sys.executable, "-m", "mediaops.cli", *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True, check=False
     )
 
 

@@ -30,8 +30,10 @@ from eventstore.db import connect, create_pool, with_database
 from eventstore.migrate import migrate
 from eventstore.store import EventStore
 from mediaops.settings import Settings
-from mediaops.temporal import DATA_CONVERTER
+from mediaops.temporal import data_converter
+from tests.identity_support import in_directory, signed
 from tests.platforms_support import Fakes, running_fakes
+from tests.replay.keys import RECORDING_KEYS
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes
 from workflows.article import ArticleWorkflow
@@ -62,8 +64,20 @@ def waiting(role: Role) -> Callable[[ArticleView], bool]:
 async def happy(h: Handle, fakes: Fakes) -> None:
     await until(h, waiting(Role.OPERATIONS_MANAGER))
     await h.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))
+        ArticleWorkflow.review,
+        signed(h.id, a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))),
     )
+
+
+async def forged_then_signed(h: Handle, fakes: Fakes) -> None:
+    """A forged decision signal (refused and recorded), then the manager's signed one from ops."""
+    await until(h, waiting(Role.OPERATIONS_MANAGER))
+    forged = {"kind": "review", "actor": {"id": "someone.forged", "roles": ["operations_manager"]},
+              "decision": "approve", "version": 1, "at": "2026-12-01T16:00:00Z"}  # fmt: skip
+    await h.signal("decision", forged)
+    await until(h, lambda v: any(not d.accepted for d in v.decisions))
+    review = a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))
+    await h.signal("decision", signed(h.id, review, channel="ops"))
 
 
 async def changes_then_revised(h: Handle, fakes: Fakes) -> None:
@@ -71,22 +85,28 @@ async def changes_then_revised(h: Handle, fakes: Fakes) -> None:
     now = datetime.now(UTC)
     await h.execute_update(
         ArticleWorkflow.review,
-        a.Review(actor=MANAGER, version=1, decision="request_changes", comment="补充来源", at=now),
+        signed(
+            h.id, a.Review(actor=MANAGER, version=1, decision="request_changes", comment="补充来源", at=now)
+        ),
     )
     view = await h.query(ArticleWorkflow.state_and_decisions)
     assert view.article.content is not None
     revised = view.article.content.model_copy(update={"source": "市场部 新闻稿"})
-    await h.execute_update(ArticleWorkflow.revise, a.Revise(actor=WRITER, version=1, content=revised, at=now))
+    await h.execute_update(
+        ArticleWorkflow.revise, signed(h.id, a.Revise(actor=WRITER, version=1, content=revised, at=now))
+    )
     await until(h, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER and v.article.version == 2)
     await h.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=2, decision="approve", at=now)
+        ArticleWorkflow.review, signed(h.id, a.Review(actor=MANAGER, version=2, decision="approve", at=now))
     )
 
 
 async def general_manager(h: Handle, fakes: Fakes) -> None:
     await happy(h, fakes)
     await until(h, waiting(Role.GENERAL_MANAGER))
-    await h.execute_update(ArticleWorkflow.confirm, a.Confirm(actor=BOSS, version=1, at=datetime.now(UTC)))
+    await h.execute_update(
+        ArticleWorkflow.confirm, signed(h.id, a.Confirm(actor=BOSS, version=1, at=datetime.now(UTC)))
+    )
 
 
 async def unknown_reconciled(h: Handle, fakes: Fakes) -> None:
@@ -94,8 +114,14 @@ async def unknown_reconciled(h: Handle, fakes: Fakes) -> None:
     await until(h, lambda v: v.article.publications[Platform.WEBSITE].state == "unconfirmed")
     await h.execute_update(
         ArticleWorkflow.reconcile,
-        a.Reconcile(
-            actor=WRITER, platform=Platform.WEBSITE, url="https://www.example.com/?p=9", at=datetime.now(UTC)
+        signed(
+            h.id,
+            a.Reconcile(
+                actor=WRITER,
+                platform=Platform.WEBSITE,
+                url="https://www.example.com/?p=9",
+                at=datetime.now(UTC),
+            ),
         ),
     )
 
@@ -107,24 +133,30 @@ InquiryHandle = WorkflowHandle[InquiryWorkflow, InquiryView]
 
 async def answered_within_sla(env: WorkflowEnvironment, h: InquiryHandle) -> None:
     await env.fast_forward(h, timedelta(hours=1))  # type: ignore[attr-defined]
-    await h.execute_update(InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
+    await h.execute_update(
+        InquiryWorkflow.reply, signed(h.id, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
+    )
     await env.fast_forward(h, Policy().inquiry_12h.reopen_within)  # type: ignore[attr-defined]
 
 
 async def breached_then_answered(env: WorkflowEnvironment, h: InquiryHandle) -> None:
     await env.fast_forward(h, timedelta(hours=13))  # type: ignore[attr-defined]
-    await h.execute_update(InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
+    await h.execute_update(
+        InquiryWorkflow.reply, signed(h.id, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
+    )
     await env.fast_forward(h, Policy().inquiry_12h.reopen_within)  # type: ignore[attr-defined]
 
 
 async def closed_as_spam(env: WorkflowEnvironment, h: InquiryHandle) -> None:
-    await h.execute_update(InquiryWorkflow.close, q.Close(actor=INQUIRY_MANAGER, reason="spam", at=NOW))
+    await h.execute_update(
+        InquiryWorkflow.close, signed(h.id, q.Close(actor=INQUIRY_MANAGER, reason="spam", at=NOW))
+    )
 
 
 async def reopened(env: WorkflowEnvironment, h: InquiryHandle) -> None:
     """Answered, then the user writes again: a new clock, a second answer, and the end a day later."""
     first = await h.execute_update(
-        InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW)
+        InquiryWorkflow.reply, signed(h.id, q.Reply(actor=INQUIRY_STAFF, text="九点开门。", at=NOW))
     )
     assert first.inquiry.answered_at is not None
     await env.fast_forward(h, timedelta(hours=2))  # type: ignore[attr-defined]
@@ -134,7 +166,9 @@ async def reopened(env: WorkflowEnvironment, h: InquiryHandle) -> None:
         if (await h.query(InquiryWorkflow.current)).inquiry.reopened:
             break
         await asyncio.sleep(0.1)
-    await h.execute_update(InquiryWorkflow.reply, q.Reply(actor=INQUIRY_STAFF, text="周日也开。", at=NOW))
+    await h.execute_update(
+        InquiryWorkflow.reply, signed(h.id, q.Reply(actor=INQUIRY_STAFF, text="周日也开。", at=NOW))
+    )
     await env.fast_forward(h, Policy().inquiry_12h.reopen_within)  # type: ignore[attr-defined]
 
 
@@ -144,6 +178,7 @@ INQUIRY_SCENARIOS: dict[str, Callable[[WorkflowEnvironment, InquiryHandle], Awai
     "inquiry_breached_then_answered": breached_then_answered,
     "inquiry_closed_as_spam": closed_as_spam,
     "inquiry_reopened": reopened,
+    "inquiry_signed_reply": answered_within_sla,
 }
 
 
@@ -177,7 +212,7 @@ async def record_inquiries(dsn: str) -> None:
             with env.with_time_skipping_disabled():  # type: ignore[attr-defined]
                 handle = await env.client.start_workflow(
                     InquiryWorkflow.run,
-                    InquiryStart(received=received, policy=Policy()),
+                    InquiryStart(received=received),
                     id=f"inquiry-{name}",
                     task_queue=QUEUE,
                 )
@@ -194,7 +229,7 @@ async def time_skipping() -> WorkflowEnvironment:
         dev_server_existing_path=str(venv_bin("temporal")),
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
         search_attributes=search_attributes.ALL,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(RECORDING_KEYS),
     )
 
 
@@ -203,6 +238,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[Handle, Fakes], Awaitable[N
     "article_changes_requested_then_revised": ({}, changes_then_revised),
     "article_general_manager": ({"involves_company_project": True}, general_manager),
     "article_unknown_outcome_reconciled": ({}, unknown_reconciled),
+    "article_forged_then_signed": ({}, forged_then_signed),
 }
 
 
@@ -214,6 +250,7 @@ async def record(server: str) -> None:
     dsn = with_database(server, database)
     conn = await connect(dsn)
     await migrate(conn)
+    await in_directory(conn, WRITER, MANAGER, BOSS, INQUIRY_STAFF, INQUIRY_MANAGER)
     await conn.close()
     if "--inquiries-only" in sys.argv:
         await record_inquiries(dsn)
@@ -223,7 +260,7 @@ async def record(server: str) -> None:
     store = EventStore(pool)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
         for worker in [
-            build_worker(env.client, Settings(task_queue=QUEUE), Policy(), store),
+            build_worker(env.client, Settings(task_queue=QUEUE), Policy(), store, accounts=fakes.accounts),
             *platform_workers(env.client, Policy(), fakes.accounts, pool),
         ]:
             await stack.enter_async_context(worker)
@@ -243,7 +280,9 @@ async def record(server: str) -> None:
             submit = a.Submit(article_id=article_id, actor=WRITER, content=content, at=datetime.now(UTC))
             handle = await env.client.start_workflow(
                 ArticleWorkflow.run,
-                ArticleStart(submit=submit, policy=Policy(), accounts={Platform.WEBSITE: "demo"}),
+                ArticleStart(
+                    submit=signed(f"article-{article_id}", submit), accounts={Platform.WEBSITE: "demo"}
+                ),
                 id=f"article-{article_id}",
                 task_queue=QUEUE,
             )
@@ -257,6 +296,7 @@ async def record(server: str) -> None:
 
 
 def main() -> None:
+    """Record with the fixture keys (tests/replay/keys.py), which the replay test decodes with."""
     with scratch_server(None) as server:
         asyncio.run(record(server))
 

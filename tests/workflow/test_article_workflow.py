@@ -19,12 +19,14 @@ from domain.policy import Policy
 from domain.roles import Role
 from eventstore.store import EventStore
 from mediaops.settings import Settings
+from tests.identity_support import SIGNER, in_directory, refusal, signed
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows.article import ArticleWorkflow
 from workflows.contracts import ArticleStart, ArticleView
 from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
+OTHER_WRITER = a.Actor(id="sun.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 WRITER = a.Actor(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 PROMOTER = a.Actor(id="zhao.promo", roles=frozenset({Role.PROMOTION_SPECIALIST}))
 MANAGER = a.Actor(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
@@ -39,11 +41,13 @@ class Env:
 
 @pytest.fixture(scope="module")
 async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> AsyncIterator[Env]:
+    async with store.pool.acquire() as conn:
+        await in_directory(conn, WRITER, OTHER_WRITER, PROMOTER, MANAGER, BOSS)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
         policy = Policy()
         settings = Settings(task_queue=QUEUE)
         for worker in [
-            build_worker(temporal_timeskip.client, settings, policy, store),
+            build_worker(temporal_timeskip.client, settings, policy, store, accounts=fakes.accounts),
             *platform_workers(temporal_timeskip.client, policy, fakes.accounts, store.pool),
         ]:
             await stack.enter_async_context(worker)
@@ -68,7 +72,7 @@ async def start(world: Env, **changes: object) -> WorkflowHandle[ArticleWorkflow
     accounts = {p: "demo" for p in body.platforms}
     return await world.env.client.start_workflow(
         ArticleWorkflow.run,
-        ArticleStart(submit=submit, policy=Policy(), accounts=accounts),
+        ArticleStart(submit=signed(f"article-{article_id}", submit), accounts=accounts),
         id=f"article-{article_id}",
         task_queue=QUEUE,
     )
@@ -99,7 +103,8 @@ async def test_an_ordinary_post_is_reviewed_then_published_everywhere(world: Env
     assert waiting.status is a.Status.IN_REVIEW
     now = datetime.now(UTC)
     await handle.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=now)
+        ArticleWorkflow.review,
+        signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
     )
     result = await handle.result()
     assert result.status is a.Status.PUBLISHED
@@ -124,15 +129,20 @@ async def test_a_wrong_role_or_a_stale_version_is_refused_at_once(world: Env) ->
     now = datetime.now(UTC)
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await handle.execute_update(
-            ArticleWorkflow.review, a.Review(actor=PROMOTER, version=1, decision="approve", at=now)
+            ArticleWorkflow.review,
+            signed(handle.id, a.Review(actor=PROMOTER, version=1, decision="approve", at=now)),
         )
-    assert "R-REVIEW-ALL" in str(caught.value.cause)
+    assert (refusal(caught.value).kind, refusal(caught.value).rule) == ("forbidden", "R-REVIEW-ALL")
     with pytest.raises(WorkflowUpdateFailedError) as stale:
         await handle.execute_update(
-            ArticleWorkflow.review, a.Review(actor=MANAGER, version=7, decision="approve", at=now)
+            ArticleWorkflow.review,
+            signed(handle.id, a.Review(actor=MANAGER, version=7, decision="approve", at=now)),
         )
-    assert "version 7 is not the current version 1" in str(stale.value.cause)
-    await handle.execute_update(ArticleWorkflow.withdraw, a.Withdraw(actor=WRITER, reason="取消", at=now))
+    assert refusal(stale.value).kind == "conflict"
+    assert "version 7 is not the current version 1" in refusal(stale.value).message
+    await handle.execute_update(
+        ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=WRITER, reason="取消", at=now))
+    )
     assert (await handle.result()).status is a.Status.WITHDRAWN
 
 
@@ -141,10 +151,13 @@ async def test_a_project_post_waits_on_the_general_manager(world: Env) -> None:
     await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
     now = datetime.now(UTC)
     await handle.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=now)
+        ArticleWorkflow.review,
+        signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
     )
     assert (await view(handle)).article.waiting_on is Role.GENERAL_MANAGER
-    await handle.execute_update(ArticleWorkflow.confirm, a.Confirm(actor=BOSS, version=1, at=now))
+    await handle.execute_update(
+        ArticleWorkflow.confirm, signed(handle.id, a.Confirm(actor=BOSS, version=1, at=now))
+    )
     assert (await handle.result()).status is a.Status.PUBLISHED
 
 
@@ -169,7 +182,7 @@ async def test_reminder_and_escalation_fire_at_the_policys_times(world: Env) -> 
     assert reminded < datetime.fromisoformat(escalated["at"])
     assert escalated["to"] == "general_manager"
     now = datetime.now(UTC)
-    await handle.execute_update(ArticleWorkflow.withdraw, a.Withdraw(actor=WRITER, at=now))
+    await handle.execute_update(ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=WRITER, at=now)))
 
 
 async def test_a_scheduled_publish_waits_for_its_time(world: Env) -> None:
@@ -178,7 +191,8 @@ async def test_a_scheduled_publish_waits_for_its_time(world: Env) -> None:
     await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
     now = datetime.now(UTC)
     await handle.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=now)
+        ArticleWorkflow.review,
+        signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
     )
     assert (await view(handle)).status is a.Status.APPROVED
     result = await handle.result()
@@ -190,31 +204,36 @@ async def test_a_scheduled_publish_waits_for_its_time(world: Env) -> None:
     assert await world.env.get_current_time(handle) >= publish_at  # type: ignore[call-arg]
 
 
-async def test_the_callback_wins_the_race_against_polling(world: Env) -> None:
+async def test_a_callback_wakes_the_poll_but_the_platform_says_what_was_published(world: Env) -> None:
+    """PUBLISHJOBFINISH is forwarded as a signal anyone with Temporal access could send: it is a hint."""
     await world.fakes.post(Platform.WECHAT, "publish-delay", seconds=3600)
     try:
         handle = await start(world, platforms=(Platform.WECHAT,))
         await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
         now = datetime.now(UTC)
         await handle.execute_update(
-            ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=now)
+            ArticleWorkflow.review,
+            signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
         )
         pending = await until(
             handle, lambda v: v.article.publications[Platform.WECHAT].handle is not None, world
         )
-        publish_id = pending.article.publications[Platform.WECHAT].handle or ""
-        url = "https://mp.weixin.qq.com/s/from-the-callback"
-        await handle.signal(
-            PUBLICATION_FINISHED,
-            PublicationUpdate(
-                platform=Platform.WECHAT,
-                account="demo",
-                handle=publish_id,
-                outcome=PublishOutcome(state="published", url=url),
-            ),
+        forged = "https://evil.example/not-ours"
+        update = PublicationUpdate(
+            platform=Platform.WECHAT,
+            account="demo",
+            handle=pending.article.publications[Platform.WECHAT].handle or "",
+            outcome=PublishOutcome(state="published", url=forged),
         )
+        await handle.signal(PUBLICATION_FINISHED, update)
+        await asyncio.sleep(1)
+        assert (await view(handle)).article.publications[Platform.WECHAT].state == "publishing"
+        await world.fakes.post(Platform.WECHAT, "advance", seconds=3600)  # now WeChat has published it
+        await handle.signal(PUBLICATION_FINISHED, update)
         result = await handle.result()
-        assert result.article.publications[Platform.WECHAT].url == url
+        url = result.article.publications[Platform.WECHAT].url or ""
+        assert url.startswith("https://mp.weixin.qq.com/s/fake_")
+        assert forged not in str([e.data for e in await world.store.read_stream(handle.id)])
     finally:
         await world.fakes.post(Platform.WECHAT, "publish-delay", seconds=0)
 
@@ -224,7 +243,8 @@ async def test_polling_finds_the_result_when_no_callback_comes(world: Env) -> No
     await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
     now = datetime.now(UTC)
     await handle.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=now)
+        ArticleWorkflow.review,
+        signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
     )
     result = await handle.result()
     assert (result.article.publications[Platform.WECHAT].url or "").startswith(
@@ -242,7 +262,8 @@ async def test_an_unknown_outcome_waits_for_a_person(world: Env) -> None:
     await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
     now = datetime.now(UTC)
     await handle.execute_update(
-        ArticleWorkflow.review, a.Review(actor=MANAGER, version=1, decision="approve", at=now)
+        ArticleWorkflow.review,
+        signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
     )
     unconfirmed = await until(
         handle, lambda v: v.article.publications[Platform.WEBSITE].state == "unconfirmed", world
@@ -250,6 +271,188 @@ async def test_an_unknown_outcome_waits_for_a_person(world: Env) -> None:
     assert unconfirmed.status is a.Status.ATTENTION
     await handle.execute_update(
         ArticleWorkflow.reconcile,
-        a.Reconcile(actor=WRITER, platform=Platform.WEBSITE, url="https://www.example.com/?p=1", at=now),
+        signed(
+            handle.id,
+            a.Reconcile(actor=WRITER, platform=Platform.WEBSITE, url="https://www.example.com/?p=1", at=now),
+        ),
     )
     assert (await handle.result()).status is a.Status.PUBLISHED
+
+
+async def stored(world: Env, handle: WorkflowHandle[ArticleWorkflow, ArticleView]) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    return [(e.type, e.data) for e in await world.store.read_stream(handle.id)]
+
+
+async def until_stored(
+    world: Env, handle: WorkflowHandle[ArticleWorkflow, ArticleView], kind: str, n: int = 1
+) -> None:
+    for _ in range(100):
+        if [t for t, _ in await stored(world, handle)].count(kind) >= n:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {kind} recorded: {await stored(world, handle)}")
+
+
+async def test_a_forged_decision_signal_is_refused_and_recorded(world: Env) -> None:
+    """C1: anyone who can reach Temporal sends a decision as the manager, and internal commands."""
+    handle = await start(world, platforms=(Platform.WEBSITE,))
+    await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    forged = {
+        "kind": "review",
+        "actor": {"id": "someone.forged", "roles": ["operations_manager"]},
+        "decision": "approve",
+        "version": 1,
+        "at": "2026-12-01T16:00:00Z",
+    }
+    await handle.signal("decision", forged)
+    await handle.signal("decision", {"kind": "record_checks", "version": 1, "wordlist_version": "x",
+                                     "problems": [], "at": "2026-12-01T16:00:00Z"})  # fmt: skip
+    outcome = {"kind": "record_outcome", "platform": "website", "at": "2026-12-01T16:00:00Z",
+               "outcome": {"state": "published", "url": "https://evil.example/"}}  # fmt: skip
+    genuine = signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC)))
+    await handle.signal("decision", genuine | {"command": outcome})  # a real signature, another command
+    await handle.signal("decision", outcome)
+    await until_stored(world, handle, "command.refused", 4)
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(ArticleWorkflow.review, forged)
+    assert (refusal(caught.value).kind, refusal(caught.value).rule) == ("unauthenticated", "R-ACCOUNTABLE")
+    events = await stored(world, handle)
+    refused = [data for kind, data in events if kind == "command.refused"]
+    assert [r["command"] for r in refused] == [
+        "review",
+        "record_checks",
+        "record_outcome",
+        "record_outcome",
+        "review",
+    ]
+    assert refused[0]["claimed_actor"] == "someone.forged"
+    assert all(r["refusal"] == "unauthenticated" for r in refused)
+    current = await view(handle)
+    assert current.article.waiting_on is Role.OPERATIONS_MANAGER
+    assert not current.article.approvals
+    assert current.article.publications[Platform.WEBSITE].state == "pending"
+    assert "article.approved" not in [kind for kind, _ in events]
+    await handle.execute_update(
+        ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=WRITER, at=datetime.now(UTC)))
+    )
+
+
+async def test_an_ops_decision_signed_for_the_person_works_as_a_signal_and_only_once(world: Env) -> None:
+    handle = await start(world, platforms=(Platform.WEBSITE,))
+    await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    decision = signed(
+        handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC)), channel="ops"
+    )
+    await handle.signal("decision", decision)
+    result = await handle.result()
+    assert result.status is a.Status.PUBLISHED
+    [approved] = [data for kind, data in await stored(world, handle) if kind == "article.approved"]
+    assert approved["actor"] == MANAGER.id
+    [event] = [e for e in await world.store.read_stream(handle.id) if e.type == "article.approved"]
+    assert (event.metadata["actor"], event.metadata["channel"]) == (MANAGER.id, "ops")
+
+    other = await start(world, platforms=(Platform.WEBSITE,))
+    await until(other, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    with pytest.raises(WorkflowUpdateFailedError) as elsewhere:  # signed for another process
+        await other.execute_update(ArticleWorkflow.review, decision)
+    assert "signed for" in refusal(elsewhere.value).message
+    again = signed(other.id, a.Review(actor=MANAGER, version=1, decision="request_changes", comment="改",
+                                      at=datetime.now(UTC)))  # fmt: skip
+    await other.execute_update(ArticleWorkflow.review, again)
+    revised = content(world.fakes, platforms=(Platform.WEBSITE,), source="新华社", editor=WRITER.id)
+    revise = a.Revise(actor=WRITER, version=1, content=revised, at=datetime.now(UTC))
+    await other.execute_update(ArticleWorkflow.revise, signed(other.id, revise))
+    await until(other, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    with pytest.raises(WorkflowUpdateFailedError) as replayed:  # the same signed command, a second time
+        await other.execute_update(
+            ArticleWorkflow.review, again | {"command": again["command"] | {"version": 2}}
+        )
+    assert refusal(replayed.value).kind == "unauthenticated"
+    await other.execute_update(
+        ArticleWorkflow.withdraw, signed(other.id, a.Withdraw(actor=MANAGER, at=datetime.now(UTC)))
+    )
+
+
+async def test_an_expired_or_unknown_persons_command_is_refused(world: Env) -> None:
+    handle = await start(world, platforms=(Platform.WEBSITE,))
+    await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    review = a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))
+    old = SIGNER.sign(process=handle.id, actor=MANAGER.id, roles=MANAGER.roles, channel="api",
+                      command={"kind": "review", "version": 1, "decision": "approve"},
+                      now=datetime.now(UTC) - timedelta(hours=1))  # fmt: skip
+    with pytest.raises(WorkflowUpdateFailedError) as expired:
+        await handle.execute_update(ArticleWorkflow.review, old.model_dump(mode="json"))
+    assert "expired" in refusal(expired.value).message
+    ghost = a.Actor(id="no.such.person", roles=frozenset({Role.OPERATIONS_MANAGER}))
+    with pytest.raises(WorkflowUpdateFailedError) as unknown:
+        await handle.execute_update(
+            ArticleWorkflow.review, signed(handle.id, review.model_copy(update={"actor": ghost}))
+        )
+    assert "no active user" in refusal(unknown.value).message
+    claims = a.Actor(
+        id=PROMOTER.id, roles=frozenset({Role.OPERATIONS_MANAGER})
+    )  # the directory says otherwise
+    with pytest.raises(WorkflowUpdateFailedError) as demoted:
+        await handle.execute_update(
+            ArticleWorkflow.review, signed(handle.id, review.model_copy(update={"actor": claims}))
+        )
+    assert (refusal(demoted.value).kind, refusal(demoted.value).permission) == ("forbidden", "article.review")
+    types = [kind for kind, _ in await stored(world, handle)]
+    assert types.count("command.refused") == 3
+    assert "article.approved" not in types
+    await handle.execute_update(
+        ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=WRITER, at=datetime.now(UTC)))
+    )
+
+
+async def test_separation_of_duties(world: Env) -> None:
+    """An author cannot approve their own post; one person cannot give both approvals; only the author
+    or the manager revises or withdraws a post."""
+    both = a.Actor(id="zhou.both", roles=frozenset({Role.OPERATIONS_MANAGER, Role.GENERAL_MANAGER}))
+    async with world.store.pool.acquire() as conn:
+        await in_directory(conn, both)
+    handle = await start(world, platforms=(Platform.WEBSITE,), involves_company_project=True)
+    await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    now = datetime.now(UTC)
+    with pytest.raises(WorkflowUpdateFailedError) as colleague:
+        await handle.execute_update(
+            ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=OTHER_WRITER, at=now))
+        )
+    assert (refusal(colleague.value).kind, refusal(colleague.value).permission) == (
+        "forbidden",
+        "article.change_others",
+    )
+    await handle.execute_update(
+        ArticleWorkflow.review, signed(handle.id, a.Review(actor=both, version=1, decision="approve", at=now))
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await handle.execute_update(
+            ArticleWorkflow.confirm, signed(handle.id, a.Confirm(actor=both, version=1, at=now))
+        )
+    assert (refusal(twice.value).kind, refusal(twice.value).rule) == ("forbidden", "R-REVIEW-PROJECT")
+    await handle.execute_update(
+        ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=MANAGER, reason="重写", at=now))
+    )
+
+    own = await start_as(world, MANAGER)
+    await until(own, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    with pytest.raises(WorkflowUpdateFailedError) as self_review:
+        await own.execute_update(
+            ArticleWorkflow.review,
+            signed(own.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
+        )
+    assert (refusal(self_review.value).kind, refusal(self_review.value).rule) == ("forbidden", "R-REVIEW-ALL")
+    assert "own post" in refusal(self_review.value).message
+    await own.execute_update(ArticleWorkflow.withdraw, signed(own.id, a.Withdraw(actor=MANAGER, at=now)))
+
+
+async def start_as(world: Env, author: a.Actor) -> WorkflowHandle[ArticleWorkflow, ArticleView]:
+    article_id = uuid.uuid4().hex[:10]
+    body = content(world.fakes, platforms=(Platform.WEBSITE,))
+    submit = a.Submit(article_id=article_id, actor=author, content=body, at=datetime.now(UTC))
+    return await world.env.client.start_workflow(
+        ArticleWorkflow.run,
+        ArticleStart(submit=signed(f"article-{article_id}", submit), accounts={Platform.WEBSITE: "demo"}),
+        id=f"article-{article_id}",
+        task_queue=QUEUE,
+    )

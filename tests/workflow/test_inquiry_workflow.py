@@ -19,6 +19,7 @@ from domain.policy import Policy, policy_from_mapping
 from domain.roles import Role
 from eventstore.store import EventStore
 from mediaops.settings import Settings
+from tests.identity_support import in_directory, refusal, signed
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows.contracts import InquiryStart, InquiryView
@@ -27,22 +28,34 @@ from workflows.inquiry import InquiryWorkflow
 QUEUE = "inquiries-test"
 STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 AUDITOR = q.Responder(id="audit", roles=frozenset({Role.AUDITOR}))
+MANAGER = q.Responder(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
 
 
 class World:
-    def __init__(self, env: WorkflowEnvironment, fakes: Fakes, store: EventStore) -> None:
-        self.env, self.fakes, self.store = env, fakes, store
+    def __init__(
+        self, env: WorkflowEnvironment, fakes: Fakes, store: EventStore, workers: AsyncExitStack
+    ) -> None:
+        self.env, self.fakes, self.store, self.workers = env, fakes, store, workers
+
+    async def department(self, policy: Policy) -> str:
+        """A worker running under `policy` (a department's policy.toml), on a queue of its own."""
+        queue = f"{QUEUE}-{uuid.uuid4().hex[:6]}"
+        worker = build_worker(self.env.client, Settings(task_queue=queue), policy, self.store)
+        await self.workers.enter_async_context(worker)
+        return queue
 
 
 @pytest.fixture(scope="module")
 async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> AsyncIterator[World]:
+    async with store.pool.acquire() as conn:
+        await in_directory(conn, STAFF, AUDITOR, MANAGER)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
         for worker in [
             build_worker(temporal_timeskip.client, Settings(task_queue=QUEUE), Policy(), store),
             *platform_workers(temporal_timeskip.client, Policy(), fakes.accounts, store.pool),
         ]:
             await stack.enter_async_context(worker)
-        yield World(temporal_timeskip, fakes, store)
+        yield World(temporal_timeskip, fakes, store, stack)
 
 
 async def start(
@@ -59,12 +72,13 @@ async def start(
         sent_at=now,
         detected_at=now,
     )
+    queue = QUEUE if policy is None else await world.department(policy)
     with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
         return await world.env.client.start_workflow(
             InquiryWorkflow.run,
-            InquiryStart(received=received, policy=policy or Policy()),
+            InquiryStart(received=received),
             id=q.inquiry_id(platform, msg),  # type: ignore[arg-type]
-            task_queue=QUEUE,
+            task_queue=queue,
         )
 
 
@@ -88,10 +102,13 @@ async def test_warning_at_10h_then_breach_and_escalation_at_12h(world: World) ->
     assert (await handle.query(InquiryWorkflow.current)).status == "breached"
     await handle.execute_update(
         InquiryWorkflow.close,
-        q.Close(
-            actor=q.Responder(id="m", roles=frozenset({Role.OPERATIONS_MANAGER})),
-            reason="spam",
-            at=datetime.now(UTC),
+        signed(
+            handle.id,
+            q.Close(
+                actor=MANAGER,
+                reason="spam",
+                at=datetime.now(UTC),
+            ),
         ),
     )
 
@@ -105,7 +122,8 @@ async def test_a_reply_at_1159_counts_and_at_1201_does_not(
     handle = await start(world)
     await advance(world, handle, after - timedelta(seconds=30))  # less a margin for the test's own seconds
     view = await handle.execute_update(
-        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="您好，九点开门。", at=datetime.now(UTC))
+        InquiryWorkflow.reply,
+        signed(handle.id, q.Reply(actor=STAFF, text="您好，九点开门。", at=datetime.now(UTC))),
     )
     assert view.status == "answered"
     assert view.inquiry.within_sla is within
@@ -130,7 +148,8 @@ async def test_a_user_who_writes_again_after_the_answer_reopens_it_with_a_new_cl
     handle = await start(world)
     await advance(world, handle, timedelta(hours=1))
     answered = await handle.execute_update(
-        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="您好，九点开门。", at=datetime.now(UTC))
+        InquiryWorkflow.reply,
+        signed(handle.id, q.Reply(actor=STAFF, text="您好，九点开门。", at=datetime.now(UTC))),
     )
     assert answered.inquiry.within_sla is True
     assert answered.inquiry.answered_at is not None
@@ -149,7 +168,8 @@ async def test_a_user_who_writes_again_after_the_answer_reopens_it_with_a_new_cl
     await advance(world, handle, timedelta(hours=10, minutes=5))
     assert (await until(handle, lambda v: v.inquiry.warned)).status == "at_risk"
     second = await handle.execute_update(
-        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="周日也营业。", at=datetime.now(UTC))
+        InquiryWorkflow.reply,
+        signed(handle.id, q.Reply(actor=STAFF, text="周日也营业。", at=datetime.now(UTC))),
     )
     assert (second.status, second.inquiry.within_sla) == ("answered", True)
     await advance(world, handle, Policy().inquiry_12h.reopen_within)
@@ -176,12 +196,14 @@ async def test_under_the_4h_option_an_unanswered_inquiry_is_reported_up(world: W
     )
     by_hand = await start(world)
     reported = await by_hand.execute_update(
-        InquiryWorkflow.escalate, q.Escalate(actor=STAFF, reason="质量投诉", at=datetime.now(UTC))
+        InquiryWorkflow.escalate,
+        signed(by_hand.id, q.Escalate(actor=STAFF, reason="质量投诉", at=datetime.now(UTC))),
     )
     assert reported.inquiry.escalated
     with pytest.raises(WorkflowUpdateFailedError):
         await by_hand.execute_update(
-            InquiryWorkflow.escalate, q.Escalate(actor=AUDITOR, reason="x", at=datetime.now(UTC))
+            InquiryWorkflow.escalate,
+            signed(by_hand.id, q.Escalate(actor=AUDITOR, reason="x", at=datetime.now(UTC))),
         )
 
 
@@ -193,14 +215,16 @@ async def test_a_wechat_reply_reaches_the_platform_once(world: World) -> None:
     handle = await start(world, Platform.WECHAT)
     # the workflow's record says user "o_user"; make it the user who wrote to the fake
     await handle.execute_update(
-        InquiryWorkflow.assign, q.Assign(actor=STAFF, assignee="li.content", at=datetime.now(UTC))
+        InquiryWorkflow.assign,
+        signed(handle.id, q.Assign(actor=STAFF, assignee="li.content", at=datetime.now(UTC))),
     )
     assert (await handle.query(InquiryWorkflow.current)).inquiry.assignee == "li.content"
     await world.fakes.post(
         Platform.WECHAT, "user-message", {"appid": "wxdemo0000000001", "openid": "o_user", "text": "在吗"}
     )
     view = await handle.execute_update(
-        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="在的，请讲。", at=datetime.now(UTC))
+        InquiryWorkflow.reply,
+        signed(handle.id, q.Reply(actor=STAFF, text="在的，请讲。", at=datetime.now(UTC))),
     )
     assert view.status == "answered"
     sent = [
@@ -216,10 +240,10 @@ async def test_a_reply_the_platform_refuses_is_recorded_and_told(world: World) -
     handle = await start(world, Platform.WECHAT, user=f"o_{uuid.uuid4().hex[:8]}")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            InquiryWorkflow.reply, q.Reply(actor=STAFF, text="您好", at=datetime.now(UTC))
+            InquiryWorkflow.reply, signed(handle.id, q.Reply(actor=STAFF, text="您好", at=datetime.now(UTC)))
         )
-    assert "45015" in str(refused.value.cause)
-    assert "R-INQUIRY-12H" in str(refused.value.cause)
+    assert "45015" in refusal(refused.value).message
+    assert refusal(refused.value).rule == "R-INQUIRY-12H"
     assert "inquiry.reply_failed" in await types(world, handle)
     assert (await handle.query(InquiryWorkflow.current)).status == "open"  # still to be answered
 
@@ -237,15 +261,17 @@ async def test_a_reply_whose_answer_was_lost_waits_for_a_person(world: World) ->
     fault = {"path": "/cgi-bin/message/custom/send", "kind": "timeout_after_accept"}
     await world.fakes.post(Platform.WECHAT, "faults", fault)
     doubtful = await handle.execute_update(
-        InquiryWorkflow.reply, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC))
+        InquiryWorkflow.reply, signed(handle.id, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC)))
     )
     assert (doubtful.status, doubtful.inquiry.reply_in_doubt) == ("open", True)
     with pytest.raises(WorkflowUpdateFailedError):  # not a second message before someone has looked
         await handle.execute_update(
-            InquiryWorkflow.reply, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC))
+            InquiryWorkflow.reply,
+            signed(handle.id, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC))),
         )
     settled = await handle.execute_update(
-        InquiryWorkflow.reconcile_reply, q.ReconcileReply(actor=STAFF, delivered=True, at=datetime.now(UTC))
+        InquiryWorkflow.reconcile_reply,
+        signed(handle.id, q.ReconcileReply(actor=STAFF, delivered=True, at=datetime.now(UTC))),
     )
     assert (settled.status, settled.inquiry.within_sla) == ("answered", True)
     sent = [m for m in (await world.fakes.state(Platform.WECHAT))["messages_sent"] if m.get("touser") == user]  # type: ignore[union-attr]
@@ -256,11 +282,12 @@ async def test_an_auditor_reply_and_an_empty_reply_are_refused(world: World) -> 
     handle = await start(world)
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(
-            InquiryWorkflow.reply, q.Reply(actor=AUDITOR, text="你好", at=datetime.now(UTC))
+            InquiryWorkflow.reply,
+            signed(handle.id, q.Reply(actor=AUDITOR, text="你好", at=datetime.now(UTC))),
         )
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(
-            InquiryWorkflow.reply, q.Reply(actor=STAFF, text="  ", at=datetime.now(UTC))
+            InquiryWorkflow.reply, signed(handle.id, q.Reply(actor=STAFF, text="  ", at=datetime.now(UTC)))
         )
     assert (await handle.query(InquiryWorkflow.current)).status == "open"
 

@@ -18,7 +18,8 @@ from domain.policy import Policy
 from eventstore.store import EventStore
 from mediaops.logging import configure_logging
 from mediaops.settings import Settings
-from mediaops.temporal import DATA_CONVERTER, register_search_attributes
+from mediaops.temporal import register_search_attributes
+from tests.identity_support import DATA_CONVERTER
 from tests.workflow.test_calendar_activity import AskDueTimes, worker_for
 from workers.worker import WORKFLOWS, cache_workflow_bytecode
 from workflows import search_attributes
@@ -36,9 +37,9 @@ async def test_search_attributes_are_added_once_to_a_namespace_that_lacks_them(
     )
     target = temporal_dev.client.service_client.config.target_host
     client = await Client.connect(target, namespace=namespace, data_converter=DATA_CONVERTER)
-    added = await register_search_attributes(client)
+    added = await register_search_attributes(client, search_attributes.ALL)
     assert added == sorted(key.name for key in search_attributes.ALL)
-    assert await register_search_attributes(client) == []
+    assert await register_search_attributes(client, search_attributes.ALL) == []
 
 
 async def test_activity_log_lines_carry_the_workflow_and_activity_ids(

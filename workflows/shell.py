@@ -1,0 +1,254 @@
+"""The one process shell: every process workflow is a decider inside it.
+
+What it does for every process, so a process adds only its decider and the few lines that say
+when to wait and what to start:
+- decide → append to the event store with the expected version → evolve, serialised by a lock;
+- the policy is the worker's, asked once at the start and kept in the history (a client that starts
+  a workflow cannot choose the rules it runs under);
+- a person's command is believed only with proof: it is a `SignedCommand`, checked by the identity
+  activity (signature, this process, fresh, single use, an active user whose roles come from the
+  directory), and its time is the workflow's. An unproven, forged, replayed or expired command is
+  refused and the refusal recorded as a `command.refused` event. Internal commands (check results,
+  platform outcomes, timers) are not person commands and never parse from outside;
+- one typed refusal across Temporal: `ApplicationError(type="Refused")` whose details are a
+  `Refusal` (kind, rule, field), the same from a validator or a handler;
+- handler hygiene: a workflow returns only once every handler has finished.
+
+Runs started before signed commands (`SIGNED_COMMANDS` not patched) keep their recorded behaviour
+on replay: commands as plain models with the actor in them, the policy from the start input.
+"""
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.identity import AuthenticateRequest
+    from domain.commands import Actor, Authenticated, Authentication, CommandRefused, envelope, person_command
+    from domain.decider import Decider
+    from domain.errors import DomainError, Unauthenticated, refusal_of
+    from domain.events import DomainEvent, EventMetadata
+    from domain.policy import Policy
+    from domain.rules import RuleId
+    from workflows.contracts import Decision
+    from workflows.recording import ACTIVITY_TIMEOUT, IDENTITY_RETRY, append_events
+
+S = TypeVar("S", bound=BaseModel)
+
+SIGNED_COMMANDS = "signed-commands"
+"""Runs started from here on take people's commands only signed, and the worker's policy."""
+SIGNED_DECISIONS = "signed-decisions"
+"""An older run, still open, refuses an unsigned `decision` signal from here on (and records it)."""
+REFUSED = "Refused"
+"""The one ApplicationError type of a refusal; its details are a `Refusal`."""
+
+
+def refusal(error: DomainError) -> ApplicationError:
+    """A domain refusal as the update failure every caller reads the same way (no message parsing)."""
+    return ApplicationError(
+        error.message, refusal_of(error).model_dump(mode="json"), type=REFUSED, non_retryable=True
+    )
+
+
+def policy_digest(policy: Policy) -> str:
+    text = json.dumps(policy.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Process(Generic[S]):
+    """Base of every process workflow: its state, its policy, its record, its people's commands."""
+
+    decider: ClassVar[Decider[Any]]
+    person_commands: ClassVar[TypeAdapter[Any]]
+    """The commands a person may send this process (a discriminated union on `kind`)."""
+
+    def __init__(self) -> None:
+        self.state: S = self.decider.initial()
+        self.policy = Policy()
+        self.policy_digest: str | None = None
+        self.signed = True
+        self.appended = 0
+        self.lock = asyncio.Lock()
+        self.changes = 0
+        self.decisions: list[Decision] = []
+
+    # --- start and finish ---------------------------------------------------------------------
+
+    async def begin(self, given: Policy | None) -> None:
+        """Adopt the worker's policy (runs from before signed commands: the one they were given)."""
+        self.signed = workflow.patched(SIGNED_COMMANDS)
+        if not self.signed and given is not None:
+            self.policy = given
+            return
+        self.policy = await workflow.execute_activity(
+            "policy.in_force", result_type=Policy, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        self.policy_digest = policy_digest(self.policy)
+
+    async def finish(self) -> None:
+        """Let every update and signal handler finish before the run returns (its answer is not lost)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+    # --- decide, record, evolve ---------------------------------------------------------------
+
+    def rules_of(self, events: Sequence[DomainEvent]) -> tuple[RuleId, ...]:
+        """The rule ids the events are recorded under (each process says which)."""
+        raise NotImplementedError
+
+    def after_recording(self, events: Sequence[DomainEvent]) -> None:
+        """What a process updates once a command was decided (its search attributes, say)."""
+
+    async def handle(self, command: BaseModel, channel: str | None = None) -> list[DomainEvent]:
+        """decide → append (expected version) → evolve, under the lock; the events, or a DomainError."""
+        async with self.lock:
+            events = self.decider.decide(command, self.state, self.policy)
+            actor = getattr(command, "actor", None)
+            if events:
+                await self._append(
+                    events,
+                    EventMetadata(
+                        actor=actor.id if actor else "mediaops",
+                        role=sorted(actor.roles)[0] if actor and actor.roles else None,
+                        channel=channel,
+                        rule_ids=self.rules_of(events),
+                        policy=self.policy_digest,
+                    ),
+                )
+            self.after_recording(events)
+            return events
+
+    async def record(self, events: Sequence[DomainEvent], actor: str, rules: tuple[RuleId, ...]) -> None:
+        """Record facts that are not a command's decision (what a platform or a user said)."""
+        async with self.lock:
+            await self._append(events, EventMetadata(actor=actor, rule_ids=rules, policy=self.policy_digest))
+
+    async def _append(self, events: Sequence[DomainEvent], metadata: EventMetadata) -> None:
+        self.appended = await append_events(events, self.appended, metadata)
+        for event in events:
+            self.state = self.decider.evolve(self.state, event)
+        self.changes += 1
+
+    # --- people's commands ----------------------------------------------------------------------
+
+    def validate(self, message: object) -> None:
+        """An update's validator: refuse at once what the rules refuse, nothing recorded.
+
+        A signed command is tried against the state with the roles it was issued with (the handler
+        checks the proof and asks the directory again). An unsigned one goes on to the handler,
+        which refuses it and records the refusal; in a run from before signed commands it is
+        refused here, since that run's handler would still believe it.
+        """
+        signed = envelope(message)
+        try:
+            if signed is None:
+                if not self.signed:
+                    raise Unauthenticated(RuleId.ACCOUNTABLE, "a command must be signed (see README: Ops)")
+                return
+            actor = Actor(id=signed.actor, roles=frozenset(signed.roles))
+            command = person_command(self.person_commands, signed.command, actor, workflow.now())
+            self.decider.decide(command, self.state, self.policy)
+        except DomainError as exc:
+            raise refusal(exc) from None
+
+    async def command_of(
+        self,
+        message: object,
+        legacy: Callable[[object], BaseModel],
+        *,
+        signal: bool = False,
+        commands: TypeAdapter[Any] | None = None,
+    ) -> tuple[BaseModel, str | None]:
+        """The domain command a person's message asks for, with the channel it came by.
+
+        Its actor is proven and its time is the workflow's; anything else is refused with a
+        `Refused` ApplicationError after the refusal is recorded. A plain command recorded by a run
+        from before signed commands is taken as it was then.
+        """
+        signed = envelope(message)
+        if signed is None and not self.signed and not (signal and workflow.patched(SIGNED_DECISIONS)):
+            return legacy(message), None
+        try:
+            if signed is None:
+                raise Unauthenticated(
+                    RuleId.ACCOUNTABLE, "not a signed command: people's commands are signed (see README: Ops)"
+                )
+            proven = await self._authenticate(signed)
+            command = person_command(
+                commands or self.person_commands, signed.command, proven.actor, workflow.now()
+            )
+        except DomainError as exc:
+            await self.refused(message, exc)
+            raise refusal(exc) from None
+        return command, proven.channel
+
+    async def _authenticate(self, signed: Any) -> Authenticated:
+        try:
+            answer: Authentication = await workflow.execute_activity(
+                "identity.authenticate",
+                AuthenticateRequest(command=signed),
+                result_type=Authentication,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=IDENTITY_RETRY,
+            )
+        except ActivityError:
+            raise Unauthenticated(
+                RuleId.ACCOUNTABLE, "the user directory could not be asked; try again"
+            ) from None
+        if answer.authenticated is None:
+            raise Unauthenticated(RuleId.ACCOUNTABLE, answer.refusal)
+        return answer.authenticated
+
+    async def decide_for_person(
+        self,
+        message: object,
+        legacy: Callable[[object], BaseModel],
+        *,
+        signal: bool = False,
+        commands: TypeAdapter[Any] | None = None,
+    ) -> list[DomainEvent]:
+        """A person's command, proven, decided and recorded; a refusal is recorded and raised."""
+        command, channel = await self.command_of(message, legacy, signal=signal, commands=commands)
+        actor = getattr(command, "actor", None)
+        name = type(command).__name__
+        try:
+            events = await self.handle(command, channel)
+        except DomainError as exc:
+            self.decisions.append(Decision(command=name, actor=actor.id if actor else None, accepted=False,
+                                           detail=str(exc)))  # fmt: skip
+            if channel is not None:
+                await self.refused(message, exc)
+            raise refusal(exc) from None
+        self.decisions.append(Decision(command=name, actor=actor.id if actor else None, accepted=True))
+        return events
+
+    async def refused(self, message: object, error: DomainError) -> None:
+        """Keep the refusal in the process's record: who claimed to send what, and why it was refused."""
+        signed = envelope(message)
+        fields = signed.command if signed is not None else message
+        kind = fields.get("kind") if isinstance(fields, dict) else None
+        claimed = signed.actor if signed is not None else _claimed_actor(message)
+        refused = CommandRefused(
+            command=str(kind or "unknown")[:64],
+            claimed_actor=claimed,
+            channel=signed.channel if signed is not None else None,
+            refusal=error.kind,
+            rule=error.rule,
+            reason=error.message,
+            at=workflow.now(),
+        )
+        await self.record([refused], actor=claimed or "unknown", rules=(RuleId.ACCOUNTABLE, error.rule))
+        self.decisions.append(Decision(command=refused.command, actor=claimed, accepted=False,
+                                       detail=f"{error.rule}: {error.message}"))  # fmt: skip
+
+
+def _claimed_actor(message: object) -> str | None:
+    """Who an unsigned message claims to be from (kept as a claim: it proves nothing)."""
+    actor = message.get("actor") if isinstance(message, dict) else None
+    claimed = actor.get("id") if isinstance(actor, dict) else actor
+    return str(claimed)[:64] if claimed is not None else None
