@@ -219,10 +219,11 @@ class Process(Generic[S]):
         try:
             events = await self.handle(command, channel)
         except DomainError as exc:
-            self.decisions.append(Decision(command=name, actor=actor.id if actor else None, accepted=False,
-                                           detail=str(exc)))  # fmt: skip
             if channel is not None:
-                await self.refused(message, exc)
+                await self.refused(message, exc)  # recorded, and listed among the decisions
+            else:  # a plain command of a run from before signed commands: listed, as it was then
+                self.decisions.append(Decision(command=name, actor=actor.id if actor else None,
+                                               accepted=False, detail=str(exc)))  # fmt: skip
             raise refusal(exc) from None
         self.decisions.append(Decision(command=name, actor=actor.id if actor else None, accepted=True))
         return events
