@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 import structlog
 from pydantic import BaseModel, SecretStr
 
+from mediaops.keys import KeysError
 from mediaops.settings import Settings
 
 REDACTED = "[redacted]"
@@ -158,6 +159,17 @@ def _drop_color_message(
     return event_dict
 
 
+def _register_keys(settings: Settings) -> None:
+    """The codec and command keys too, as they are spelled in the keys file (when there is one yet)."""
+    try:
+        keys = settings.keys
+    except KeysError:
+        return  # no keys yet (`mediaops up` creates them): nothing to hide
+    for ring in (keys.codec, keys.commands):
+        for spelled in ring.spelled():
+            register_secret(spelled.partition(":")[2])
+
+
 def configure_logging(settings: Settings) -> None:
     """Route structlog and the standard library (uvicorn, temporalio, asyncpg) through one pipeline.
 
@@ -167,6 +179,7 @@ def configure_logging(settings: Settings) -> None:
     register_secrets(settings)
     _register_url_secrets(settings.dsn)
     _register_url_secrets(settings.notify_webhook)
+    _register_keys(settings)
     level = getattr(logging, settings.log_level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

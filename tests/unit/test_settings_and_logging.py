@@ -11,6 +11,7 @@ import structlog
 from pydantic import SecretStr
 
 from activities.platforms.accounts import Accounts
+from mediaops.keys import Keys, write_keys
 from mediaops.logging import REDACTED, configure_logging, redact, register_secret, scrub
 from mediaops.settings import Settings, SettingsError, load_settings
 
@@ -183,3 +184,16 @@ def test_exception_text_and_tracebacks_are_redacted(
     if log_format == "json":
         lines = [json.loads(line) for line in err.splitlines()]
         assert {line["event"] for line in lines} >= {"Completing activity as failed", "publish failed"}
+
+
+def test_the_keys_in_the_keys_file_are_masked_once_logging_is_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MEDIAOPS_CODEC_KEYS")
+    monkeypatch.delenv("MEDIAOPS_COMMAND_KEYS")
+    keys = Keys.generate()
+    write_keys(tmp_path / "keys.toml", keys)
+    configure_logging(Settings(keys_file=tmp_path / "keys.toml"))
+    for ring in (keys.codec, keys.commands):
+        spelled = ring.spelled()[0].partition(":")[2]
+        assert spelled not in scrub(f"a key {spelled} in a message")
