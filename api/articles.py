@@ -9,7 +9,6 @@ problems). Lists come from the `articles` read model; one article is asked of it
 
 import asyncio
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -23,6 +22,7 @@ from api.errors import error_body
 from api.state import AppState, app_state
 from api.updates import run_update, sign
 from domain import articles as a
+from domain.durations import Instant
 from domain.platforms import Platform
 from domain.roles import Permission
 from eventstore.users import User
@@ -38,7 +38,7 @@ class ArticleIn(BaseModel):
     category: a.Category
     involves_company_project: bool = False
     platforms: list[Platform] = Field(min_length=1)
-    publish_at: datetime | None = None
+    publish_at: Instant | None = None
     source: str = ""
     editor: str = ""
 
@@ -50,7 +50,7 @@ class RevisionIn(BaseModel):
     category: a.Category | None = None
     involves_company_project: bool | None = None
     platforms: list[Platform] | None = None
-    publish_at: datetime | None = None
+    publish_at: Instant | None = None
     source: str | None = None
     editor: str | None = None
 
@@ -174,6 +174,7 @@ async def submit(
         "kind": "submit",
         "article_id": article_id,
         "content": body.model_dump(mode="json"),
+        "accounts": {platform.value: name for platform, name in accounts.items()},
     }
     signed = sign(state, user, workflow_id(article_id), submit)
     client = await state.temporal()

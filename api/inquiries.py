@@ -17,6 +17,7 @@ from api.intake import take_inquiry
 from api.state import AppState, app_state
 from api.updates import run_update
 from domain import inquiries as q
+from domain.durations import Instant
 from domain.roles import Permission
 from eventstore.users import User
 
@@ -29,7 +30,7 @@ class InquiryIn(BaseModel):
     platform: q.Channel = Field(description="a platform id, or phone / email")
     user: str = Field(min_length=1, max_length=200, description="the platform's user reference, or a name")
     text: str = Field(min_length=1, max_length=5000)
-    received_at: datetime
+    received_at: Instant = Field(description="when the user wrote, with its time zone (RFC 3339)")
     account: str = "demo"
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.commands import Actor
 from domain.decider import Decider
+from domain.durations import Instant
 from domain.errors import DomainError, Forbidden, Invalid
 from domain.events import REGISTRY, DomainEvent
 from domain.outcomes import PublishOutcome
@@ -45,7 +46,7 @@ class Content(BaseModel):
     platforms: tuple[Platform, ...] = Field(min_length=1)
     source: str = ""
     editor: str = ""
-    publish_at: datetime | None = None
+    publish_at: Instant | None = None
 
     def digest(self) -> str:
         """The content hash an approval is tied to (everything but the publishing time)."""
@@ -87,7 +88,7 @@ class Submitted(DomainEvent):
     version: int
     content: Content
     content_hash: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -97,7 +98,7 @@ class Revised(DomainEvent):
     version: int
     content: Content
     content_hash: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -134,7 +135,7 @@ class Approved(DomainEvent):
     actor: str
     content_hash: str
     comment: str = ""
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -143,7 +144,7 @@ class ChangesRequested(DomainEvent):
     version: int
     actor: str
     comment: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -152,7 +153,7 @@ class Rejected(DomainEvent):
     version: int
     actor: str
     comment: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -160,14 +161,14 @@ class Withdrawn(DomainEvent):
     type: Literal["article.withdrawn"] = "article.withdrawn"
     actor: str
     reason: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
 class PublishScheduled(DomainEvent):
     type: Literal["article.publish_scheduled"] = "article.publish_scheduled"
     version: int
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -196,7 +197,7 @@ class Reminded(DomainEvent):
     type: Literal["article.reminded"] = "article.reminded"
     version: int
     role: Role
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -207,7 +208,7 @@ class Escalated(DomainEvent):
     version: int
     role: Role
     to: Role
-    at: datetime
+    at: Instant
 
 
 ArticleEvent = Annotated[
@@ -260,6 +261,8 @@ class Article(BaseModel):
 
     id: str = ""
     author: str = ""
+    written_by: str = ""
+    """Who wrote the current version: the author, or whoever revised it last (R-ACCOUNTABLE)."""
     version: int = 0
     content: Content | None = None
     content_hash: str = ""
@@ -270,7 +273,7 @@ class Article(BaseModel):
     waiting_on: Role | None = None
     closed: Literal["rejected", "withdrawn"] | None = None
     changes_requested: bool = False
-    publish_at: datetime | None = None
+    publish_at: Instant | None = None
     publications: dict[Platform, Publication] = Field(default_factory=dict)
 
     @property
@@ -319,7 +322,12 @@ def evolve(state: Article, event: DomainEvent) -> Article:
     s = state.model_copy(deep=True)
     match event:
         case Submitted():
-            s.id, s.author, s.version = event.article_id, event.author, event.version
+            s.id, s.author, s.written_by, s.version = (
+                event.article_id,
+                event.author,
+                event.author,
+                event.version,
+            )
             s.content, s.content_hash, s.publish_at = (
                 event.content,
                 event.content_hash,
@@ -328,6 +336,7 @@ def evolve(state: Article, event: DomainEvent) -> Article:
             s.publications = {p: Publication() for p in event.content.platforms}
         case Revised():
             s.version, s.content, s.content_hash = event.version, event.content, event.content_hash
+            s.written_by = event.actor
             s.publish_at = event.content.publish_at
             s.publications = {p: Publication() for p in event.content.platforms}
             s.checked, s.problems, s.changes_requested, s.waiting_on = False, [], False, None
@@ -384,7 +393,7 @@ class Submit(BaseModel):
     article_id: str
     actor: Actor
     content: Content
-    at: datetime
+    at: Instant
 
 
 class RecordChecks(BaseModel):
@@ -392,7 +401,7 @@ class RecordChecks(BaseModel):
     version: int
     wordlist_version: str
     problems: list[Problem]
-    at: datetime
+    at: Instant
 
 
 class Revise(BaseModel):
@@ -400,7 +409,7 @@ class Revise(BaseModel):
     actor: Actor
     version: int = Field(description="the version being revised: a stale one is refused")
     content: Content
-    at: datetime
+    at: Instant
 
 
 class Review(BaseModel):
@@ -409,7 +418,7 @@ class Review(BaseModel):
     version: int
     decision: Literal["approve", "request_changes", "reject"]
     comment: str = ""
-    at: datetime
+    at: Instant
 
 
 class Confirm(BaseModel):
@@ -417,26 +426,26 @@ class Confirm(BaseModel):
     actor: Actor
     version: int
     comment: str = ""
-    at: datetime
+    at: Instant
 
 
 class Withdraw(BaseModel):
     kind: Literal["withdraw"] = "withdraw"
     actor: Actor
     reason: str = ""
-    at: datetime
+    at: Instant
 
 
 class StartPublishing(BaseModel):
     kind: Literal["start_publishing"] = "start_publishing"
-    at: datetime
+    at: Instant
 
 
 class RecordOutcome(BaseModel):
     kind: Literal["record_outcome"] = "record_outcome"
     platform: Platform
     outcome: PublishOutcome
-    at: datetime
+    at: Instant
 
 
 class Reconcile(BaseModel):
@@ -445,7 +454,7 @@ class Reconcile(BaseModel):
     platform: Platform
     url: str | None = None
     not_published: bool = False
-    at: datetime
+    at: Instant
 
 
 class Schedule(BaseModel):
@@ -453,20 +462,20 @@ class Schedule(BaseModel):
 
     kind: Literal["schedule"] = "schedule"
     actor: Actor
-    publish_at: datetime
-    at: datetime
+    publish_at: Instant
+    at: Instant
 
 
 class Remind(BaseModel):
     kind: Literal["remind"] = "remind"
     role: Role
-    at: datetime
+    at: Instant
 
 
 class Escalate(BaseModel):
     kind: Literal["escalate"] = "escalate"
     role: Role
-    at: datetime
+    at: Instant
 
 
 PersonCommand = Annotated[
@@ -554,8 +563,8 @@ def _decide_approval(command: Review | Confirm, state: Article, policy: Policy) 
 
 def _four_eyes(actor: Actor, state: Article, rule: RuleId) -> None:
     """Separation of duties: an approval is a second person's judgement of someone else's post."""
-    if actor.id == state.author:
-        raise Forbidden(rule, "an author cannot review or confirm their own post")
+    if actor.id in (state.author, state.written_by):
+        raise Forbidden(rule, "an author cannot review or confirm their own post, nor one they revised")
     if any(x.actor == actor.id for x in state.approvals if x.version == state.version):
         raise Forbidden(rule, "one person cannot give two approvals of the same version")
 

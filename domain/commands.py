@@ -12,11 +12,13 @@ key, which never enters a workflow (mediaops/signing.py, activities/identity.py)
 """
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from domain.durations import Instant
 from domain.errors import Invalid, RefusalKind
 from domain.events import REGISTRY, DomainEvent
 from domain.roles import Role
@@ -63,7 +65,7 @@ class Authenticated(BaseModel):
 
     actor: Actor
     channel: Channel
-    issued_at: datetime
+    issued_at: Instant
 
 
 class Authentication(BaseModel):
@@ -85,17 +87,19 @@ def envelope(raw: object) -> SignedCommand | None:
         return None
 
 
-def person_command(commands: TypeAdapter[C], fields: dict[str, Any], actor: Actor, at: datetime) -> C:
+def person_command(
+    parse: Callable[[dict[str, Any]], C], fields: dict[str, Any], actor: Actor, at: datetime
+) -> C:
     """The domain command a signed command asks for, with the proven actor and the workflow's time.
 
-    Only the person commands in `commands` parse: a process's internal commands (check results,
-    platform outcomes, timers) can never be sent from outside.
+    Only what `parse` takes parses (one update's command, or a process's person commands): its
+    internal commands (check results, platform outcomes, timers) can never be sent from outside.
     """
     reserved = sorted(RESERVED & set(fields))
     if reserved:
         raise Invalid(RuleId.ACCOUNTABLE, f"a command may not set {', '.join(reserved)}", field=reserved[0])
     try:
-        return commands.validate_python({**fields, "actor": actor, "at": at})
+        return parse({**fields, "actor": actor, "at": at})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "command"
@@ -117,4 +121,4 @@ class CommandRefused(DomainEvent):
     refusal: RefusalKind
     rule: RuleId
     reason: str
-    at: datetime
+    at: Instant

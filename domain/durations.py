@@ -5,10 +5,10 @@ notation is printed back by `mediaops policy show`.
 """
 
 import re
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, PlainSerializer
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -77,3 +77,11 @@ TimeOfDay = Annotated[
     timedelta, BeforeValidator(parse_time_of_day), PlainSerializer(format_time_of_day, return_type=str)
 ]
 """A time of day as an offset from local midnight, written "14:30" (up to "24:00")."""
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A moment: time-zone aware (a naive one is refused: whose 10:00 would it be?), kept in UTC."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from domain.commands import Actor
 from domain.counting import reply_problems
 from domain.decider import Decider
+from domain.durations import Instant
 from domain.errors import DomainError, Invalid
 from domain.events import REGISTRY, DomainEvent
 from domain.outcomes import ReplyOutcome
@@ -49,8 +50,8 @@ class InquiryReceived(DomainEvent):
     text: str
     kind: Literal["message", "comment"] = "message"
     thread: str | None = None
-    sent_at: datetime
-    detected_at: datetime
+    sent_at: Instant
+    detected_at: Instant
 
 
 @REGISTRY.register
@@ -58,9 +59,9 @@ class SlaStarted(DomainEvent):
     """The response clock: due by `deadline` (R-INQUIRY-12H); the platform's own window closes later."""
 
     type: Literal["inquiry.sla_started"] = "inquiry.sla_started"
-    deadline: datetime
-    warn_at: datetime
-    window_closes: datetime | None
+    deadline: Instant
+    warn_at: Instant
+    window_closes: Instant | None
     clock: Literal["wall", "working_hours"]
 
 
@@ -69,7 +70,7 @@ class Assigned(DomainEvent):
     type: Literal["inquiry.assigned"] = "inquiry.assigned"
     assignee: str
     by: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -77,7 +78,7 @@ class Warned(DomainEvent):
     """P-INQUIRY-WARN: still unanswered this close to the deadline."""
 
     type: Literal["inquiry.warned"] = "inquiry.warned"
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -85,7 +86,7 @@ class Breached(DomainEvent):
     """R-INQUIRY-12H was not kept: the deadline passed unanswered; escalated."""
 
     type: Literal["inquiry.breached"] = "inquiry.breached"
-    at: datetime
+    at: Instant
     escalated_to: Role
 
 
@@ -95,7 +96,7 @@ class Escalated(DomainEvent):
     by the clock because it was still unanswered `report_unanswered_after` after it came."""
 
     type: Literal["inquiry.escalated"] = "inquiry.escalated"
-    at: datetime
+    at: Instant
     to: Role
     by: str
     reason: str
@@ -108,8 +109,8 @@ class WindowClosing(DomainEvent):
     """P-REPLY-WINDOW: the platform will soon refuse a reply; escalated."""
 
     type: Literal["inquiry.window_closing"] = "inquiry.window_closing"
-    at: datetime
-    closes: datetime
+    at: Instant
+    closes: Instant
     escalated_to: Role
 
 
@@ -118,7 +119,7 @@ class WindowClosed(DomainEvent):
     """The platform no longer takes a reply: the answer must go another way (phone, mail)."""
 
     type: Literal["inquiry.window_closed"] = "inquiry.window_closed"
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -126,7 +127,7 @@ class Replied(DomainEvent):
     type: Literal["inquiry.replied"] = "inquiry.replied"
     responder: str
     text: str
-    at: datetime
+    at: Instant
     latency_s: int
     within_sla: bool
     outcome: ReplyOutcome
@@ -136,7 +137,7 @@ class Replied(DomainEvent):
 class ReplyFailed(DomainEvent):
     type: Literal["inquiry.reply_failed"] = "inquiry.reply_failed"
     responder: str
-    at: datetime
+    at: Instant
     code: str | None
     reason: str
 
@@ -148,7 +149,7 @@ class ReplyReconciled(DomainEvent):
     type: Literal["inquiry.reply_reconciled"] = "inquiry.reply_reconciled"
     delivered: bool
     by: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -156,7 +157,7 @@ class Closed(DomainEvent):
     type: Literal["inquiry.closed"] = "inquiry.closed"
     reason: Literal["answered", "spam", "duplicate"]
     by: str
-    at: datetime
+    at: Instant
 
 
 @REGISTRY.register
@@ -166,7 +167,7 @@ class FollowedUp(DomainEvent):
     type: Literal["inquiry.followed_up"] = "inquiry.followed_up"
     message_id: str
     text: str
-    sent_at: datetime
+    sent_at: Instant
 
 
 @REGISTRY.register
@@ -176,7 +177,7 @@ class Reopened(DomainEvent):
     type: Literal["inquiry.reopened"] = "inquiry.reopened"
     message_id: str
     text: str
-    sent_at: datetime
+    sent_at: Instant
 
 
 InquiryEvent = Annotated[
@@ -203,7 +204,7 @@ class Message(BaseModel):
 
     message_id: str
     text: str
-    sent_at: datetime
+    sent_at: Instant
 
 
 class Inquiry(BaseModel):
@@ -215,11 +216,11 @@ class Inquiry(BaseModel):
     kind: Literal["message", "comment"] = "message"
     thread: str | None = None
     message_id: str = ""
-    sent_at: datetime | None = None
-    detected_at: datetime | None = None
-    deadline: datetime | None = None
-    warn_at: datetime | None = None
-    window_closes: datetime | None = None
+    sent_at: Instant | None = None
+    detected_at: Instant | None = None
+    deadline: Instant | None = None
+    warn_at: Instant | None = None
+    window_closes: Instant | None = None
     window_closed: bool = False
     warned: bool = False
     breached: bool = False
@@ -230,7 +231,7 @@ class Inquiry(BaseModel):
     replies: list[Replied] = Field(default_factory=list)
     reply_in_doubt: bool = False
     closed: str | None = None
-    answered_at: datetime | None = None
+    answered_at: Instant | None = None
     within_sla: bool | None = None
     messages: list[Message] = Field(default_factory=list)
     reopened: int = 0
@@ -317,7 +318,7 @@ Responder = Actor
 
 class StartSla(BaseModel):
     kind: Literal["start_sla"] = "start_sla"
-    deadline: datetime
+    deadline: Instant
     clock: Literal["wall", "working_hours"] = "wall"
 
 
@@ -325,21 +326,21 @@ class Assign(BaseModel):
     kind: Literal["assign"] = "assign"
     actor: Responder
     assignee: str
-    at: datetime
+    at: Instant
 
 
 class Tick(BaseModel):
     """A timer fired: the workflow's clock says what is due now."""
 
     kind: Literal["tick"] = "tick"
-    at: datetime
+    at: Instant
 
 
 class Reply(BaseModel):
     kind: Literal["reply"] = "reply"
     actor: Responder
     text: str
-    at: datetime
+    at: Instant
 
 
 class RecordReply(BaseModel):
@@ -349,7 +350,7 @@ class RecordReply(BaseModel):
     actor: Responder
     text: str
     outcome: ReplyOutcome
-    at: datetime
+    at: Instant
 
 
 class Escalate(BaseModel):
@@ -358,7 +359,7 @@ class Escalate(BaseModel):
     kind: Literal["escalate"] = "escalate"
     actor: Responder
     reason: str
-    at: datetime
+    at: Instant
 
 
 class ReconcileReply(BaseModel):
@@ -367,14 +368,14 @@ class ReconcileReply(BaseModel):
     kind: Literal["reconcile_reply"] = "reconcile_reply"
     actor: Responder
     delivered: bool
-    at: datetime
+    at: Instant
 
 
 class Close(BaseModel):
     kind: Literal["close"] = "close"
     actor: Responder
     reason: Literal["answered", "spam", "duplicate"]
-    at: datetime
+    at: Instant
 
 
 PersonCommand = Annotated[Assign | Reply | ReconcileReply | Escalate | Close, Field(discriminator="kind")]
@@ -392,8 +393,8 @@ class UserWrote(BaseModel):
     kind: Literal["user_wrote"] = "user_wrote"
     message_id: str
     text: str
-    sent_at: datetime
-    deadline: datetime | None = None
+    sent_at: Instant
+    deadline: Instant | None = None
 
 
 def reply_window(platform: Channel | None, policy: Policy) -> timedelta | None:
