@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notification
     from activities.platform_calls import PublishRequest, StatusRequest
     from domain import articles as a
-    from domain.errors import DomainError
+    from domain.errors import DomainError, Invalid
     from domain.events import DomainEvent
     from domain.outcomes import Post, PublishOutcome
     from domain.platforms import Platform
@@ -41,13 +41,12 @@ with workflow.unsafe.imports_passed_through():
 
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
 LEGACY_COMMAND: TypeAdapter[a.Command] = TypeAdapter(a.Command)
-SUBMIT: TypeAdapter[a.Submit] = TypeAdapter(a.Submit)
+PERSON_COMMAND: TypeAdapter[a.PersonCommand] = TypeAdapter(a.PersonCommand)
 
 
 @workflow.defn(name="Article")
 class ArticleWorkflow(Process[a.Article]):
     decider = a.ARTICLES
-    person_commands = TypeAdapter(a.PersonCommand)
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +61,7 @@ class ArticleWorkflow(Process[a.Article]):
         await self.begin(start.policy)
         self.accounts = start.accounts
         try:
-            await self.decide_for_person(start.submit, a.Submit.model_validate, commands=SUBMIT)
+            await self.decide_for_person(start.submit, self.submission)
         except ApplicationError:
             return self.view()  # an unproven submission: refused and recorded, nothing to review
         while self.state.status not in TERMINAL:
@@ -259,9 +258,19 @@ class ArticleWorkflow(Process[a.Article]):
 
     # --- messages from people and platforms ----------------------------------------------------
 
-    async def person(self, message: Any, legacy: Callable[[object], BaseModel]) -> ArticleView:
-        await self.decide_for_person(message, legacy)
+    async def person(self, message: Any, parse: Callable[[Any], BaseModel]) -> ArticleView:
+        await self.decide_for_person(message, parse)
         return self.view()
+
+    def submission(self, fields: Any) -> a.Submit:
+        """The author's submission, for this workflow's article only (its id is the workflow's), and
+        the accounts it publishes on as the API chose them (signed with it: a start input's are not)."""
+        submit = a.Submit.model_validate(fields)
+        if self.signed and f"article-{submit.article_id}" != workflow.info().workflow_id:
+            raise Invalid(RuleId.ACCOUNTABLE, "the submission is for another article", field="article_id")
+        if isinstance(fields, dict) and "accounts" in fields:
+            self.accounts = TypeAdapter(dict[Platform, str]).validate_python(fields["accounts"])
+        return submit
 
     @workflow.update
     async def revise(self, command: Any) -> ArticleView:
@@ -270,7 +279,7 @@ class ArticleWorkflow(Process[a.Article]):
 
     @revise.validator
     def _revise(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, a.Revise.model_validate)
 
     @workflow.update
     async def review(self, command: Any) -> ArticleView:
@@ -279,7 +288,7 @@ class ArticleWorkflow(Process[a.Article]):
 
     @review.validator
     def _review(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, a.Review.model_validate)
 
     @workflow.update
     async def confirm(self, command: Any) -> ArticleView:
@@ -288,7 +297,7 @@ class ArticleWorkflow(Process[a.Article]):
 
     @confirm.validator
     def _confirm(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, a.Confirm.model_validate)
 
     @workflow.update
     async def withdraw(self, command: Any) -> ArticleView:
@@ -296,7 +305,7 @@ class ArticleWorkflow(Process[a.Article]):
 
     @withdraw.validator
     def _withdraw(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, a.Withdraw.model_validate)
 
     @workflow.update
     async def reconcile(self, command: Any) -> ArticleView:
@@ -305,7 +314,7 @@ class ArticleWorkflow(Process[a.Article]):
 
     @reconcile.validator
     def _reconcile(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, a.Reconcile.model_validate)
 
     @workflow.update
     async def schedule(self, command: Any) -> ArticleView:
@@ -313,13 +322,15 @@ class ArticleWorkflow(Process[a.Article]):
 
     @schedule.validator
     def _schedule(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, a.Schedule.model_validate)
 
     @workflow.signal(name="decision")
     async def decision(self, command: Any) -> None:
         """Any person's command as a signal, for ops in the Temporal UI or CLI; a refusal is recorded."""
         try:
-            await self.decide_for_person(command, LEGACY_COMMAND.validate_python, signal=True)
+            await self.decide_for_person(
+                command, PERSON_COMMAND.validate_python, legacy=LEGACY_COMMAND.validate_python, signal=True
+            )
         except ApplicationError as exc:
             workflow.logger.warning("decision refused: %s", exc)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -46,7 +46,6 @@ CONVERSATIONS = "inquiry-conversations"
 @workflow.defn(name="Inquiry")
 class InquiryWorkflow(Process[q.Inquiry]):
     decider = q.INQUIRIES
-    person_commands = TypeAdapter(q.PersonCommand)
 
     def __init__(self) -> None:
         super().__init__()
@@ -190,14 +189,14 @@ class InquiryWorkflow(Process[q.Inquiry]):
         """The inquiry and its clock are recorded: people's commands wait until then."""
         return self.state.deadline is not None
 
-    async def person(self, message: Any, legacy: Callable[[object], BaseModel]) -> InquiryView:
+    async def person(self, message: Any, parse: Callable[[Any], BaseModel]) -> InquiryView:
         await workflow.wait_condition(lambda: self.recorded)
-        await self.decide_for_person(message, legacy)
+        await self.decide_for_person(message, parse)
         return self.view()
 
-    def validate(self, message: object) -> None:
+    def validate(self, message: object, parse: Callable[[Any], BaseModel]) -> None:
         if self.recorded or envelope(message) is None:  # else the handler waits, then decides itself
-            super().validate(message)
+            super().validate(message, parse)
 
     @workflow.update
     async def assign(self, command: Any) -> InquiryView:
@@ -205,7 +204,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @assign.validator
     def _assign(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, q.Assign.model_validate)
 
     @workflow.update
     async def reply(self, message: Any) -> InquiryView:
@@ -271,7 +270,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @reply.validator
     def _reply(self, message: Any) -> None:
-        self.validate(message)
+        self.validate(message, q.Reply.model_validate)
 
     @workflow.update
     async def reconcile_reply(self, command: Any) -> InquiryView:
@@ -280,7 +279,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @reconcile_reply.validator
     def _reconcile_reply(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, q.ReconcileReply.model_validate)
 
     @workflow.update
     async def escalate(self, command: Any) -> InquiryView:
@@ -292,7 +291,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @escalate.validator
     def _escalate(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, q.Escalate.model_validate)
 
     @workflow.update
     async def close(self, command: Any) -> InquiryView:
@@ -300,7 +299,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @close.validator
     def _close(self, command: Any) -> None:
-        self.validate(command)
+        self.validate(command, q.Close.model_validate)
 
     @workflow.query
     def current(self) -> InquiryView:

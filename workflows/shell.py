@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -40,11 +40,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.recording import ACTIVITY_TIMEOUT, IDENTITY_RETRY, append_events
 
 S = TypeVar("S", bound=BaseModel)
+Parse = Callable[[Any], BaseModel]
+"""How a process reads one kind of person's command (e.g. `Review.model_validate`)."""
 
 SIGNED_COMMANDS = "signed-commands"
 """Runs started from here on take people's commands only signed, and the worker's policy."""
 SIGNED_DECISIONS = "signed-decisions"
-"""An older run, still open, refuses an unsigned `decision` signal from here on (and records it)."""
+"""An older run, still open, refuses each unsigned `decision` signal from here on (and records it)."""
 REFUSED = "Refused"
 """The one ApplicationError type of a refusal; its details are a `Refusal`."""
 
@@ -65,8 +67,6 @@ class Process(Generic[S]):
     """Base of every process workflow: its state, its policy, its record, its people's commands."""
 
     decider: ClassVar[Decider[Any]]
-    person_commands: ClassVar[TypeAdapter[Any]]
-    """The commands a person may send this process (a discriminated union on `kind`)."""
 
     def __init__(self) -> None:
         self.state: S = self.decider.initial()
@@ -77,6 +77,7 @@ class Process(Generic[S]):
         self.lock = asyncio.Lock()
         self.changes = 0
         self.decisions: list[Decision] = []
+        self.unsigned_signals = 0
 
     # --- start and finish ---------------------------------------------------------------------
 
@@ -136,13 +137,13 @@ class Process(Generic[S]):
 
     # --- people's commands ----------------------------------------------------------------------
 
-    def validate(self, message: object) -> None:
+    def validate(self, message: object, parse: Parse) -> None:
         """An update's validator: refuse at once what the rules refuse, nothing recorded.
 
         A signed command is tried against the state with the roles it was issued with (the handler
-        checks the proof and asks the directory again). An unsigned one goes on to the handler,
-        which refuses it and records the refusal; in a run from before signed commands it is
-        refused here, since that run's handler would still believe it.
+        checks the proof and asks the directory again); it must be the update's own command. An
+        unsigned one goes on to the handler, which refuses it and records the refusal; in a run from
+        before signed commands it is refused here, since that run's handler would still believe it.
         """
         signed = envelope(message)
         try:
@@ -151,41 +152,44 @@ class Process(Generic[S]):
                     raise Unauthenticated(RuleId.ACCOUNTABLE, "a command must be signed (see README: Ops)")
                 return
             actor = Actor(id=signed.actor, roles=frozenset(signed.roles))
-            command = person_command(self.person_commands, signed.command, actor, workflow.now())
+            command = person_command(parse, signed.command, actor, workflow.now())
             self.decider.decide(command, self.state, self.policy)
         except DomainError as exc:
             raise refusal(exc) from None
 
     async def command_of(
-        self,
-        message: object,
-        legacy: Callable[[object], BaseModel],
-        *,
-        signal: bool = False,
-        commands: TypeAdapter[Any] | None = None,
+        self, message: object, parse: Parse, *, legacy: Parse | None = None, signal: bool = False
     ) -> tuple[BaseModel, str | None]:
-        """The domain command a person's message asks for, with the channel it came by.
+        """The domain command a person's message asks for (what `parse` takes), with its channel.
 
         Its actor is proven and its time is the workflow's; anything else is refused with a
         `Refused` ApplicationError after the refusal is recorded. A plain command recorded by a run
-        from before signed commands is taken as it was then.
+        from before signed commands is taken as it was then (`legacy`, else `parse`).
         """
         signed = envelope(message)
-        if signed is None and not self.signed and not (signal and workflow.patched(SIGNED_DECISIONS)):
-            return legacy(message), None
+        if signed is None and not self.signed and not (signal and self._decisions_signed()):
+            return (legacy or parse)(message), None
         try:
             if signed is None:
                 raise Unauthenticated(
                     RuleId.ACCOUNTABLE, "not a signed command: people's commands are signed (see README: Ops)"
                 )
             proven = await self._authenticate(signed)
-            command = person_command(
-                commands or self.person_commands, signed.command, proven.actor, workflow.now()
-            )
+            command = person_command(parse, signed.command, proven.actor, workflow.now())
         except DomainError as exc:
             await self.refused(message, exc)
             raise refusal(exc) from None
         return command, proven.channel
+
+    def _decisions_signed(self) -> bool:
+        """In a run from before signed commands: whether this unsigned decision signal is refused.
+
+        Each signal has a patch of its own: one received before the deploy replays as it was
+        decided then, and every one received since is refused, also once the run has replayed an
+        older one (a single patch would keep its first answer for the rest of the run).
+        """
+        self.unsigned_signals += 1
+        return workflow.patched(f"{SIGNED_DECISIONS}-{self.unsigned_signals}")
 
     async def _authenticate(self, signed: Any) -> Authenticated:
         try:
@@ -205,15 +209,10 @@ class Process(Generic[S]):
         return answer.authenticated
 
     async def decide_for_person(
-        self,
-        message: object,
-        legacy: Callable[[object], BaseModel],
-        *,
-        signal: bool = False,
-        commands: TypeAdapter[Any] | None = None,
+        self, message: object, parse: Parse, *, legacy: Parse | None = None, signal: bool = False
     ) -> list[DomainEvent]:
         """A person's command, proven, decided and recorded; a refusal is recorded and raised."""
-        command, channel = await self.command_of(message, legacy, signal=signal, commands=commands)
+        command, channel = await self.command_of(message, parse, legacy=legacy, signal=signal)
         actor = getattr(command, "actor", None)
         name = type(command).__name__
         try:

@@ -1,5 +1,6 @@
 """The trust primitives, pure: signed commands, the codec, the keys, separation of duties."""
 
+import json
 import os
 import stat
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from domain import articles as a
 from domain.commands import envelope, person_command
 from domain.errors import Forbidden, Invalid, PermissionDenied
 from domain.roles import Role
-from mediaops.codec import EncryptionCodec, PayloadUnreadable
+from mediaops.codec import UNREADABLE, EncryptionCodec
 from mediaops.keys import Keyring, Keys, KeysError, load_keys, write_keys
 from mediaops.signing import CommandSigner
 from tests.unit.test_articles import BOSS, MANAGER, NOW, PROMOTER, WRITER, run, submitted
@@ -52,15 +53,17 @@ def test_a_rotated_keyring_still_verifies_what_the_old_key_signed() -> None:
 
 
 def test_only_person_commands_parse_and_their_actor_and_time_are_not_the_senders() -> None:
-    command = person_command(PERSON, {"kind": "review", "version": 1, "decision": "approve"}, MANAGER, NOW)
+    command = person_command(
+        PERSON.validate_python, {"kind": "review", "version": 1, "decision": "approve"}, MANAGER, NOW
+    )
     assert isinstance(command, a.Review)
     assert (command.actor, command.at) == (MANAGER, NOW)
     for internal in ("record_checks", "record_outcome", "start_publishing", "remind", "escalate", "submit"):
         with pytest.raises(Invalid):
-            person_command(PERSON, {"kind": internal, "version": 1}, MANAGER, NOW)
+            person_command(PERSON.validate_python, {"kind": internal, "version": 1}, MANAGER, NOW)
     for reserved in ({"actor": {"id": "x", "roles": []}}, {"at": "2020-01-01T00:00:00Z"}):
         with pytest.raises(Invalid, match="may not set"):
-            person_command(PERSON, {"kind": "withdraw", **reserved}, WRITER, NOW)
+            person_command(PERSON.validate_python, {"kind": "withdraw", **reserved}, WRITER, NOW)
     assert envelope({"kind": "review"}) is None
     assert envelope("not even an object") is None
 
@@ -110,11 +113,12 @@ async def test_the_codec_seals_opens_rotates_and_refuses_what_it_cannot_open() -
     [newer] = await EncryptionCodec(rotated).encode([plain])
     assert newer.metadata["encryption-key-id"] == rotated.current[0].encode()
     assert await EncryptionCodec(ring).decode([plain]) == [plain]  # written before encryption
-    with pytest.raises(PayloadUnreadable, match="no codec key"):
-        await EncryptionCodec(Keyring.generate("c")).decode([sealed])
+    [unknown] = await EncryptionCodec(Keyring.generate("c")).decode([sealed])
+    assert "no codec key" in json.loads(unknown.data)[UNREADABLE]  # never an exception: see UNREADABLE
     tampered = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
-    with pytest.raises(PayloadUnreadable, match="altered"):
-        await EncryptionCodec(ring).decode([tampered])
+    for damaged in (tampered, Payload(metadata=dict(sealed.metadata), data=b"short")):
+        [opened] = await EncryptionCodec(ring).decode([damaged])
+        assert "does not open" in json.loads(opened.data)[UNREADABLE]
 
 
 def test_the_keys_file_is_owner_only_and_its_keys_are_named(tmp_path: Path) -> None:
@@ -132,3 +136,14 @@ def test_the_keys_file_is_owner_only_and_its_keys_are_named(tmp_path: Path) -> N
         load_keys(path, "no-colon", "s1:" + "A" * 43)
     with pytest.raises(KeysError, match="bytes, not 32"):
         load_keys(path, "c1:AAAA", "s1:AAAA")
+
+
+def test_whoever_revised_a_version_cannot_approve_it() -> None:
+    state = submitted()
+    assert state.content is not None
+    rewritten = state.content.model_copy(update={"body": "<p>经理改写的正文。</p>"})
+    state = run(state, a.Revise(actor=MANAGER, version=1, content=rewritten, at=NOW))
+    state = run(state, a.RecordChecks(version=2, wordlist_version="w", problems=[], at=NOW))
+    assert (state.author, state.written_by) == (WRITER.id, MANAGER.id)
+    with pytest.raises(Forbidden, match="revised"):
+        a.decide(a.Review(actor=MANAGER, version=2, decision="approve", at=NOW), state, a.Policy())
