@@ -7,11 +7,13 @@ carry no such mark and pass through unchanged. A forged payload does not open: G
 The API serves the same codec to the Temporal UI (`/codec/decode`) for signed-in ops.
 """
 
+import json
 import os
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
@@ -22,8 +24,13 @@ KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 
 
-class PayloadUnreadable(ValueError):
-    """A sealed payload that no configured key opens (unknown key id, or altered)."""
+UNREADABLE = "unreadable_payload"
+"""What a sealed payload that no configured key opens (unknown key id, altered, truncated) decodes to.
+
+Not an error: a payload that cannot be decoded would fail its workflow's task on every retry (a
+signal stays in the history for good), so a forged or damaged one becomes a message no handler
+accepts (a person's command it cannot be: it is refused and recorded like any unproven command).
+"""
 
 
 class EncryptionCodec(PayloadCodec):
@@ -46,12 +53,16 @@ class EncryptionCodec(PayloadCodec):
     def open(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload  # written before payloads were encrypted
-        key_id = payload.metadata.get(KEY_ID, b"").decode()
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise PayloadUnreadable(f"no codec key '{key_id}' is configured (was it dropped too early?)")
+            return _unreadable(f"no codec key '{key_id[:32]}' is configured (was it dropped too early?)")
         try:
             plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
-        except InvalidTag:
-            raise PayloadUnreadable(f"a payload sealed with key '{key_id}' does not open: altered") from None
-        return Payload.FromString(plain)
+            return Payload.FromString(plain)
+        except (InvalidTag, ValueError, DecodeError):
+            return _unreadable(f"a payload sealed with key '{key_id}' does not open: altered or truncated")
+
+
+def _unreadable(reason: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({UNREADABLE: reason}).encode())
