@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -76,13 +75,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(articles.router)
     app.include_router(inquiries.router)
     app.include_router(ops.router)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.codec_origins),
-        allow_credentials=True,
-        allow_methods=["POST"],
-        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-    )
+    app.mount("/codec", ops.codec_app(state))
     State = Annotated[AppState, Depends(app_state)]
 
     @app.get("/healthz", tags=["operations"])

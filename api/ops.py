@@ -1,16 +1,20 @@
 """What ops need besides the department's API: the payload codec for the Temporal UI, signed commands.
 
 - `/codec/encode`, `/codec/decode`: the Temporal codec-server protocol over the system's payload
-  codec, so the Temporal UI shows decoded payloads to a signed-in person and nobody else reads them
-  (R-SECRETS). A person is signed in by a bearer token, or by the cookie `/codec/session` sets from
-  one (the UI's own requests carry cookies, not our tokens). CORS admits the UI's origin only.
+  codec, so the Temporal UI shows decoded payloads to the few who may read them (`payloads.read`,
+  R-SECRETS) and only the manager seals what is sent to a workflow (`payloads.write`). A person is
+  signed in by a bearer token, or by the cookie `/codec/session` sets from one (the UI's own
+  requests carry cookies, not our tokens). It is an application of its own, mounted at `/codec`, so
+  its CORS (the UI's origin only, with credentials) applies to nothing else of the API.
 - `/commands/sign`: a person's command signed for them, to send from the Temporal UI or CLI as a
   signal (`decision` on an article): the ops tool proves who sent it just as the API's own calls do.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Form, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
@@ -18,13 +22,15 @@ from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
 from api.auth import bearer, user_of
-from api.errors import Unauthorized, error_body
+from api.errors import Unauthorized, error_body, install_error_handlers
 from api.state import AppState, app_state
 from api.updates import sign
 from domain.commands import SignedCommand
+from domain.roles import Permission, require
 from eventstore.users import User
 
 router = APIRouter(tags=["operations"])
+codec = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 SESSION_COOKIE = "mediaops_codec"
 SESSION_HOURS = 8
@@ -53,13 +59,25 @@ def _answer(payloads: list[Any]) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post("/codec/encode", include_in_schema=False)
-async def encode(request: Request, state: State, _user: Annotated[User, Depends(codec_user)]) -> Response:
+def codec_allowed(permission: Permission) -> Callable[[User], Awaitable[User]]:
+    async def check(user: Annotated[User, Depends(codec_user)]) -> User:
+        require(user.roles, permission)
+        return user
+
+    return check
+
+
+@codec.post("/encode")
+async def encode(
+    request: Request, state: State, _user: Annotated[User, Depends(codec_allowed(Permission.PAYLOADS_WRITE))]
+) -> Response:
     return _answer(await state.codec.encode(list((await _payloads(request)).payloads)))
 
 
-@router.post("/codec/decode", include_in_schema=False)
-async def decode(request: Request, state: State, _user: Annotated[User, Depends(codec_user)]) -> Response:
+@codec.post("/decode")
+async def decode(
+    request: Request, state: State, _user: Annotated[User, Depends(codec_allowed(Permission.PAYLOADS_READ))]
+) -> Response:
     return _answer(await state.codec.decode(list((await _payloads(request)).payloads)))
 
 
@@ -71,12 +89,12 @@ payloads through this API while this browser session lasts ({hours} hours).</p>
 <button>Sign in</button></form></body></html>"""
 
 
-@router.get("/codec/session", include_in_schema=False)
+@codec.get("/session")
 async def session_form() -> HTMLResponse:
     return HTMLResponse(SIGN_IN.replace("{hours}", str(SESSION_HOURS)))
 
 
-@router.post("/codec/session", include_in_schema=False)
+@codec.post("/session")
 async def session(state: State, token: Annotated[str, Form(max_length=200)]) -> Response:
     user = await user_of(state, token)
     answer = HTMLResponse(f"<p>Signed in as {user.id}: the Temporal UI now shows decoded payloads.</p>")
@@ -90,6 +108,22 @@ async def session(state: State, token: Annotated[str, Form(max_length=200)]) -> 
         secure=state.settings.env != "development",
     )
     return answer
+
+
+def codec_app(state: AppState) -> FastAPI:
+    """The codec server the Temporal UI calls, CORS for the UI's origin only, mounted at `/codec`."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.mediaops = state
+    install_error_handlers(app)
+    app.include_router(codec)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(state.settings.codec_origins),
+        allow_credentials=True,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+    )
+    return app
 
 
 class ToSign(BaseModel):

@@ -54,6 +54,8 @@ class Permission(StrEnum):
     COVERAGE_REPORT = "coverage.report"
     REPORT_READ = "report.read"
     AUDIT_READ = "audit.read"
+    PAYLOADS_READ = "payloads.read"
+    PAYLOADS_WRITE = "payloads.write"
     POLICY_READ = "policy.read"
     USERS_READ = "users.read"
 
@@ -117,6 +119,16 @@ PERMISSIONS: dict[Permission, Grant] = {
     Permission.REPORT_READ: Grant(_ALL, RuleId.WEEKLY, "weekly and monthly figures are discussed by all"),
     Permission.AUDIT_READ: Grant(
         _MANAGERS | {Role.AUDITOR}, RuleId.KPI, "audits of whether the rules were kept"
+    ),
+    Permission.PAYLOADS_READ: Grant(
+        _MANAGERS | {Role.AUDITOR},
+        RuleId.SECRETS,
+        "workflow payloads (followers' messages, drafts) are read decoded in the Temporal UI by few",
+    ),
+    Permission.PAYLOADS_WRITE: Grant(
+        frozenset({Role.OPERATIONS_MANAGER}),
+        RuleId.ACCOUNTS,
+        "the manager, who owns the accounts, seals what ops send to a workflow from the Temporal UI",
     ),
     Permission.POLICY_READ: Grant(_ALL, RuleId.ACCOUNTS, "everyone may read the rules in force"),
     Permission.USERS_READ: Grant(

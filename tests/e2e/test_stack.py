@@ -593,6 +593,8 @@ def test_histories_are_encrypted_and_the_ui_decodes_them_through_the_api(first_r
     started = next(e for e in history["events"] if "workflowExecutionStartedEventAttributes" in e)
     payloads = started["workflowExecutionStartedEventAttributes"]["input"]
     assert httpx.post(api(env, "/codec/decode"), json=payloads).status_code == 401
+    staff = httpx.post(api(env, "/codec/decode"), json=payloads, headers=bearer(env, "content_specialist"))
+    assert (staff.status_code, staff.json()["permission"]) == (403, "payloads.read")
     ui = f"http://127.0.0.1:{env['MEDIAOPS_TEMPORAL_UI_PORT']}"
     decoded = httpx.post(api(env, "/codec/decode"), json=payloads, headers=bearer(env, "auditor") | {
         "Origin": ui}, timeout=30)  # fmt: skip
