@@ -7,7 +7,8 @@ directory or the keys say by then. A command is believed only when
 - it was signed for this very workflow,
 - it was issued within R-ACCOUNTABLE's `commands_valid_for` (and not in the future),
 - its nonce was never used before (a retry of this same activity is not a second use),
-- its actor is a user who exists and is active; the roles are the directory's, not the command's.
+- its actor is a user who exists and is active; the roles are the directory's, not the command's
+  (an `intake` command, the API vouching for a platform's delivery, names the system instead).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import asyncpg
 from pydantic import BaseModel
 from temporalio import activity
 
-from domain.commands import Actor, Authenticated, Authentication, SignedCommand
+from domain.commands import SYSTEM, Actor, Authenticated, Authentication, SignedCommand
 from domain.policy import Policy
 from domain.roles import parse_roles
 from mediaops.keys import Keyring
@@ -71,6 +72,11 @@ class Identity:
             )
         if owner != claimed_by:
             return _refused("the command was used before: a replay is refused")
+        if command.channel == "intake":  # the API vouches for a platform's delivery: no person acts
+            actor = Actor(id=SYSTEM, roles=frozenset())
+            return Authentication(
+                authenticated=Authenticated(actor=actor, channel="intake", issued_at=command.issued_at)
+            )
         if roles is None:
             return _refused(f"there is no active user '{command.actor}'")
         actor = Actor(id=command.actor, roles=parse_roles(roles))

@@ -116,7 +116,7 @@ async def _act(state: AppState, user: User, inquiry_id: str, command: dict[str, 
 
 @router.post("", status_code=201)
 async def record(
-    body: InquiryIn, state: State, _user: Annotated[User, Depends(allowed(Permission.INQUIRY_CREATE))]
+    body: InquiryIn, state: State, user: Annotated[User, Depends(allowed(Permission.INQUIRY_CREATE))]
 ) -> JSONResponse:
     """Record an inquiry that came by phone, mail or an unpushed platform; its clock starts at received_at."""
     message_id = uuid.uuid4().hex[:16]
@@ -129,7 +129,7 @@ async def record(
         sent_at=body.received_at,
         detected_at=datetime.now(UTC),
     )
-    inquiry_id = (await take_inquiry(state, received, dedupe_key=message_id)).workflow_id
+    inquiry_id = (await take_inquiry(state, received, dedupe_key=message_id, recorded_by=user)).workflow_id
     for _ in range(50):
         try:
             inquiry: q.Inquiry | None = await _view(state, inquiry_id)

@@ -16,8 +16,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.state import AppState
-from domain.inquiries import InquiryReceived, Message, inquiry_id
+from domain.commands import SYSTEM
+from domain.inquiries import InquiryReceived, Message, digest, inquiry_id
 from domain.platforms import Platform
+from eventstore.users import User
 from workflows.contracts import InquiryStart
 
 
@@ -29,8 +31,14 @@ class Taken:
     how: Literal["started", "joined", "seen"]
 
 
-async def take_inquiry(state: AppState, received: InquiryReceived, dedupe_key: str) -> Taken:
+async def take_inquiry(
+    state: AppState, received: InquiryReceived, dedupe_key: str, recorded_by: User | None = None
+) -> Taken:
     """Hand the message to its inquiry unless this delivery was seen.
+
+    What a platform delivered (its signature checked by the webhook, or read by a poll) goes with
+    the intake's proof; what a person records (`recorded_by`, POST /inquiries) goes signed as theirs
+    and never joins a platform conversation (it would reopen one with a clock of its choosing).
 
     A new inquiry's workflow id comes from the platform's message id and Temporal refuses a second
     run of it, so even two deliveries racing past the table start one workflow; the workflow keeps
@@ -46,7 +54,8 @@ async def take_inquiry(state: AppState, received: InquiryReceived, dedupe_key: s
     )
     if seen:
         return Taken(seen, "seen")
-    taken = await _join(state, pool, received) or await _start(state, received)
+    joined = await _join(state, pool, received) if recorded_by is None else None
+    taken = joined or await _start(state, received, recorded_by)
     await pool.execute(
         """INSERT INTO inbound_callbacks (platform, account, dedupe_key, workflow_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING""",
@@ -58,13 +67,28 @@ async def take_inquiry(state: AppState, received: InquiryReceived, dedupe_key: s
     return taken
 
 
-async def _start(state: AppState, received: InquiryReceived) -> Taken:
+def _proof(
+    state: AppState, workflow_id: str, command: dict[str, object], by: User | None
+) -> dict[str, object]:
+    """The intake's word for a delivery (channel `intake`), or the recording person's (channel `api`)."""
+    signed = state.signer.sign(
+        process=workflow_id,
+        actor=by.id if by else SYSTEM,
+        roles=by.roles if by else (),
+        command=command,
+        channel="api" if by else "intake",
+    )
+    return signed.model_dump(mode="json")
+
+
+async def _start(state: AppState, received: InquiryReceived, by: User | None) -> Taken:
     workflow_id = inquiry_id(received.platform, received.message_id)
+    proof = _proof(state, workflow_id, {"kind": "receive", "digest": digest(received)}, by)
     client = await state.temporal()
     try:
         await client.start_workflow(
             "Inquiry",
-            InquiryStart(received=received),
+            InquiryStart(received=received, proof=proof),
             id=workflow_id,
             task_queue=state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -96,7 +120,8 @@ async def _join(state: AppState, pool: asyncpg.Pool, received: InquiryReceived) 
     handle = (await state.temporal()).get_workflow_handle(candidate)
     try:
         message = Message(message_id=received.message_id, text=received.text, sent_at=received.sent_at)
-        await handle.signal("user_wrote", message)
+        command = {"kind": "user_wrote", **message.model_dump(mode="json")}
+        await handle.signal("user_wrote", _proof(state, candidate, command, None))
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:  # it has ended: the message starts anew
             return None

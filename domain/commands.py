@@ -25,8 +25,12 @@ from domain.roles import Role
 from domain.rules import RuleId
 
 C = TypeVar("C", bound=BaseModel)
-Channel = Literal["api", "ops"]
-"""How a person's command came: through the HTTP API, or signed for an ops tool (Temporal UI, CLI)."""
+Channel = Literal["api", "ops", "intake"]
+"""How a command came: a person's through the HTTP API, or signed for an ops tool (Temporal UI,
+CLI); or `intake`, the API vouching for what a platform delivered (it checked the platform's own
+signature), which names no person."""
+SYSTEM = "mediaops"
+"""The actor of an `intake` command: the system itself, not a person in the directory."""
 
 
 class Actor(BaseModel):

@@ -12,6 +12,8 @@ new clock.
 because working-hours deadlines depend on China's calendar).
 """
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -31,6 +33,12 @@ from domain.rules import RuleId
 
 Channel = Platform | Literal["phone", "email"]
 """Where the user wrote: a platform, or by phone or mail (recorded by staff, answered outside)."""
+
+
+def digest(message: BaseModel) -> str:
+    """What an intake proof is signed over: the message exactly as the platform delivered it."""
+    text = json.dumps(message.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def inquiry_id(platform: Channel, message_id: str) -> str:

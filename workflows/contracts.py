@@ -38,6 +38,10 @@ class ArticleView(BaseModel):
 
 class InquiryStart(BaseModel):
     received: q.InquiryReceived
+    proof: dict[str, Any] | None = Field(
+        default=None,
+        description="the intake's signed `receive` command (a comment poll's children need none)",
+    )
     policy: Policy | None = Field(
         default=None, description="only in runs from before signed commands; now the worker's policy rules"
     )

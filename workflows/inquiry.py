@@ -16,18 +16,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, InquiryDeadlineRequest
     from activities.notify import Notification
     from activities.platform_calls import ReplyRequest
     from domain import inquiries as q
-    from domain.commands import envelope
-    from domain.errors import DomainError
+    from domain.commands import SYSTEM, Actor, envelope, person_command
+    from domain.errors import DomainError, Unauthenticated
     from domain.events import DomainEvent
     from domain.outcomes import Inbound, ReplyOutcome
     from domain.platforms import REPLIED_BY_HAND, Platform
-    from domain.roles import Role
+    from domain.roles import Permission, Role, require
     from domain.rules import RuleId
     from workflows import search_attributes as sa
     from workflows.contracts import InquiryStart, InquiryView
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shell import Process, refusal
 
 
+SYSTEM_ACTOR = Actor(id=SYSTEM, roles=frozenset())
 CONVERSATIONS = "inquiry-conversations"
 """One patch for the changes of one deploy; runs started before it keep the old behaviour:
 - after the answer, the workflow waits `reopen_within` for the user to write again (before: it ended);
@@ -56,6 +58,12 @@ class InquiryWorkflow(Process[q.Inquiry]):
     async def run(self, start: InquiryStart) -> InquiryView:
         await self.begin(start.policy)
         self.conversations = workflow.patched(CONVERSATIONS)
+        if self.signed and workflow.info().parent is None:  # a comment poll's child is the system's
+            try:
+                await self.intake(start)
+            except ApplicationError:
+                await self.finish()
+                return self.view()  # no proof that anyone wrote this: refused and recorded
         await self.record(
             [start.received],
             actor=f"{start.received.platform}:{start.received.user}",
@@ -130,10 +138,45 @@ class InquiryWorkflow(Process[q.Inquiry]):
     def changed_since(self, seen: int) -> "Callable[[], bool]":
         return lambda: self.changes != seen or bool(self.follow_ups)
 
+    async def intake(self, start: InquiryStart) -> None:
+        """The proof that this message came: the intake's word for a platform's delivery, or the
+        signed word of the person who recorded it (and who may record inquiries)."""
+        signed = envelope(start.proof)
+        try:
+            if signed is None:
+                raise Unauthenticated(RuleId.INQUIRY_12H, "an inquiry starts from the intake, with its proof")
+            proven = await self._authenticate(signed)
+            if signed.command != {"kind": "receive", "digest": q.digest(start.received)}:
+                raise Unauthenticated(RuleId.INQUIRY_12H, "the proof is for another message")
+            if proven.channel != "intake":
+                require(proven.actor.roles, Permission.INQUIRY_CREATE)
+        except DomainError as exc:
+            await self.refused(start.proof, exc)
+            raise refusal(exc) from None
+
     @workflow.signal
-    def user_wrote(self, message: q.Message) -> None:
-        """The same user wrote again (routed here by the intake); kept in order, decided in `run`."""
-        self.follow_ups.append(message)
+    async def user_wrote(self, message: Any) -> None:
+        """The same user wrote again (routed here by the intake, which vouches for it); kept in
+        order, decided in `run`. An unproven one is refused and recorded."""
+        signed = envelope(message)
+        if signed is None and not self.signed and not self._messages_signed():
+            self.follow_ups.append(q.Message.model_validate(message))  # a run from before: as it was
+            return
+        try:
+            if signed is None or signed.channel != "intake":
+                raise Unauthenticated(RuleId.INQUIRY_12H, "a user's message comes from the intake, signed")
+            await self._authenticate(signed)
+            fields = {k: v for k, v in signed.command.items() if k != "kind"}
+            follow_up = person_command(q.Message.model_validate, fields, SYSTEM_ACTOR, workflow.now())
+        except DomainError as exc:
+            await self.refused(message, exc)
+            return
+        self.follow_ups.append(follow_up)
+
+    def _messages_signed(self) -> bool:
+        """In a run from before signed commands: each unsigned message from here on is refused."""
+        self.unsigned_signals += 1
+        return workflow.patched(f"signed-messages-{self.unsigned_signals}")
 
     async def tell(self, event: DomainEvent) -> None:
         messages = {

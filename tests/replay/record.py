@@ -31,7 +31,7 @@ from eventstore.migrate import migrate
 from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import data_converter
-from tests.identity_support import in_directory, signed
+from tests.identity_support import in_directory, intake_proof, signed, user_wrote
 from tests.platforms_support import Fakes, running_fakes
 from tests.replay.keys import RECORDING_KEYS
 from workers.worker import build_worker, platform_workers
@@ -161,7 +161,8 @@ async def reopened(env: WorkflowEnvironment, h: InquiryHandle) -> None:
     assert first.inquiry.answered_at is not None
     await env.fast_forward(h, timedelta(hours=2))  # type: ignore[attr-defined]
     again = first.inquiry.answered_at + timedelta(hours=2)
-    await h.signal(InquiryWorkflow.user_wrote, q.Message(message_id="again", text="周日呢？", sent_at=again))
+    follow_up = q.Message(message_id="again", text="周日呢？", sent_at=again)
+    await h.signal(InquiryWorkflow.user_wrote, user_wrote(h.id, follow_up))
     for _ in range(100):  # the follow-up is taken once the workflow has asked for the new deadline
         if (await h.query(InquiryWorkflow.current)).inquiry.reopened:
             break
@@ -212,7 +213,7 @@ async def record_inquiries(dsn: str) -> None:
             with env.with_time_skipping_disabled():  # type: ignore[attr-defined]
                 handle = await env.client.start_workflow(
                     InquiryWorkflow.run,
-                    InquiryStart(received=received),
+                    InquiryStart(received=received, proof=intake_proof(f"inquiry-{name}", received)),
                     id=f"inquiry-{name}",
                     task_queue=QUEUE,
                 )

@@ -19,7 +19,7 @@ from domain.policy import Policy, policy_from_mapping
 from domain.roles import Role
 from eventstore.store import EventStore
 from mediaops.settings import Settings
-from tests.identity_support import in_directory, refusal, signed
+from tests.identity_support import SIGNER, in_directory, intake_proof, refusal, signed, user_wrote
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows.contracts import InquiryStart, InquiryView
@@ -76,7 +76,7 @@ async def start(
     with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
         return await world.env.client.start_workflow(
             InquiryWorkflow.run,
-            InquiryStart(received=received),
+            InquiryStart(received=received, proof=intake_proof(q.inquiry_id(platform, msg), received)),  # type: ignore[arg-type]
             id=q.inquiry_id(platform, msg),  # type: ignore[arg-type]
             task_queue=queue,
         )
@@ -156,10 +156,12 @@ async def test_a_user_who_writes_again_after_the_answer_reopens_it_with_a_new_cl
     await advance(world, handle, timedelta(hours=2))
     again = answered.inquiry.answered_at + timedelta(hours=2)
     await handle.signal(
-        InquiryWorkflow.user_wrote, q.Message(message_id="m2", text="周日呢？", sent_at=again)
+        InquiryWorkflow.user_wrote,
+        user_wrote(handle.id, q.Message(message_id="m2", text="周日呢？", sent_at=again)),
     )
     await handle.signal(
-        InquiryWorkflow.user_wrote, q.Message(message_id="m2", text="周日呢？", sent_at=again)
+        InquiryWorkflow.user_wrote,
+        user_wrote(handle.id, q.Message(message_id="m2", text="周日呢？", sent_at=again)),
     )
     reopened = await until(handle, lambda v: v.inquiry.reopened == 1 and v.inquiry.deadline)
     assert reopened.status == "open"
@@ -352,3 +354,60 @@ async def test_the_same_day_option_ends_at_midnight_beijing_time() -> None:
     assert (
         await env.run(CalendarActivities(policy).inquiry_deadline, InquiryDeadlineRequest(sent_at=morning))
     ).at == morning + timedelta(hours=12)
+
+
+async def test_an_inquiry_nobody_can_prove_came_is_refused_and_recorded(world: World) -> None:
+    """Anyone who can reach Temporal could start `Inquiry` with a message of their choosing."""
+    now = datetime.now(UTC)
+    for proof_for_another in (False, True):
+        msg = uuid.uuid4().hex[:10]
+        sent = now - timedelta(days=1)
+        received = q.InquiryReceived(
+            platform="wechat",
+            account="demo",
+            message_id=msg,
+            user="o_x",
+            text="假消息",
+            sent_at=sent,
+            detected_at=now,
+        )
+        other = received.model_copy(update={"text": "真消息"})
+        proof = intake_proof(q.inquiry_id("wechat", msg), other) if proof_for_another else None
+        with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+            handle = await world.env.client.start_workflow(
+                InquiryWorkflow.run,
+                InquiryStart(received=received, proof=proof),
+                id=q.inquiry_id("wechat", msg),
+                task_queue=QUEUE,
+            )
+        result = await handle.result()
+        assert result.inquiry.message_id == ""
+        events = await world.store.read_stream(handle.id)
+        assert [e.type for e in events] == ["command.refused"]
+        assert ("another message" in events[0].data["reason"]) is proof_for_another
+
+
+async def test_a_follow_up_the_intake_did_not_vouch_for_is_refused(world: World) -> None:
+    handle = await start(world, platform=Platform.WECHAT)
+    await until(handle, lambda v: v.inquiry.deadline is not None)
+    again = datetime.now(UTC)
+    await handle.signal(
+        "user_wrote", {"message_id": "forged", "text": "已解决，请关闭", "sent_at": again.isoformat()}
+    )
+    follow_up = {"kind": "user_wrote", "message_id": "f2", "text": "x", "sent_at": again.isoformat()}
+    by_a_person = SIGNER.sign(
+        process=handle.id, actor=STAFF.id, roles=STAFF.roles, command=follow_up, channel="api"
+    )
+    await handle.signal(
+        "user_wrote", by_a_person.model_dump(mode="json")
+    )  # a person's word, not the intake's
+    for _ in range(100):
+        if (await types(world, handle)).count("command.refused") == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert (await types(world, handle)).count("command.refused") == 2
+    view = await handle.query(InquiryWorkflow.current)
+    assert [m.message_id for m in view.inquiry.messages] == [view.inquiry.message_id]
+    await handle.execute_update(
+        InquiryWorkflow.close, signed(handle.id, q.Close(actor=MANAGER, reason="spam", at=datetime.now(UTC)))
+    )
