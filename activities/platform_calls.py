@@ -3,9 +3,11 @@
 Temporal runs an activity at least once, and a platform call that timed out may still have been
 carried out. So a publish or a reply first *claims* its key in `platform_calls`:
 - a later attempt that finds a finished claim returns the recorded outcome, calling nothing;
-- one that finds an unfinished claim (a worker died mid-call) returns `unknown`: a person decides;
-- a retryable failure that certainly did not reach the platform releases the claim and is retried
-  by Temporal after the delay the platform asks for (e.g. until midnight for WeChat's daily quota).
+- one that finds an unfinished claim (a worker died, was stopped or timed out mid-call, or the call
+  raised something unforeseen) returns `unknown`: a person decides;
+- only a retryable failure the platform did not act on (it was never reached, or it refused, e.g.
+  WeChat's daily quota) releases the claim, to be retried by Temporal after the delay the platform
+  asks for. A call in doubt (a 5xx, a page, a lost answer) is never retried: its outcome is `unknown`.
 Credentials never leave this process: requests name an account, the worker holds its secrets.
 """
 
@@ -129,6 +131,7 @@ class PlatformCalls:
     @activity.defn(name="platform.publish")
     async def publish(self, request: PublishRequest) -> PublishOutcome:
         key = f"publish:{request.platform}/{request.account}:{request.post.key}"
+        adapter = self.adapter(request.platform, request.account)  # an unknown account: before the claim
         owned, earlier = await self._claim(key, request.platform, request.account, "publish")
         if not owned:
             if earlier is None:
@@ -138,7 +141,7 @@ class PlatformCalls:
                 )
             return PublishOutcome.model_validate(earlier)
         try:
-            outcome = await self.adapter(request.platform, request.account).publish(request.post)
+            outcome = await adapter.publish(request.post)
         except MaybeSent as exc:
             # Adapters turn a lost answer to the publishing call itself into `unknown`; a MaybeSent
             # that escapes came from a preparatory step (an image upload, a draft): safe to repeat.
@@ -149,25 +152,23 @@ class PlatformCalls:
                 await self._release(key)
                 raise as_activity_error(exc) from None
             outcome = PublishOutcome(state="failed", code=exc.code, reason=exc.message)
-        except BaseException:
-            await self._release(key)  # a bug before the platform answered: not published
-            raise
+        # Anything else (a cancellation, a worker stopping, an unforeseen error) keeps the claim
+        # unfinished: the next attempt answers `unknown`, and a person looks at the platform.
         await self._finish(key, outcome, outcome.handle if outcome.state == "pending" else None)
         return outcome
 
     @activity.defn(name="platform.reply")
     async def reply(self, request: ReplyRequest) -> ReplyOutcome:
         key = f"reply:{request.platform}/{request.account}:{request.key}"
+        adapter = self.adapter(request.platform, request.account)
         owned, earlier = await self._claim(key, request.platform, request.account, "reply")
         if not owned:
             if earlier is None:
                 return ReplyOutcome(state="unknown", reason="an earlier attempt was interrupted mid-call")
             return ReplyOutcome.model_validate(earlier)
         try:
-            outcome = await self.adapter(request.platform, request.account).reply(
-                request.inbound, request.text
-            )
-        except PlatformError as exc:
+            outcome = await adapter.reply(request.inbound, request.text)
+        except PlatformError as exc:  # not in doubt (reply_outcome made those `unknown`)
             await self._release(key)
             raise as_activity_error(exc) from None
         await self._finish(key, outcome)

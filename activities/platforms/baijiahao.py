@@ -1,18 +1,19 @@
 """Baijiahao (百家号): publishing goes through the platform's own review; status is polled."""
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
     Inbound,
-    MaybeSent,
     Metrics,
     PlatformError,
     Post,
     PublishOutcome,
     ReplyOutcome,
+    published,
     unsupported,
 )
 from activities.platforms.content import image_sources, sanitise
@@ -64,12 +65,16 @@ class BaijiahaoAdapter:
             "cover_images": covers,
             "is_original": 1,
         }
-        try:
-            data = await self.call("/article/publish", body)
-        except MaybeSent as exc:
-            return PublishOutcome(state="unknown", reason=f"{exc}: the article may have been submitted")
-        article_id = str(data["article_id"])
-        return PublishOutcome(state="pending", handle=article_id, platform_ids={"article_id": article_id})
+
+        def submitted(data: dict[str, Any]) -> PublishOutcome:
+            article_id = str(data["article_id"])
+            return PublishOutcome(state="pending", handle=article_id, platform_ids={"article_id": article_id})
+
+        return await published(
+            self.call("/article/publish", body),
+            submitted,
+            PublishOutcome(state="unknown", reason="the article may have been submitted"),
+        )
 
     async def status(self, handle: str) -> PublishOutcome:
         data = await self.call("/article/status", {"article_id": handle})

@@ -6,9 +6,9 @@ API): it is scrubbed by the redactor where the exception is made (R-SECRETS), so
 adapter's wording nor a platform's own message that echoes a request can carry a credential.
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from domain.outcomes import Inbound, Metrics, Post, PublishOutcome, ReplyOutcome
 from domain.platforms import Platform
@@ -16,10 +16,21 @@ from mediaops.logging import scrub
 
 
 class PlatformError(Exception):
-    """A classified platform failure: retryable (after `retry_after`) or for a person to act on."""
+    """A classified platform failure: retryable (after `retry_after`) or for a person to act on.
+
+    `in_doubt` says the request may have been carried out although no usable answer came (a 5xx, a
+    page instead of JSON): retrying would risk doing it twice. A request that never left (connection
+    refused, DNS, pool timeout) and a platform's own refusal (an errcode, a 4xx) are not in doubt.
+    """
 
     def __init__(
-        self, message: str, *, code: str | None = None, retryable: bool, retry_after: timedelta | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool,
+        retry_after: timedelta | None = None,
+        in_doubt: bool = False,
     ) -> None:
         message = scrub(message)
         super().__init__(message)
@@ -27,6 +38,7 @@ class PlatformError(Exception):
         self.code = code
         self.retryable = retryable
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
     def __str__(self) -> str:
         return f"{self.message} (code {self.code})" if self.code else self.message
@@ -55,18 +67,52 @@ class PlatformAdapter(Protocol):
     async def metrics(self, day: date) -> Metrics: ...
 
 
+T = TypeVar("T")
+UNREADABLE_ANSWER = (KeyError, IndexError, TypeError, ValueError)
+"""What reading an answer of an unexpected shape raises (`body["id_list"][0]` of an error page, say)."""
+
+
 async def reply_outcome(call: Awaitable[object]) -> ReplyOutcome:
-    """A reply call as an outcome: sent; unknown when the answer was lost (the user may have it);
-    failed when the platform refused. Retryable errors propagate, for the activity to retry."""
+    """A reply call as an outcome: sent; failed when the platform refused; unknown when it may have
+    reached the user (the answer was lost, or a 5xx or a page came back): never sent twice. Only a
+    retryable error the platform did not act on propagates, for the activity to retry."""
     try:
         await call
     except MaybeSent as exc:
         return ReplyOutcome(state="unknown", reason=f"{exc}: the user may have received it")
     except PlatformError as exc:
+        if exc.in_doubt:
+            return ReplyOutcome(
+                state="unknown", code=exc.code, reason=f"{exc}: the user may have received it"
+            )
         if exc.retryable:
             raise
         return ReplyOutcome(state="failed", code=exc.code, reason=exc.message)
     return ReplyOutcome(state="sent")
+
+
+async def published(
+    call: Awaitable[T], read: Callable[[T], PublishOutcome], doubt: PublishOutcome
+) -> PublishOutcome:
+    """The publishing call itself (the one that makes a post public): its answer read as the outcome.
+
+    A lost answer, a 5xx, a page instead of JSON or an answer in a shape we cannot read is `doubt`
+    (an *unknown* outcome a person reconciles), never an error a retry would answer by posting twice.
+    A request that never left, or that the platform refused, propagates as the error it is: retried
+    when its class says so, else the failure.
+    """
+    try:
+        answer = await call
+    except MaybeSent as exc:
+        return doubt.model_copy(update={"reason": f"{exc}: {doubt.reason}"})
+    except PlatformError as exc:
+        if exc.in_doubt:
+            return doubt.model_copy(update={"code": exc.code, "reason": f"{exc}: {doubt.reason}"})
+        raise
+    try:
+        return read(answer)
+    except UNREADABLE_ANSWER:
+        return doubt.model_copy(update={"reason": f"an answer MediaOps cannot read: {doubt.reason}"})
 
 
 def unsupported(platform: Platform, operation: str) -> PlatformError:
@@ -82,6 +128,7 @@ __all__ = [
     "Post",
     "PublishOutcome",
     "ReplyOutcome",
+    "published",
     "reply_outcome",
     "unsupported",
 ]

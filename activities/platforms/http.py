@@ -62,6 +62,7 @@ async def send(
             f"{who} answered HTTP {response.status_code} to {where}",
             code=str(response.status_code),
             retryable=True,
+            in_doubt=True,  # a gateway's 502 or 504 may come after the platform did the work
         )
     return response
 
@@ -99,10 +100,13 @@ def json_body(response: httpx.Response, who: str) -> dict[str, Any]:
             f"with {kind}, not JSON",
             code="not_json",
             retryable=True,
+            in_doubt=True,
         ) from None
     if not isinstance(body, dict):
         raise PlatformError(
-            f"{who} answered {endpoint(response.request.url)} with an unexpected JSON shape", retryable=False
+            f"{who} answered {endpoint(response.request.url)} with an unexpected JSON shape",
+            retryable=False,
+            in_doubt=True,
         )
     return body
 

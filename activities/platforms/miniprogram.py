@@ -7,8 +7,16 @@ users follow the same customer-service rules as the official account.
 
 import json
 from datetime import date, datetime
+from typing import Any
 
-from activities.platforms.base import Inbound, MaybeSent, Metrics, Post, PublishOutcome, unsupported
+from activities.platforms.base import (
+    Inbound,
+    Metrics,
+    Post,
+    PublishOutcome,
+    published,
+    unsupported,
+)
 from activities.platforms.content import sanitise
 from activities.platforms.wechat import WeChatAdapter
 from domain.counting import length_problems
@@ -25,17 +33,19 @@ class MiniProgramAdapter(WeChatAdapter):
             return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
         record = {"key": post.key, "title": post.title, "content": html, "author": post.author}
         query = f"db.collection('posts').add({{data: {json.dumps(record, ensure_ascii=False)}}})"
-        try:
-            body = await self.call(
-                "/tcb/databaseadd", json={"env": self.account.username or "prod", "query": query}
+
+        def added(body: dict[str, Any]) -> PublishOutcome:
+            record_id = str(body["id_list"][0])
+            return PublishOutcome(
+                state="published",
+                url=f"miniprogram://{self.account.appid}/posts/{record_id}",
+                platform_ids={"id": record_id},
             )
-        except MaybeSent as exc:
-            return PublishOutcome(state="unknown", reason=f"{exc}: the record may have been added")
-        record_id = str(body["id_list"][0])
-        return PublishOutcome(
-            state="published",
-            url=f"miniprogram://{self.account.appid}/posts/{record_id}",
-            platform_ids={"id": record_id},
+
+        return await published(
+            self.call("/tcb/databaseadd", json={"env": self.account.username or "prod", "query": query}),
+            added,
+            PublishOutcome(state="unknown", reason="the record may have been added"),
         )
 
     async def status(self, handle: str) -> PublishOutcome:

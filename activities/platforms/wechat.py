@@ -21,12 +21,12 @@ import httpx
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
     Inbound,
-    MaybeSent,
     Metrics,
     PlatformError,
     Post,
     PublishOutcome,
     ReplyOutcome,
+    published,
     reply_outcome,
 )
 from activities.platforms.content import image_sources, rewrite_images, sanitise
@@ -232,19 +232,21 @@ class WeChatAdapter:
                 code="40007",
                 retryable=True,
             ) from None
-        media_id = str(draft["media_id"])
-        try:
-            submitted = await self.call("/cgi-bin/freepublish/submit", json={"media_id": media_id})
-        except MaybeSent as exc:
-            return PublishOutcome(
-                state="unknown",
-                platform_ids={"media_id": media_id},
-                reason=f"{exc}: it may have been accepted",
-            )
-        ids = {"media_id": media_id, "publish_id": str(submitted["publish_id"])}
-        if submitted.get("msg_data_id"):
-            ids["msg_data_id"] = str(submitted["msg_data_id"])
-        return PublishOutcome(state="pending", handle=ids["publish_id"], platform_ids=ids)
+        media_id = str(draft["media_id"])  # a draft is not public: up to here a retry is harmless
+
+        def submitted(answer: dict[str, Any]) -> PublishOutcome:
+            ids = {"media_id": media_id, "publish_id": str(answer["publish_id"])}
+            if answer.get("msg_data_id"):
+                ids["msg_data_id"] = str(answer["msg_data_id"])
+            return PublishOutcome(state="pending", handle=ids["publish_id"], platform_ids=ids)
+
+        return await published(
+            self.call("/cgi-bin/freepublish/submit", json={"media_id": media_id}),
+            submitted,
+            PublishOutcome(
+                state="unknown", platform_ids={"media_id": media_id}, reason="it may have been accepted"
+            ),
+        )
 
     async def status(self, handle: str) -> PublishOutcome:
         body = await self.call("/cgi-bin/freepublish/get", json={"publish_id": handle})

@@ -14,12 +14,12 @@ import httpx
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
     Inbound,
-    MaybeSent,
     Metrics,
     PlatformError,
     Post,
     PublishOutcome,
     ReplyOutcome,
+    published,
     reply_outcome,
 )
 from activities.platforms.http import json_body, refused, send
@@ -103,13 +103,17 @@ class WeiboAdapter:
         problems = length_problems(Platform.WEIBO, body_text=text)
         if problems:
             return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
-        try:
-            body = await self.call("POST", "/2/statuses/share.json", status=text)
-        except MaybeSent as exc:
-            return PublishOutcome(state="unknown", reason=f"{exc}: the status may have been posted")
-        uid, mid = str(body["user"]["id"]), str(body["idstr"])
-        return PublishOutcome(
-            state="published", url=f"https://weibo.com/{uid}/{mid}", platform_ids={"id": mid}
+
+        def shared(body: dict[str, Any]) -> PublishOutcome:
+            uid, mid = str(body["user"]["id"]), str(body["idstr"])
+            return PublishOutcome(
+                state="published", url=f"https://weibo.com/{uid}/{mid}", platform_ids={"id": mid}
+            )
+
+        return await published(
+            self.call("POST", "/2/statuses/share.json", status=text),
+            shared,
+            PublishOutcome(state="unknown", reason="the status may have been posted"),
         )
 
     async def status(self, handle: str) -> PublishOutcome:

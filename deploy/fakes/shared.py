@@ -12,7 +12,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-FaultKind = Literal["http_500", "errcode", "timeout_after_accept", "html"]
+FaultKind = Literal["http_500", "errcode", "timeout_after_accept", "html", "html_after_accept"]
+"""Before handling: `http_500`, `errcode`, `html` (the platform never acts). After handling:
+`timeout_after_accept` (the answer comes too late), `html_after_accept` (a gateway's page instead
+of the answer, e.g. a 502 from a proxy whose upstream did the work)."""
 
 # A 1x1 JPEG, served as /assets/<name>.jpg so publishing can fetch real image bytes.
 TINY_JPEG = base64.b64decode(
@@ -34,7 +37,7 @@ class Fault(BaseModel):
         default=413,
         ge=200,
         le=599,
-        description="for html: the page's HTTP status (an error page; 200: a captive portal's page)",
+        description="for html and html_after_accept: the page's HTTP status (200: a captive portal's page)",
     )
     times: int = Field(default=1, ge=1)
 
@@ -91,10 +94,13 @@ async def before(
     return None
 
 
-async def after(fault: Fault | None, response: Response) -> Response:
-    """Hold an accepted request's answer past the client's timeout, when the fault says so."""
+async def after(fault: Fault | None, response: Response, *, url: str | None = None) -> Response:
+    """What the client gets for a request the platform carried out: its answer, or, when the fault
+    says so, the answer past the client's timeout or a gateway's page in its place."""
     if fault is not None and fault.kind == "timeout_after_accept":
         await asyncio.sleep(fault.delay_s)
+    if fault is not None and fault.kind == "html_after_accept":
+        return HTMLResponse(error_page(fault.status, url), status_code=fault.status)
     return response
 
 

@@ -1,5 +1,6 @@
 """At most once: publishing and replying through the activities, with lost answers and retries."""
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -145,3 +146,67 @@ async def test_the_workflow_waiting_on_a_publication_is_found_by_its_handle(
     outcome = await env("article-42").run(calls.publish, request(fakes))
     assert await publication_waiter(store.pool, W, outcome.handle or "") == "article-42"
     assert await publication_waiter(store.pool, W, "no-such-handle") is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "posted"),
+    [
+        ({"kind": "html_after_accept", "status": 502}, 1),  # a gateway's 502 after WeChat did the work
+        ({"kind": "html_after_accept", "status": 200}, 1),  # a portal's page in place of the answer
+        ({"kind": "html", "status": 502}, 0),  # the same 502 before: the client cannot tell them apart
+        ({"kind": "http_500"}, 0),
+    ],
+    ids=["502-after", "page-after", "502-before", "500-before"],
+)
+async def test_a_publishing_call_in_doubt_is_never_made_again(
+    fakes: Fakes, calls: PlatformCalls, fault: dict[str, object], posted: int
+) -> None:
+    """H1: a 5xx or a page answering the publishing call leaves it in doubt: unknown, for a person."""
+    before = await published(fakes)
+    await fakes.post(W, "faults", {"path": "/cgi-bin/freepublish/submit", **fault})
+    req = request(fakes)
+    first = await env().run(calls.publish, req)
+    assert first.state == "unknown"
+    assert "/cgi-bin/freepublish/submit" in (first.reason or "")
+    again = await env().run(calls.publish, req)  # Temporal runs the activity again: nothing is sent
+    assert again.state == "unknown"
+    assert await published(fakes) == before + posted
+
+
+async def test_a_reply_in_doubt_is_unknown_and_never_sent_twice(fakes: Fakes, calls: PlatformCalls) -> None:
+    user = f"o_{uuid.uuid4().hex[:8]}"
+    await fakes.post(W, "user-message", {"appid": "wxdemo0000000001", "openid": user, "text": "在吗"})
+    await fakes.post(
+        W, "faults", {"path": "/cgi-bin/message/custom/send", "kind": "html_after_accept", "status": 504}
+    )
+    inbound = Inbound(
+        platform=W, account="demo", message_id="78", user=user, text="在吗", sent_at=datetime.now(UTC)
+    )
+    req = ReplyRequest(
+        platform=W, account="demo", key=f"inquiry-wechat-78/{user}", inbound=inbound, text="在的"
+    )
+    assert (await env().run(calls.reply, req)).state == "unknown"
+    assert (await env().run(calls.reply, req)).state == "unknown"
+    sent = [m for m in (await fakes.state(W))["messages_sent"] if m.get("touser") == user]  # type: ignore[union-attr]
+    assert len(sent) == 1
+
+
+async def test_a_call_cut_short_keeps_its_claim(fakes: Fakes, calls: PlatformCalls) -> None:
+    """A cancellation (a timeout, a worker stopping) mid-call must not free the call for a retry."""
+    before = await published(fakes)
+    await fakes.post(
+        W, "faults", {"path": "/cgi-bin/freepublish/submit", "kind": "timeout_after_accept", "delay_s": 3}
+    )
+    req = request(fakes)
+    running = env()
+    attempt = asyncio.ensure_future(running.run(calls.publish, req))
+    for _ in range(100):  # until WeChat has accepted the submit (its answer is held back)
+        if await published(fakes) > before:
+            break
+        await asyncio.sleep(0.05)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    retried = await env().run(calls.publish, req)
+    assert retried.state == "unknown"
+    assert await published(fakes) == before + 1
