@@ -27,6 +27,7 @@ from mediaops.keys import ensure_keys_file
 from mediaops.settings import APP_ROLE, Settings, embedded_password_file
 from mediaops.temporal import connect as connect_temporal
 from mediaops.temporal import register_search_attributes
+from workers.worker import DRAIN
 from workflows import search_attributes
 
 log = structlog.get_logger(__name__)
@@ -229,5 +230,6 @@ class Stack:
         for child in reversed(self.children):
             if child.running():
                 log.info("stopping", process=child.name)
-                child.stop()
+                # The worker lets running activities finish (DRAIN) before it goes: wait for it.
+                child.stop(DRAIN.total_seconds() + 10 if child.name == "worker" else 20.0)
         self.children.clear()

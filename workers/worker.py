@@ -39,10 +39,13 @@ from workers.schedules import ensure_comment_polls
 from workflows.article import ArticleWorkflow
 from workflows.comment_poll import CommentPollWorkflow
 from workflows.inquiry import InquiryWorkflow
-from workflows.recording import platform_queue
+from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
 
 log = structlog.get_logger(__name__)
 
+DRAIN = ACTIVITY_TIMEOUT
+"""How long a stopping worker lets its running activities finish (the longest one's bound): a
+publish or a reply cut short by a deploy would be left in doubt, for a person to reconcile."""
 WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow, CommentPollWorkflow)
 """Every process workflow the system runs."""
 
@@ -86,6 +89,7 @@ def build_worker(
             PolicyInForce(policy).in_force,
         ],
         interceptors=[LogContextInterceptor()],
+        graceful_shutdown_timeout=DRAIN,
     )
 
 
@@ -107,6 +111,7 @@ def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: a
             activities=activities,
             max_task_queue_activities_per_second=policy.accounts.calls_per_second.get(platform),
             interceptors=[LogContextInterceptor()],
+            graceful_shutdown_timeout=DRAIN,
         )
         for platform in platforms
     ]
