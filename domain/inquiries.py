@@ -238,6 +238,8 @@ class Inquiry(BaseModel):
     assignee: str | None = None
     replies: list[Replied] = Field(default_factory=list)
     reply_in_doubt: bool = False
+    refused_replies: int = 0
+    """Replies the platform refused: each later attempt is a new call (a new at-most-once key)."""
     closed: str | None = None
     answered_at: Instant | None = None
     within_sla: bool | None = None
@@ -303,6 +305,7 @@ def evolve_inquiry(state: Inquiry, event: DomainEvent) -> Inquiry:
                 s.answered_at, s.within_sla = event.at, event.within_sla
         case ReplyFailed():
             s.reply_in_doubt = False
+            s.refused_replies += 1
         case ReplyReconciled():
             s.reply_in_doubt = False
             doubtful = s.replies[-1] if s.replies else None

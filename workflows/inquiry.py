@@ -53,6 +53,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
         super().__init__()
         self.follow_ups: list[q.Message] = []
         self.conversations = False
+        self.replying = False
 
     @workflow.run
     async def run(self, start: InquiryStart) -> InquiryView:
@@ -258,10 +259,39 @@ class InquiryWorkflow(Process[q.Inquiry]):
         assert isinstance(command, q.Reply)  # noqa: S101 - the only command this update parses
         try:
             self.decider.decide(command, self.state, self.policy)  # refuse before any platform call
+            self.one_reply_at_a_time()
         except DomainError as exc:
             if channel is not None:
                 await self.refused(message, exc)
             raise refusal(exc) from None
+        self.replying = True
+        try:
+            outcome = await self.send_reply(command)
+            recorded = q.RecordReply(
+                actor=command.actor, text=command.text, outcome=outcome, at=workflow.now()
+            )
+            try:
+                await self.handle(recorded, channel)
+            except DomainError as exc:
+                raise refusal(exc) from None
+        finally:
+            self.replying = False
+        if outcome.state == "failed":  # recorded; and the person must hear it, not see a quiet "open"
+            raise refusal(
+                DomainError(
+                    RuleId.INQUIRY_12H,
+                    f"the platform refused the reply ({outcome.code}): {outcome.reason or 'no reason given'}",
+                )
+            )
+        return self.view()
+
+    def one_reply_at_a_time(self) -> None:
+        """Two replies at once (a double click, two people) would both reach the user: one waits."""
+        if self.replying:
+            raise DomainError(RuleId.INQUIRY_12H, "another reply is being sent: wait for its result")
+
+    async def send_reply(self, command: q.Reply) -> ReplyOutcome:
+        """The reply on its platform, at most once per attempt (a refused one may be corrected and sent)."""
         s = self.state
         if s.platform in ("phone", "email") or s.platform is None:
             outcome = ReplyOutcome(state="sent")
@@ -286,7 +316,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
             request = ReplyRequest(
                 platform=platform,
                 account=s.account,
-                key=f"{workflow.info().workflow_id}/{s.message_id}/{len(s.replies)}",
+                key=f"{workflow.info().workflow_id}/{s.message_id}/{len(s.replies) + s.refused_replies}",
                 inbound=inbound,
                 text=command.text,
             )
@@ -297,22 +327,14 @@ class InquiryWorkflow(Process[q.Inquiry]):
                 task_queue=platform_queue(platform),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
-        recorded = q.RecordReply(actor=command.actor, text=command.text, outcome=outcome, at=workflow.now())
-        try:
-            await self.handle(recorded, channel)
-        except DomainError as exc:
-            raise refusal(exc) from None
-        if outcome.state == "failed":  # recorded; and the person must hear it, not see a quiet "open"
-            raise refusal(
-                DomainError(
-                    RuleId.INQUIRY_12H,
-                    f"the platform refused the reply ({outcome.code}): {outcome.reason or 'no reason given'}",
-                )
-            )
-        return self.view()
+        return outcome
 
     @reply.validator
     def _reply(self, message: Any) -> None:
+        try:
+            self.one_reply_at_a_time()
+        except DomainError as exc:
+            raise refusal(exc) from None
         self.validate(message, q.Reply.model_validate)
 
     @workflow.update

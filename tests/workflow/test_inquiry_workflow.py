@@ -411,3 +411,40 @@ async def test_a_follow_up_the_intake_did_not_vouch_for_is_refused(world: World)
     await handle.execute_update(
         InquiryWorkflow.close, signed(handle.id, q.Close(actor=MANAGER, reason="spam", at=datetime.now(UTC)))
     )
+
+
+async def test_a_refused_reply_can_be_corrected_and_sent_and_two_at_once_are_one(world: World) -> None:
+    """H2: a refusal is not the last word (a new attempt is a new call), and a double click sends once."""
+    user = f"o_{uuid.uuid4().hex[:8]}"
+    handle = await start(world, Platform.WECHAT, user=user)
+    await until(handle, lambda v: v.inquiry.deadline is not None)
+    await world.fakes.post(
+        Platform.WECHAT, "user-message", {"appid": "wxdemo0000000001", "openid": user, "text": "在吗"}
+    )
+    too_long = {"path": "/cgi-bin/message/custom/send", "kind": "errcode", "errcode": 45002}
+    await world.fakes.post(Platform.WECHAT, "faults", too_long)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            InquiryWorkflow.reply,
+            signed(handle.id, q.Reply(actor=STAFF, text="很长的回复", at=datetime.now(UTC))),
+        )
+    assert "45002" in refusal(refused.value).message
+    held = {"path": "/cgi-bin/message/custom/send", "kind": "timeout_after_accept", "delay_s": 2}
+    await world.fakes.post(Platform.WECHAT, "faults", held)  # the corrected reply is accepted, slowly
+    first = asyncio.ensure_future(
+        handle.execute_update(
+            InquiryWorkflow.reply,
+            signed(handle.id, q.Reply(actor=STAFF, text="短的回复", at=datetime.now(UTC))),
+        )
+    )
+    await asyncio.sleep(0.5)
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await handle.execute_update(
+            InquiryWorkflow.reply,
+            signed(handle.id, q.Reply(actor=STAFF, text="短的回复", at=datetime.now(UTC))),
+        )
+    assert (refusal(twice.value).kind, "another reply" in refusal(twice.value).message) == ("conflict", True)
+    answered = await first
+    assert answered.inquiry.replies[-1].outcome.state in ("sent", "unknown")
+    sent = [m for m in (await world.fakes.state(Platform.WECHAT))["messages_sent"] if m.get("touser") == user]  # type: ignore[union-attr]
+    assert [m["text"] for m in sent] == ["短的回复"]
