@@ -9,6 +9,7 @@ problems). Lists come from the `articles` read model; one article is asked of it
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -25,6 +26,7 @@ from domain import articles as a
 from domain.durations import Instant
 from domain.platforms import Platform
 from domain.roles import Permission
+from domain.text import Text
 from eventstore.users import User
 from workflows.contracts import ArticleStart
 
@@ -33,41 +35,41 @@ State = Annotated[AppState, Depends(app_state)]
 
 
 class ArticleIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, description="HTML")
+    title: Text = Field(min_length=1, max_length=200)
+    body: Text = Field(min_length=1, description="HTML")
     category: a.Category
     involves_company_project: bool = False
     platforms: list[Platform] = Field(min_length=1)
     publish_at: Instant | None = None
-    source: str = ""
-    editor: str = ""
+    source: Text = ""
+    editor: Text = ""
 
 
 class RevisionIn(BaseModel):
     version: int
-    title: str | None = None
-    body: str | None = None
+    title: Text | None = None
+    body: Text | None = None
     category: a.Category | None = None
     involves_company_project: bool | None = None
     platforms: list[Platform] | None = None
     publish_at: Instant | None = None
-    source: str | None = None
-    editor: str | None = None
+    source: Text | None = None
+    editor: Text | None = None
 
 
 class ReviewIn(BaseModel):
     decision: Literal["approve", "request_changes", "reject"]
     version: int
-    comment: str = ""
+    comment: Text = ""
 
 
 class ConfirmIn(BaseModel):
     version: int
-    comment: str = ""
+    comment: Text = ""
 
 
 class WithdrawIn(BaseModel):
-    reason: str = ""
+    reason: Text = ""
 
 
 class ReconcileIn(BaseModel):
@@ -155,13 +157,10 @@ async def _checked(handle: WorkflowHandle[Any, Any], version: int, status: int) 
     return None
 
 
-@router.post("", status_code=201)
-async def submit(
-    body: ArticleIn, state: State, user: Annotated[User, Depends(allowed(Permission.ARTICLE_SUBMIT))]
-) -> JSONResponse:
-    """Submit an article; it is checked, then reviewed (R-REVIEW-ALL) and, if needed, confirmed."""
+def accounts_for(state: AppState, platforms: Iterable[Platform]) -> dict[Platform, str] | JSONResponse:
+    """The account each platform publishes on (its first configured one), or 422 naming the field."""
     accounts: dict[Platform, str] = {}
-    for platform in body.platforms:
+    for platform in platforms:
         configured = [acct.name for acct in state.accounts.all() if acct.platform is platform]
         if not configured:
             return JSONResponse(
@@ -169,6 +168,17 @@ async def submit(
                 status_code=422,
             )
         accounts[platform] = configured[0]
+    return accounts
+
+
+@router.post("", status_code=201)
+async def submit(
+    body: ArticleIn, state: State, user: Annotated[User, Depends(allowed(Permission.ARTICLE_SUBMIT))]
+) -> JSONResponse:
+    """Submit an article; it is checked, then reviewed (R-REVIEW-ALL) and, if needed, confirmed."""
+    accounts = accounts_for(state, body.platforms)
+    if isinstance(accounts, JSONResponse):
+        return accounts
     article_id = uuid.uuid4().hex[:12]
     submit = {
         "kind": "submit",
@@ -225,7 +235,15 @@ async def revise(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return JSONResponse(error_body("invalid", f"{where}: {first['msg']}", field=where), status_code=422)
-    command = {"kind": "revise", "version": body.version, "content": content.model_dump(mode="json")}
+    accounts = accounts_for(state, content.platforms)
+    if isinstance(accounts, JSONResponse):
+        return accounts  # a revision adding a platform nobody can publish on is refused here
+    command = {
+        "kind": "revise",
+        "version": body.version,
+        "content": content.model_dump(mode="json"),
+        "accounts": {platform.value: name for platform, name in accounts.items()},
+    }
     answer = await _update(state, user, article_id, command)
     if answer.status_code != 200:
         return answer

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
 LEGACY_COMMAND: TypeAdapter[a.Command] = TypeAdapter(a.Command)
 PERSON_COMMAND: TypeAdapter[a.PersonCommand] = TypeAdapter(a.PersonCommand)
+ACCOUNTS: TypeAdapter[dict[Platform, str]] = TypeAdapter(dict[Platform, str])
 
 
 @workflow.defn(name="Article")
@@ -161,7 +162,14 @@ class ArticleWorkflow(Process[a.Article]):
             author=self.state.author,
             source_url=content.source if content.source.startswith("http") else "",
         )
-        request = PublishRequest(platform=platform, account=self.accounts[platform], post=post)
+        account = self.accounts.get(platform)
+        if account is None:  # a revision from before accounts were signed with it added the platform
+            missing = PublishOutcome(
+                state="failed", code="no_account", reason=f"no {platform} account was named"
+            )
+            await self.handle(a.RecordOutcome(platform=platform, outcome=missing, at=workflow.now()))
+            return
+        request = PublishRequest(platform=platform, account=account, post=post)
         try:
             outcome = await workflow.execute_activity(
                 "platform.publish",
@@ -185,7 +193,7 @@ class ArticleWorkflow(Process[a.Article]):
                 self.callbacks.pop(platform, None)
                 outcome = await workflow.execute_activity(
                     "platform.status",
-                    StatusRequest(platform=platform, account=self.accounts[platform], handle=outcome.handle),
+                    StatusRequest(platform=platform, account=account, handle=outcome.handle),
                     result_type=PublishOutcome,
                     task_queue=platform_queue(platform),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -268,18 +276,27 @@ class ArticleWorkflow(Process[a.Article]):
         submit = a.Submit.model_validate(fields)
         if self.signed and f"article-{submit.article_id}" != workflow.info().workflow_id:
             raise Invalid(RuleId.ACCOUNTABLE, "the submission is for another article", field="article_id")
-        if isinstance(fields, dict) and "accounts" in fields:
-            self.accounts = TypeAdapter(dict[Platform, str]).validate_python(fields["accounts"])
+        self.adopt_accounts(fields)
         return submit
+
+    def revision(self, fields: Any) -> a.Revise:
+        """A new version, with the accounts its platforms publish on (a platform it adds needs one)."""
+        revise = a.Revise.model_validate(fields)
+        self.adopt_accounts(fields)
+        return revise
+
+    def adopt_accounts(self, fields: Any) -> None:
+        if isinstance(fields, dict) and "accounts" in fields:
+            self.accounts = {**self.accounts, **ACCOUNTS.validate_python(fields["accounts"])}
 
     @workflow.update
     async def revise(self, command: Any) -> ArticleView:
         """A new version (the author's, or the manager's): checked and approved again."""
-        return await self.person(command, a.Revise.model_validate)
+        return await self.person(command, self.revision)
 
     @revise.validator
     def _revise(self, command: Any) -> None:
-        self.validate(command, a.Revise.model_validate)
+        self.validate(command, a.Revise.model_validate)  # the accounts are taken once it is proven
 
     @workflow.update
     async def review(self, command: Any) -> ArticleView:
