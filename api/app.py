@@ -13,6 +13,7 @@ from activities.platforms.accounts import Accounts
 from api import articles, inquiries, ops, webhooks
 from api.auth import allowed, current_user
 from api.errors import install_error_handlers
+from api.limits import BodyLimit
 from api.state import AppState, app_state
 from domain.roles import ROLE_TITLES, Permission, permissions_of
 from eventstore.users import User, list_users
@@ -76,6 +77,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(inquiries.router)
     app.include_router(ops.router)
     app.mount("/codec", ops.codec_app(state))
+    app.add_middleware(BodyLimit)
     State = Annotated[AppState, Depends(app_state)]
 
     @app.get("/healthz", tags=["operations"])

@@ -19,6 +19,7 @@ from api.updates import run_update
 from domain import inquiries as q
 from domain.durations import Instant
 from domain.roles import Permission
+from domain.text import Text
 from eventstore.users import User
 
 router = APIRouter(prefix="/inquiries", tags=["inquiries"])
@@ -28,14 +29,14 @@ ReplyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 class InquiryIn(BaseModel):
     platform: q.Channel = Field(description="a platform id, or phone / email")
-    user: str = Field(min_length=1, max_length=200, description="the platform's user reference, or a name")
-    text: str = Field(min_length=1, max_length=5000)
+    user: Text = Field(min_length=1, max_length=200, description="the platform's user reference, or a name")
+    text: Text = Field(min_length=1, max_length=5000)
     received_at: Instant = Field(description="when the user wrote, with its time zone (RFC 3339)")
     account: str = "demo"
 
 
 class AssignIn(BaseModel):
-    assignee: str = Field(min_length=1, max_length=64)
+    assignee: Text = Field(min_length=1, max_length=64)
 
 
 class ReplyIn(BaseModel):
@@ -47,7 +48,7 @@ class ReconcileIn(BaseModel):
 
 
 class EscalateIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, description="why it is important (R-ESCALATE-4H)")
+    reason: Text = Field(min_length=1, max_length=500, description="why it is important (R-ESCALATE-4H)")
 
 
 class CloseIn(BaseModel):

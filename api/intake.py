@@ -19,6 +19,7 @@ from api.state import AppState
 from domain.commands import SYSTEM
 from domain.inquiries import InquiryReceived, Message, digest, inquiry_id
 from domain.platforms import Platform
+from domain.text import printable
 from eventstore.users import User
 from workflows.contracts import InquiryStart
 
@@ -45,6 +46,9 @@ async def take_inquiry(
     the ids of the messages it holds, so a joined message counted twice is kept once. The table is
     written after the hand-over: if Temporal is down, the platform's retry of the callback tries again.
     """
+    received = received.model_copy(
+        update={"text": printable(received.text), "user": printable(received.user)}
+    )
     pool = await state.database()
     seen = await pool.fetchval(
         "SELECT workflow_id FROM inbound_callbacks WHERE platform = $1 AND account = $2 AND dedupe_key = $3",

@@ -30,6 +30,7 @@ from domain.platforms import Platform
 from domain.policy import Policy
 from domain.roles import Permission, Role, require
 from domain.rules import RuleId
+from domain.text import Text
 
 Category = Literal["news", "industry_news", "know_how", "recruitment", "promotion", "company_news"]
 
@@ -39,13 +40,13 @@ class Content(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, description="HTML")
+    title: Text = Field(min_length=1, max_length=200)
+    body: Text = Field(min_length=1, description="HTML")
     category: Category
     involves_company_project: bool = False
     platforms: tuple[Platform, ...] = Field(min_length=1)
-    source: str = ""
-    editor: str = ""
+    source: Text = ""
+    editor: Text = ""
     publish_at: Instant | None = None
 
     def digest(self) -> str:
@@ -417,7 +418,7 @@ class Review(BaseModel):
     actor: Actor
     version: int
     decision: Literal["approve", "request_changes", "reject"]
-    comment: str = ""
+    comment: Text = ""
     at: Instant
 
 
@@ -425,14 +426,14 @@ class Confirm(BaseModel):
     kind: Literal["confirm"] = "confirm"
     actor: Actor
     version: int
-    comment: str = ""
+    comment: Text = ""
     at: Instant
 
 
 class Withdraw(BaseModel):
     kind: Literal["withdraw"] = "withdraw"
     actor: Actor
-    reason: str = ""
+    reason: Text = ""
     at: Instant
 
 

@@ -30,6 +30,7 @@ from domain.platforms import Platform
 from domain.policy import Policy
 from domain.roles import Permission, Role, require
 from domain.rules import RuleId
+from domain.text import Text
 
 Channel = Platform | Literal["phone", "email"]
 """Where the user wrote: a platform, or by phone or mail (recorded by staff, answered outside)."""
@@ -336,7 +337,7 @@ class StartSla(BaseModel):
 class Assign(BaseModel):
     kind: Literal["assign"] = "assign"
     actor: Responder
-    assignee: str
+    assignee: Text
     at: Instant
 
 
@@ -350,7 +351,7 @@ class Tick(BaseModel):
 class Reply(BaseModel):
     kind: Literal["reply"] = "reply"
     actor: Responder
-    text: str
+    text: Text
     at: Instant
 
 
@@ -369,7 +370,7 @@ class Escalate(BaseModel):
 
     kind: Literal["escalate"] = "escalate"
     actor: Responder
-    reason: str
+    reason: Text
     at: Instant
 
 

@@ -342,6 +342,27 @@ def test_bad_article_input_is_a_clear_4xx(first_run: RunningStack) -> None:
         headers=bearer(env, "auditor"),
     )
     assert (auditor.status_code, auditor.json()["permission"]) == (403, "article.submit")
+    good = {"title": "t", "body": "<p>b</p>", "category": "news", "platforms": ["website"], "source": "s"}
+    for change, field in (
+        ({"title": "标题\u0000"}, "title"),
+        ({"publish_at": "2027-01-01T10:00:00"}, "publish_at"),  # whose 10:00?
+    ):
+        refused = httpx.post(api(env, "/articles"), json=good | change, headers=writer)
+        assert refused.status_code == 422, refused.text
+        assert ("body", field) in {tuple(e["loc"][:2]) for e in refused.json()["detail"]}
+    naive = {
+        "platform": "phone",
+        "user": "张先生",
+        "text": "几点开门？",
+        "received_at": "2026-12-01T10:00:00",
+    }
+    refused = httpx.post(api(env, "/inquiries"), json=naive, headers=writer)
+    assert refused.status_code == 422
+    assert ("body", "received_at") in {tuple(e["loc"][:2]) for e in refused.json()["detail"]}
+    huge = httpx.post(
+        api(env, "/articles"), json=good | {"body": "<p>" + "长" * 3_000_000 + "</p>"}, headers=writer
+    )
+    assert (huge.status_code, huge.json()["error"]) == (413, "too_large")
 
 
 def test_a_wechat_message_becomes_an_inquiry_answered_once_through_the_api(first_run: RunningStack) -> None:

@@ -14,6 +14,7 @@ from domain import articles as a
 from domain.commands import envelope, person_command
 from domain.errors import Forbidden, Invalid, PermissionDenied
 from domain.roles import Role
+from domain.text import printable
 from mediaops.codec import UNREADABLE, EncryptionCodec
 from mediaops.keys import Keyring, Keys, KeysError, load_keys, write_keys
 from mediaops.signing import CommandSigner
@@ -147,3 +148,10 @@ def test_whoever_revised_a_version_cannot_approve_it() -> None:
     assert (state.author, state.written_by) == (WRITER.id, MANAGER.id)
     with pytest.raises(Forbidden, match="revised"):
         a.decide(a.Review(actor=MANAGER, version=2, decision="approve", at=NOW), state, a.Policy())
+
+
+def test_text_people_type_refuses_control_characters_and_delivered_text_keeps_them_visible() -> None:
+    with pytest.raises(ValueError, match="U\\+0000"):
+        a.Review(actor=MANAGER, version=1, decision="approve", comment="ok\u0000", at=NOW)
+    assert a.Review(actor=MANAGER, version=1, decision="approve", comment="第一行\n第二行\t", at=NOW)
+    assert printable("在吗\u0000\u001b[31m") == "在吗\ufffd\ufffd[31m"
