@@ -6,12 +6,23 @@ and the batch is simply applied again after a restart. The checkpoint only ever 
 A projection can always be rebuilt from position 0, which is how a read model's shape changes.
 """
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
+
 from eventstore.db import Conn
 from eventstore.store import START, Cursor, EventStore, RecordedEvent
+
+log = structlog.get_logger(__name__)
+
+FIRST_PAUSE_S = 0.5
+LONGEST_PAUSE_S = 30.0
+HEALTHY_AFTER_S = 60.0
+"""A follower that ran this long before it failed starts its backoff over."""
 
 
 class Projection(Protocol):
@@ -102,6 +113,30 @@ class ProjectionRunner:
         ):
             async with self.store.pool.acquire() as conn, conn.transaction():
                 await self._apply(conn, await self._locked_checkpoint(conn), batch)
+
+    async def supervise(self, *, poll_interval: float = 1.0) -> None:
+        """`follow` for as long as the process runs: a failure never ends it quietly (H7).
+
+        PostgreSQL restarting, a connection terminated, an event this code cannot read yet: each is
+        logged with the projection's name and followed again after a pause that grows to
+        `LONGEST_PAUSE_S`; `mediaops events projections` and `/readyz` show how far it trails.
+        """
+        pause = FIRST_PAUSE_S
+        while True:
+            began = time.monotonic()
+            try:
+                await self.follow(poll_interval=poll_interval)
+            except Exception as exc:
+                if time.monotonic() - began > HEALTHY_AFTER_S:
+                    pause = FIRST_PAUSE_S
+                log.error(
+                    "projection stopped; following again",
+                    projection=self.projection.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in_s=pause,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_S)
 
     async def lag(self) -> Lag:
         """How far the read model trails the store (committed events it has not applied)."""

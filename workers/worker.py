@@ -156,7 +156,7 @@ async def run_worker(settings: Settings) -> None:
         temporal=settings.temporal_target,
     )
     projections = [
-        asyncio.create_task(ProjectionRunner(store, projection).follow())
+        asyncio.create_task(ProjectionRunner(store, projection).supervise())
         for projection in (ArticlesProjection(), InquiriesProjection())
     ]
     try:

@@ -172,3 +172,38 @@ async def test_the_command_shows_each_projections_lag(
     assert result.returncode == 0, result.stderr
     [line] = [line for line in result.stdout.splitlines() if line.startswith(projection.name)]
     assert line.endswith("behind 3")
+
+
+async def test_a_supervised_follower_survives_its_connections_being_terminated(
+    store: EventStore, db: asyncpg.Connection
+) -> None:
+    """H7: PostgreSQL drops every connection of the running system; the read model catches up."""
+    projection = CountPerStream(f"super_{uuid.uuid4().hex[:6]}")
+    await projection.create(db)
+    runner = ProjectionRunner(store, projection)
+    supervised = asyncio.create_task(runner.supervise(poll_interval=0.2))
+    first = await fill(store, streams=1, per_stream=3)
+    await projection.applied_once.wait()
+    terminated = await db.fetchval(
+        """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+    )
+    assert terminated >= 1
+    second = [f"p-{uuid.uuid4().hex[:6]}-after"]
+    for i in range(4):  # each append as the activity does it: retried when its connection had gone
+        for _attempt in range(3):
+            try:
+                await store.append(
+                    second[0], ANY, [NewEvent(uuid.uuid4(), "amount.added", {"amount": i + 1})]
+                )
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+    for _ in range(200):
+        if (await runner.lag()).events_behind == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert not supervised.done()
+    supervised.cancel()
+    counted = {stream: (n, total) for stream, n, total in await projection.rows(db)}
+    assert [counted[name] for name in first + second] == [(3, 6), (4, 10)]
