@@ -16,10 +16,13 @@ from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.state import AppState, app_state
 from domain.roles import ROLE_TITLES, Permission, permissions_of
+from eventstore.projections import lags
 from eventstore.users import User, list_users
 from mediaops.settings import Settings
 
 READY_TIMEOUT_S = 3.0
+LAG_DEGRADED = 100
+"""Events a read model may trail by before /readyz says `degraded` (lists and the CSV are stale)."""
 
 
 class Me(BaseModel):
@@ -48,11 +51,14 @@ def _me(user: User) -> Me:
 
 
 async def _check(name: str, probe: Any) -> str | None:
-    """None when the dependency answers in time, else why not."""
+    """None when the dependency answers in time, else which one and the kind of failure.
+
+    Only the exception's class: its text names hosts, ports and users, and /readyz is public (L3).
+    """
     try:
         await asyncio.wait_for(probe(), READY_TIMEOUT_S)
     except Exception as exc:
-        return f"{name}: {type(exc).__name__}: {exc}".strip()
+        return f"{name}: {type(exc).__name__}"
     return None
 
 
@@ -101,6 +107,10 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
         down = [r for r in results if r is not None]
         if down:
             return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
+        async with (await state.database()).acquire() as conn:
+            trailing = {lag.name: lag.events_behind for lag in await lags(conn)}
+        if any(behind > LAG_DEGRADED for behind in trailing.values()):  # the read models are stale
+            return JSONResponse({"status": "degraded", "projections_behind": trailing})
         return JSONResponse({"status": "ready"})
 
     @app.get("/me", tags=["identity"])

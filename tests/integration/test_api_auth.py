@@ -4,6 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,9 +13,10 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+from api.app import LAG_DEGRADED, create_app
 from deploy.processes import free_port
 from domain.roles import Role
+from eventstore.store import NO_STREAM, EventStore, NewEvent
 from eventstore.users import demo_user_id, ensure_demo_users, issue_token, revoke_tokens
 from mediaops.settings import Settings
 
@@ -61,6 +63,22 @@ async def test_readyz_names_what_is_down(database: str) -> None:
     body = response.json()
     assert body["status"] == "unavailable"
     assert [d.split(":")[0] for d in body["down"]] == ["temporal"]
+    assert all(d.count(":") == 1 for d in body["down"])  # the failure's kind, never its text (L3)
+
+
+async def test_readyz_is_degraded_while_a_read_model_trails(
+    client: httpx.AsyncClient, db: asyncpg.Connection, store: EventStore
+) -> None:
+    """H7: a projection that stopped or fell behind shows in /readyz, not only in stale lists."""
+    name = f"stalled_{uuid.uuid4().hex[:6]}"
+    await db.execute("INSERT INTO projection_checkpoints (name) VALUES ($1)", name)
+    events = [NewEvent(uuid.uuid4(), "test.happened", {"n": i}) for i in range(LAG_DEGRADED + 1)]
+    await store.append(f"stalled-{name}", NO_STREAM, events)
+    body = (await client.get("/readyz")).json()
+    assert body["status"] == "degraded"
+    assert body["projections_behind"][name] > LAG_DEGRADED
+    await db.execute("DELETE FROM projection_checkpoints WHERE name = $1", name)
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
 
 
 async def test_me_without_token_is_401_json(client: httpx.AsyncClient) -> None:
