@@ -35,11 +35,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import RuleId
     from workflows import search_attributes as sa
     from workflows.contracts import ArticleStart, ArticleView
-    from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, platform_queue
+    from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, STATUS_RETRY, platform_queue
     from workflows.shell import Process
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
+UNCONFIRMED_STATUS = "unconfirmed-status"
+"""A status call that cannot be answered makes its publication unconfirmed (before: the run failed)."""
 LEGACY_COMMAND: TypeAdapter[a.Command] = TypeAdapter(a.Command)
 PERSON_COMMAND: TypeAdapter[a.PersonCommand] = TypeAdapter(a.PersonCommand)
 ACCOUNTS: TypeAdapter[dict[Platform, str]] = TypeAdapter(dict[Platform, str])
@@ -191,15 +193,36 @@ class ArticleWorkflow(Process[a.Article]):
                 outcome = self.callbacks.pop(platform)
             else:  # a callback only wakes the poll: the platform itself says what became of the post
                 self.callbacks.pop(platform, None)
-                outcome = await workflow.execute_activity(
-                    "platform.status",
-                    StatusRequest(platform=platform, account=account, handle=outcome.handle),
-                    result_type=PublishOutcome,
-                    task_queue=platform_queue(platform),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                )
+                outcome = await self.status_of(platform, account, outcome.handle)
             if outcome.state != "pending":
                 await self.handle(a.RecordOutcome(platform=platform, outcome=outcome, at=workflow.now()))
+
+    async def status_of(self, platform: Platform, account: str, handle: str) -> PublishOutcome:
+        """What the platform says of a pending publication; if it cannot say, a person finds out (M5).
+
+        A status call that keeps failing (the IP whitelist changed, the platform refuses) used to
+        fail the whole article and cancel its other platforms: now that publication is unconfirmed.
+        """
+        try:
+            said: PublishOutcome = await workflow.execute_activity(
+                "platform.status",
+                StatusRequest(platform=platform, account=account, handle=handle),
+                result_type=PublishOutcome,
+                task_queue=platform_queue(platform),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STATUS_RETRY,
+            )
+            return said
+        except ActivityError as exc:
+            if not workflow.patched(UNCONFIRMED_STATUS):
+                raise  # a run from before failed here, as its history says
+            cause = exc.cause if isinstance(exc.cause, ApplicationError) else None
+            return PublishOutcome(
+                state="unknown",
+                handle=handle,
+                code=cause.type if cause else None,
+                reason=f"{platform} could not be asked what became of the post: check it there and reconcile",
+            )
 
     # --- what the shell records ---------------------------------------------------------------
 

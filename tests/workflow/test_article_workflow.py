@@ -456,3 +456,28 @@ async def start_as(world: Env, author: a.Actor) -> WorkflowHandle[ArticleWorkflo
         id=f"article-{article_id}",
         task_queue=QUEUE,
     )
+
+
+async def test_a_status_call_that_cannot_be_answered_leaves_the_publication_to_a_person(world: Env) -> None:
+    """M5: WeChat refuses freepublish/get (40164, the IP whitelist): the article does not fail."""
+    await world.fakes.post(Platform.WECHAT, "publish-delay", seconds=3600)
+    try:
+        handle = await start(world, platforms=(Platform.WECHAT,))
+        await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+        refused = {"path": "/cgi-bin/freepublish/get", "kind": "errcode", "errcode": 40164}
+        await world.fakes.post(Platform.WECHAT, "faults", refused)
+        await handle.execute_update(
+            ArticleWorkflow.review,
+            signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))),
+        )
+        unconfirmed = await until(
+            handle, lambda v: v.article.publications[Platform.WECHAT].state == "unconfirmed", world
+        )
+        assert "reconcile" in (unconfirmed.article.publications[Platform.WECHAT].reason or "")
+        url = "https://mp.weixin.qq.com/s/checked-by-hand"
+        reconcile = a.Reconcile(actor=WRITER, platform=Platform.WECHAT, url=url, at=datetime.now(UTC))
+        await handle.execute_update(ArticleWorkflow.reconcile, signed(handle.id, reconcile))
+        result = await handle.result()
+        assert (result.status, result.article.publications[Platform.WECHAT].url) == (a.Status.PUBLISHED, url)
+    finally:
+        await world.fakes.post(Platform.WECHAT, "publish-delay", seconds=0)
