@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import structlog
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
@@ -35,6 +36,7 @@ from activities.platforms.images import JPEG, PNG, ImageFetcher, ImageHosts
 from domain.counting import length_problems
 from domain.platforms import Platform
 
+log = structlog.get_logger(__name__)
 NAME = "WeChat"
 """How errors name the platform (the mini program calls the same API)."""
 TOKEN_ERRORS = {40001, 40014, 42001}
@@ -266,41 +268,58 @@ class WeChatAdapter:
         return await reply_outcome(self.call("/cgi-bin/message/custom/send", json=body))
 
     async def inquiries(self, threads: list[str], since: datetime) -> list[Inbound]:
-        """Comments on our articles (WeChat pushes no event for them): `threads` are 'msg_data_id/index'."""
+        """Comments on our articles (WeChat pushes no event for them): `threads` are 'msg_data_id/index'.
+
+        One article's refusal (88000: comments closed; a deleted article) skips that article, logged,
+        and never stops the account's other articles (H10); a retryable error still retries the poll.
+        """
         found = []
         for thread in threads:
-            msg_data_id, _, index = thread.partition("/")
-            begin = 0
-            while True:
-                body = await self.call(
-                    "/cgi-bin/comment/list",
-                    json={
-                        "msg_data_id": int(msg_data_id),
-                        "index": int(index or 0),
-                        "begin": begin,
-                        "count": 49,
-                        "type": 0,
-                    },
+            try:
+                found += await self._comments(thread, since)
+            except PlatformError as exc:
+                if exc.retryable:
+                    raise
+                log.warning(
+                    "comments of an article skipped", thread=thread, code=exc.code, reason=exc.message
                 )
-                comments = body.get("comment", [])
-                for c in comments:
-                    sent_at = datetime.fromtimestamp(int(c["create_time"]), UTC)
-                    if sent_at > since:
-                        found.append(
-                            Inbound(
-                                platform=self.platform,
-                                account=self.account.name,
-                                message_id=str(c["user_comment_id"]),
-                                user=str(c["openid"]),
-                                text=str(c["content"]),
-                                sent_at=sent_at,
-                                kind="comment",
-                                thread=thread,
-                            )
+        return found
+
+    async def _comments(self, thread: str, since: datetime) -> list[Inbound]:
+        """One article's comments since `since`, page by page."""
+        found = []
+        msg_data_id, _, index = thread.partition("/")
+        begin = 0
+        while True:
+            body = await self.call(
+                "/cgi-bin/comment/list",
+                json={
+                    "msg_data_id": int(msg_data_id),
+                    "index": int(index or 0),
+                    "begin": begin,
+                    "count": 49,
+                    "type": 0,
+                },
+            )
+            comments = body.get("comment", [])
+            for c in comments:
+                sent_at = datetime.fromtimestamp(int(c["create_time"]), UTC)
+                if sent_at > since:
+                    found.append(
+                        Inbound(
+                            platform=self.platform,
+                            account=self.account.name,
+                            message_id=str(c["user_comment_id"]),
+                            user=str(c["openid"]),
+                            text=str(c["content"]),
+                            sent_at=sent_at,
+                            kind="comment",
+                            thread=thread,
                         )
-                begin += len(comments)
-                if not comments or begin >= int(body.get("total", 0)):
-                    break
+                    )
+            begin += len(comments)
+            if not comments or begin >= int(body.get("total", 0)):
+                break
         return found
 
     async def metrics(self, day: date) -> Metrics:

@@ -296,11 +296,16 @@ async def test_comments_are_polled_and_answered(fakes: Fakes, wechat: WeChatAdap
     assert (await wechat.reply(found[0], "谢谢关注")).state == "sent"
 
 
-async def test_comments_without_permission_are_a_clear_error(wechat: WeChatAdapter) -> None:
-    with pytest.raises(PlatformError) as caught:
-        await wechat.inquiries(["999999/0"], datetime.now(UTC))
-    assert caught.value.code == "88000"
-    assert not caught.value.retryable
+async def test_an_article_whose_comments_are_refused_does_not_stop_the_others(
+    fakes: Fakes, wechat: WeChatAdapter
+) -> None:
+    """H10: 88000 (comments closed, or no such article) on one thread skips that thread only."""
+    outcome = await wechat.publish(post(fakes))
+    msg_data_id = outcome.platform_ids["msg_data_id"]
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    await fakes.post(W, "comment", {"msg_data_id": msg_data_id, "openid": "o9", "text": "还有名额吗"})
+    found = await wechat.inquiries(["999999/0", f"{msg_data_id}/0"], since)
+    assert [c.text for c in found] == ["还有名额吗"]
 
 
 async def test_datacube_figures(wechat: WeChatAdapter) -> None:
