@@ -130,16 +130,14 @@ class ArticleWorkflow(Process[a.Article]):
         to = role if command is a.Remind else a.escalation_target(role, self.policy)
         kind = "reminder" if command is a.Remind else "escalation"
         message = f"article {self.state.id} v{self.state.version} waits for the {role.value}'s decision"
-        await workflow.execute_activity(
-            "notify.send",
+        await self.notify(
             Notification(
                 kind=kind,
                 rule=a.approval_rule(role, self.policy),
                 to=to,
                 subject=self.state.id,
                 message=message,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            )
         )
 
     async def publish(self) -> None:

@@ -195,16 +195,14 @@ class InquiryWorkflow(Process[q.Inquiry]):
             to, text = event.to, f"{text}: {event.reason}"
         else:
             to = Role.OPERATIONS_MANAGER if not isinstance(event, q.Warned) else Role.CONTENT_SPECIALIST
-        await workflow.execute_activity(
-            "notify.send",
+        await self.notify(
             Notification(
                 kind=event.type,
                 rule=rule,
                 to=to,
                 subject=workflow.info().workflow_id,
                 message=f"inquiry {workflow.info().workflow_id} {text}",
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            )
         )
 
     def rules_of(self, events: Sequence[DomainEvent]) -> tuple[RuleId, ...]:

@@ -20,6 +20,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 IDENTITY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 """Asking the user directory: a person waits on the answer, so a lasting outage is a refusal, not a hang."""
 PLATFORM_RETRY = RetryPolicy(maximum_interval=timedelta(hours=1))
+NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=4)
+"""Delivering a notification: a few tries; the process never waits longer on a chat webhook."""
 STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), maximum_attempts=5)
 """Asking a platform about a post: a few tries, then a person is asked instead (M5)."""
 """Platform calls may be retried: publish and reply are claimed, so a retry never acts twice."""

@@ -30,6 +30,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.identity import AuthenticateRequest
+    from activities.notify import Notification
     from domain.commands import Actor, Authenticated, Authentication, CommandRefused, envelope, person_command
     from domain.decider import Decider
     from domain.errors import DomainError, Unauthenticated, refusal_of
@@ -37,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Policy
     from domain.rules import RuleId
     from workflows.contracts import Decision
-    from workflows.recording import ACTIVITY_TIMEOUT, IDENTITY_RETRY, append_events
+    from workflows.recording import ACTIVITY_TIMEOUT, IDENTITY_RETRY, NOTIFY_RETRY, append_events
 
 S = TypeVar("S", bound=BaseModel)
 Parse = Callable[[Any], BaseModel]
@@ -134,6 +135,22 @@ class Process(Generic[S]):
         for event in events:
             self.state = self.decider.evolve(self.state, event)
         self.changes += 1
+
+    async def notify(self, notification: Notification) -> None:
+        """Tell people; a chat webhook that is down never holds the process up (H9).
+
+        The fact (reminded, escalated, breached) is recorded before this. Delivery gets a few
+        attempts, then the process goes on: the failure is in the history and the worker's log.
+        """
+        try:
+            await workflow.execute_activity(
+                "notify.send",
+                notification,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("notification not delivered: %s (%s)", notification.kind, exc.cause)
 
     # --- people's commands ----------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ PROMOTER = a.Actor(id="zhao.promo", roles=frozenset({Role.PROMOTION_SPECIALIST})
 MANAGER = a.Actor(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
 BOSS = a.Actor(id="chen.gm", roles=frozenset({Role.GENERAL_MANAGER}))
 QUEUE = "articles-test"
+DOWN = "http://127.0.0.1:9/cgi-bin/webhook/send?key=k"
+"""The chat webhook is down for this whole module: reminders and escalations go on without it (H9)."""
 
 
 class Env:
@@ -45,7 +47,7 @@ async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> As
         await in_directory(conn, WRITER, OTHER_WRITER, PROMOTER, MANAGER, BOSS)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
         policy = Policy()
-        settings = Settings(task_queue=QUEUE)
+        settings = Settings(task_queue=QUEUE, notify_webhook=DOWN)
         for worker in [
             build_worker(temporal_timeskip.client, settings, policy, store, accounts=fakes.accounts),
             *platform_workers(temporal_timeskip.client, policy, fakes.accounts, store.pool),

@@ -26,6 +26,8 @@ from workflows.contracts import InquiryStart, InquiryView
 from workflows.inquiry import InquiryWorkflow
 
 QUEUE = "inquiries-test"
+DOWN = "http://127.0.0.1:9/cgi-bin/webhook/send?key=k"
+"""The chat webhook is down for this module: warnings and breaches are recorded on time anyway (H9)."""
 STAFF = q.Responder(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 AUDITOR = q.Responder(id="audit", roles=frozenset({Role.AUDITOR}))
 MANAGER = q.Responder(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
@@ -51,7 +53,9 @@ async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> As
         await in_directory(conn, STAFF, AUDITOR, MANAGER)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
         for worker in [
-            build_worker(temporal_timeskip.client, Settings(task_queue=QUEUE), Policy(), store),
+            build_worker(
+                temporal_timeskip.client, Settings(task_queue=QUEUE, notify_webhook=DOWN), Policy(), store
+            ),
             *platform_workers(temporal_timeskip.client, Policy(), fakes.accounts, store.pool),
         ]:
             await stack.enter_async_context(worker)
