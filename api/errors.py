@@ -4,8 +4,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError, Refusal, RefusalKind, refusal_of
+
+
+class Unreachable(Exception):
+    """A dependency cannot be reached now: the API answers 503 with Retry-After, not 500 (M12)."""
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(f"{dependency} is not reachable")
+        self.dependency = dependency
 
 
 class Unauthorized(Exception):
@@ -49,6 +58,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body("unauthorized", exc.detail), status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
+
+    @app.exception_handler(Unreachable)
+    async def _unreachable(_request: Request, exc: Unreachable) -> JSONResponse:
+        return unavailable(exc.dependency)
+
+    @app.exception_handler(RPCError)
+    async def _temporal(_request: Request, exc: RPCError) -> JSONResponse:
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return unavailable("temporal")
+        raise exc
 
     @app.exception_handler(DomainError)
     async def _refused(_request: Request, exc: DomainError) -> JSONResponse:

@@ -13,6 +13,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from activities.platforms.accounts import Accounts
+from api.errors import Unreachable
 from eventstore.db import create_pool
 from mediaops.codec import EncryptionCodec
 from mediaops.settings import Settings
@@ -42,14 +43,20 @@ class AppState:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
-                    self._pool = await create_pool(self.settings.dsn)
+                    try:
+                        self._pool = await create_pool(self.settings.dsn)
+                    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+                        raise Unreachable("postgresql") from exc
         return self._pool
 
     async def temporal(self) -> Client:
         if self._temporal is None:
             async with self._lock:
                 if self._temporal is None:
-                    self._temporal = await connect(self.settings)
+                    try:
+                        self._temporal = await connect(self.settings)
+                    except RuntimeError as exc:  # how temporalio says the frontend cannot be reached
+                        raise Unreachable("temporal") from exc
         return self._temporal
 
     async def close(self) -> None:

@@ -66,6 +66,25 @@ async def test_readyz_names_what_is_down(database: str) -> None:
     assert all(d.count(":") == 1 for d in body["down"])  # the failure's kind, never its text (L3)
 
 
+async def test_with_temporal_down_a_command_is_503_with_retry_after(
+    database: str, db: asyncpg.Connection
+) -> None:
+    """M12: an outage is a 503 the caller can retry, not a 500."""
+    token = await token_for(db, Role.CONTENT_SPECIALIST)
+    app = create_app(settings_for(database, f"127.0.0.1:{free_port()}"))
+    phoned = {
+        "platform": "phone",
+        "user": "张先生",
+        "text": "几点开门？",
+        "received_at": datetime.now(UTC).isoformat(),
+    }
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        response = await http.post("/inquiries", json=phoned, headers=bearer(token))
+    await app.state.mediaops.close()
+    assert (response.status_code, response.json()["error"]) == (503, "unavailable")
+    assert response.headers["retry-after"].isdigit()
+
+
 async def test_readyz_is_degraded_while_a_read_model_trails(
     client: httpx.AsyncClient, db: asyncpg.Connection, store: EventStore
 ) -> None:
