@@ -35,11 +35,21 @@ def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
 
 @dataclass
 class Child:
-    """A named child process and how to stop it."""
+    """A named child process, how to stop it, and how to start it again."""
 
     name: str
     process: subprocess.Popen[bytes]
     stop_signal: signal.Signals = signal.SIGTERM
+    argv: tuple[str, ...] = ()
+    log: Path | None = None
+    env: dict[str, str] | None = None
+    user: str | None = None
+
+    def respawned(self) -> "Child":
+        """The same command started again (its log appended to), for a supervisor to restart it."""
+        return spawn(
+            self.name, self.argv, log=self.log, env=self.env, user=self.user, stop_signal=self.stop_signal
+        )
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -82,7 +92,7 @@ def spawn(
     finally:
         if out is not None:
             out.close()
-    return Child(name, process, stop_signal)
+    return Child(name, process, stop_signal, tuple(argv), log, env, user)
 
 
 def as_user(user: str | None) -> dict[str, Any]:

@@ -100,10 +100,33 @@ async def prepare_temporal(settings: Settings) -> None:
 
 
 @dataclass
+class Restart:
+    """One child's restarts: 1 s, 2 s, 4 s ... 30 s apart; a child that ran a minute starts over."""
+
+    pause: float = 1.0
+    due: float | None = None
+    since: float = 0.0
+
+    def schedule(self, now: float) -> None:
+        if now - self.since > HEALTHY_S:
+            self.pause = 1.0
+        self.due = now + self.pause
+
+    def started(self, now: float) -> None:
+        self.due, self.since = None, now
+        self.pause = min(self.pause * 2, LONGEST_PAUSE_S)
+
+
+HEALTHY_S = 60.0
+LONGEST_PAUSE_S = 30.0
+
+
+@dataclass
 class Stack:
     settings: Settings
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    restarts: dict[str, Restart] = field(default_factory=dict)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -118,19 +141,35 @@ class Stack:
             self._start()
             print(self._banner(), flush=True)
             while not self.stopping:
-                dead = [c for c in self.children if not c.running()]
-                if dead:
-                    for child in dead:
-                        log.error(
-                            "a process stopped unexpectedly",
-                            process=child.name,
-                            code=child.process.returncode,
-                        )
-                    return 1
+                self._supervise()
                 time.sleep(0.3)
             return 0
         finally:
             self.stop()
+
+    def _supervise(self) -> None:
+        """Start again whatever stopped on its own, after a pause that grows while it keeps failing.
+
+        The others go on meanwhile: the API answers 503 while Temporal or PostgreSQL is back on its
+        feet, the worker's activities retry, and the workflows resume where their histories left off.
+        """
+        now = time.monotonic()
+        for i, child in enumerate(self.children):
+            if child.running():
+                continue
+            restart = self.restarts.setdefault(child.name, Restart())
+            if restart.due is None:
+                restart.schedule(now)
+                log.error(
+                    "a process stopped unexpectedly; starting it again",
+                    process=child.name,
+                    code=child.process.returncode,
+                    in_s=restart.pause,
+                )
+            elif now >= restart.due:
+                self.children[i] = child.respawned()
+                restart.started(now)
+                log.info("started again", process=child.name)
 
     def _start(self) -> None:
         settings = self.settings

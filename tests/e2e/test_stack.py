@@ -630,6 +630,37 @@ def test_histories_are_encrypted_and_the_ui_decodes_them_through_the_api(first_r
     assert settings["Codec"]["Endpoint"] == api(env, "/codec")
 
 
+def test_a_killed_worker_is_started_again_and_the_work_goes_on(first_run: RunningStack) -> None:
+    """kill -9 of the worker no longer stops the stack: it is started again, and the work goes on."""
+    env = first_run.env
+
+    def workers() -> list[psutil.Process]:
+        found = []
+        for process in descendants(first_run.process.pid):
+            with contextlib.suppress(psutil.Error):  # a child that just died is a zombie until reaped
+                if process.cmdline()[-2:] == ["cli", "worker"] and process.status() != psutil.STATUS_ZOMBIE:
+                    found.append(process)
+        return found
+
+    [worker] = workers()
+    worker.kill()
+    again = wait_for(lambda: [p for p in workers() if p.pid != worker.pid], "a new worker", within=30)
+    assert again
+    assert "starting it again" in first_run.output()
+    msg_id = str(int(time.time() * 1000) + 23)
+    sent = cli(
+        env, "dev", "wechat-message", "--from", "o_after_kill", "--text", "还在吗？", "--msg-id", msg_id
+    )
+    assert sent.returncode == 0, sent.stderr
+    staff = bearer(env, "content_specialist")
+    url = api(env, f"/inquiries/inquiry-wechat-{msg_id}")
+    wait_for(
+        lambda: (r := httpx.get(url, headers=staff)).status_code == 200 and r.json()["deadline"],
+        "the inquiry",
+    )
+    assert httpx.get(api(env, "/readyz")).json()["status"] == "ready"
+
+
 def test_ctrl_c_stops_everything_it_started(first_run: RunningStack) -> None:
     code, leftovers = first_run.interrupt_all()
     assert code == 0, first_run.output()
