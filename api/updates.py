@@ -7,10 +7,11 @@ so the status never depends on parsing a message: forbidden → 403, not now →
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -51,9 +52,19 @@ async def run_update(
     client = await state.temporal()
     signed = sign(state, user, workflow_id, command).model_dump(mode="json")
     try:
-        result = await client.get_workflow_handle(workflow_id).execute_update(command["kind"], signed)
+        result = await client.get_workflow_handle(workflow_id).execute_update(
+            command["kind"],
+            signed,
+            id=signed["nonce"],  # the update is this signed command, once
+            rpc_timeout=timedelta(seconds=state.settings.update_timeout_s),
+        )
     except WorkflowUpdateFailedError as exc:
         return refusal(exc)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # No worker answered in time. One that takes it later does it once, if still within
+        # R-ACCOUNTABLE.commands_valid_for (a retry then meets its result: a version moved on, an
+        # inquiry answered); after that the signed command is refused as expired.
+        return unavailable("the workflow's worker")
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return JSONResponse(error_body("not_found", f"no open {workflow_id}"), status_code=404)

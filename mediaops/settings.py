@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     codec_keys: SecretStr | None = Field(default=None, description="`id:base64url,...`, current first")
     command_keys: SecretStr | None = Field(default=None, description="`id:base64url,...`, current first")
+    update_timeout_s: float = Field(
+        default=30.0, gt=0, description="how long the API waits on a workflow's answer before a 503"
+    )
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

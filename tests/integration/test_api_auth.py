@@ -85,6 +85,27 @@ async def test_with_temporal_down_a_command_is_503_with_retry_after(
     assert response.headers["retry-after"].isdigit()
 
 
+async def test_with_no_worker_answering_an_update_is_503_not_a_hang(
+    database: str, db: asyncpg.Connection, temporal_dev: WorkflowEnvironment
+) -> None:
+    """M12: the worker is down; a person's command waits the configured time, then 503."""
+    token = await token_for(db, Role.OPERATIONS_MANAGER)
+    workflow_id = f"article-{uuid.uuid4().hex[:10]}"
+    await temporal_dev.client.start_workflow("Article", {}, id=workflow_id, task_queue="nobody-polls-this")
+    settings = settings_for(database, temporal_dev.client.service_client.config.target_host)
+    app = create_app(settings.model_copy(update={"update_timeout_s": 2.0}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        response = await http.post(
+            f"/articles/{workflow_id.removeprefix('article-')}/review",
+            json={"decision": "approve", "version": 1},
+            headers=bearer(token),
+            timeout=30,
+        )
+    await app.state.mediaops.close()
+    await temporal_dev.client.get_workflow_handle(workflow_id).terminate()
+    assert (response.status_code, response.json()["error"]) == (503, "unavailable")
+
+
 async def test_readyz_is_degraded_while_a_read_model_trails(
     client: httpx.AsyncClient, db: asyncpg.Connection, store: EventStore
 ) -> None:
