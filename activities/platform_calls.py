@@ -12,11 +12,11 @@ Credentials never leave this process: requests name an account, the worker holds
 """
 
 from collections.abc import Awaitable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -219,9 +219,48 @@ class ThreadsRequest(BaseModel):
     account: str
 
 
+class PollWindowRequest(BaseModel):
+    platform: Platform
+    account: str
+    fallback: datetime = Field(description="where a first poll starts (the workflow's lookback)")
+    overlap: timedelta = Field(description="read this much before the last poll's end: late comments")
+    longest: timedelta = Field(description="never further back than this (an account idle for months)")
+
+
+class PolledRequest(BaseModel):
+    platform: Platform
+    account: str
+    until: datetime
+
+
 class CommentThreads:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+
+    @activity.defn(name="inquiries.poll_since")
+    async def poll_since(self, request: PollWindowRequest) -> datetime:
+        """Where this poll reads from: the last successful poll's end (less the overlap), else the
+        workflow's own lookback; never before `fallback - longest`."""
+        polled_to: datetime | None = await self.pool.fetchval(
+            "SELECT polled_to FROM comment_poll_cursors WHERE platform = $1 AND account = $2",
+            request.platform.value,
+            request.account,
+        )
+        if polled_to is None:
+            return request.fallback
+        return max(min(polled_to - request.overlap, request.fallback), request.fallback - request.longest)
+
+    @activity.defn(name="inquiries.polled")
+    async def polled(self, request: PolledRequest) -> None:
+        """Every comment up to `until` has become an inquiry: the next poll may start there."""
+        await self.pool.execute(
+            """INSERT INTO comment_poll_cursors (platform, account, polled_to) VALUES ($1, $2, $3)
+               ON CONFLICT (platform, account) DO UPDATE
+               SET polled_to = greatest(comment_poll_cursors.polled_to, EXCLUDED.polled_to)""",
+            request.platform.value,
+            request.account,
+            request.until,
+        )
 
     @activity.defn(name="inquiries.comment_threads")
     async def threads(self, request: ThreadsRequest) -> list[str]:

@@ -78,13 +78,16 @@ def build_worker(
 ) -> Worker:
     """The main queue's worker. The content checks see `accounts` (their image hosts and default
     covers); without them, an article's images must be on public hosts and WeChat has no default cover."""
+    threads = CommentThreads(store.pool)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
         activities=[
             *activities_for(policy, store, accounts or Accounts([]), settings.notify_webhook),
-            CommentThreads(store.pool).threads,
+            threads.threads,
+            threads.poll_since,
+            threads.polled,
             Identity(store.pool, settings.keys.commands, policy).authenticate,
             PolicyInForce(policy).in_force,
         ],

@@ -14,7 +14,7 @@ from activities.platform_calls import PlatformCalls, PublishRequest
 from domain.inquiries import Reply, Responder
 from domain.outcomes import Post
 from domain.platforms import Platform
-from domain.policy import Policy
+from domain.policy import Policy, policy_from_mapping
 from domain.roles import Role
 from eventstore.store import EventStore
 from mediaops.settings import Settings
@@ -137,3 +137,33 @@ async def test_baijiahao_comments_become_inquiries_answered_in_its_console(
     assert (answered.status, answered.inquiry.within_sla) == ("answered", True)
     assert "no reply API" in (answered.inquiry.replies[0].outcome.reason or "")
     assert (await world.state(Platform.BAIJIAHAO))["messages_sent"] == []
+
+
+async def test_a_poll_reads_from_the_last_success_so_an_outage_loses_nothing(
+    world: Fakes, temporal_dev: WorkflowEnvironment, store: EventStore
+) -> None:
+    """H10: the worker was down for longer than three intervals; the comment written then is read."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="article-outage", workflow_run_id="r")
+    post = Post(
+        key=f"a-{uuid.uuid4().hex[:6]}/v1", title="停机", body_html=f'<p>x</p><img src="{world.image()}">'
+    )
+    published = await env.run(
+        PlatformCalls(world.accounts, store.pool).publish,
+        PublishRequest(platform=Platform.WECHAT, account="demo", post=post),
+    )
+    policy = policy_from_mapping({"R-INQUIRY-12H": {"comment_poll_every": "1s"}})
+    request = CommentPollRequest(platform=Platform.WECHAT, account="demo", policy=policy)
+
+    async def poll() -> int:
+        return await temporal_dev.client.execute_workflow(
+            CommentPollWorkflow.run, request, id=f"poll-{uuid.uuid4().hex[:6]}", task_queue=QUEUE
+        )
+
+    await poll()  # the last success before the outage
+    msg_data_id = published.platform_ids["msg_data_id"]
+    await world.post(
+        Platform.WECHAT, "comment", {"msg_data_id": msg_data_id, "openid": "o_down", "text": "有人吗"}
+    )
+    await asyncio.sleep(4)  # no poll for four intervals: a fixed lookback of three would miss it
+    assert await poll() == 1
