@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.contracts import InquiryStart, InquiryView
     from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
-    from workflows.shell import Process, refusal
+    from workflows.shell import SIGNED_MESSAGES, Process, refusal
 
 
 SYSTEM_ACTOR = Actor(id=SYSTEM, roles=frozenset())
@@ -160,7 +160,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
         """The same user wrote again (routed here by the intake, which vouches for it); kept in
         order, decided in `run`. An unproven one is refused and recorded."""
         signed = envelope(message)
-        if signed is None and not self.signed and not self._messages_signed():
+        if signed is None and not self.signed and not self.refuses_unsigned(SIGNED_MESSAGES):
             self.follow_ups.append(q.Message.model_validate(message))  # a run from before: as it was
             return
         try:
@@ -173,11 +173,6 @@ class InquiryWorkflow(Process[q.Inquiry]):
             await self.refused(message, exc)
             return
         self.follow_ups.append(follow_up)
-
-    def _messages_signed(self) -> bool:
-        """In a run from before signed commands: each unsigned message from here on is refused."""
-        self.unsigned_signals += 1
-        return workflow.patched(f"signed-messages-{self.unsigned_signals}")
 
     async def tell(self, event: DomainEvent) -> None:
         messages = {
@@ -259,9 +254,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
             self.decider.decide(command, self.state, self.policy)  # refuse before any platform call
             self.one_reply_at_a_time()
         except DomainError as exc:
-            if channel is not None:
-                await self.refused(message, exc)
-            raise refusal(exc) from None
+            raise await self.refuse(message, exc, channel) from None
         self.replying = True
         try:
             outcome = await self.send_reply(command)

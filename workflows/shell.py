@@ -48,6 +48,8 @@ SIGNED_COMMANDS = "signed-commands"
 """Runs started from here on take people's commands only signed, and the worker's policy."""
 SIGNED_DECISIONS = "signed-decisions"
 """An older run, still open, refuses each unsigned `decision` signal from here on (and records it)."""
+SIGNED_MESSAGES = "signed-messages"
+"""An older inquiry, still open, refuses each unsigned `user_wrote` signal from here on."""
 REFUSED = "Refused"
 """The one ApplicationError type of a refusal; its details are a `Refusal`."""
 
@@ -184,7 +186,7 @@ class Process(Generic[S]):
         from before signed commands is taken as it was then (`legacy`, else `parse`).
         """
         signed = envelope(message)
-        if signed is None and not self.signed and not (signal and self._decisions_signed()):
+        if signed is None and not self.signed and not (signal and self.refuses_unsigned(SIGNED_DECISIONS)):
             return (legacy or parse)(message), None
         try:
             if signed is None:
@@ -198,15 +200,22 @@ class Process(Generic[S]):
             raise refusal(exc) from None
         return command, proven.channel
 
-    def _decisions_signed(self) -> bool:
-        """In a run from before signed commands: whether this unsigned decision signal is refused.
+    def refuses_unsigned(self, patch: str) -> bool:
+        """In a run from before signed commands: whether this unsigned signal is refused.
 
         Each signal has a patch of its own: one received before the deploy replays as it was
-        decided then, and every one received since is refused, also once the run has replayed an
+        taken then, and every one received since is refused, also once the run has replayed an
         older one (a single patch would keep its first answer for the rest of the run).
         """
         self.unsigned_signals += 1
-        return workflow.patched(f"{SIGNED_DECISIONS}-{self.unsigned_signals}")
+        return workflow.patched(f"{patch}-{self.unsigned_signals}")
+
+    async def refuse(self, message: object, error: DomainError, channel: str | None) -> ApplicationError:
+        """The refusal to raise; one of a proven command is recorded first (a run from before, which
+        did not record, replays as it was)."""
+        if channel is not None:
+            await self.refused(message, error)
+        return refusal(error)
 
     async def _authenticate(self, signed: Any) -> Authenticated:
         try:
@@ -235,12 +244,10 @@ class Process(Generic[S]):
         try:
             events = await self.handle(command, channel)
         except DomainError as exc:
-            if channel is not None:
-                await self.refused(message, exc)  # recorded, and listed among the decisions
-            else:  # a plain command of a run from before signed commands: listed, as it was then
+            if channel is None:  # a plain command of a run from before: listed, as it was then
                 self.decisions.append(Decision(command=name, actor=actor.id if actor else None,
                                                accepted=False, detail=str(exc)))  # fmt: skip
-            raise refusal(exc) from None
+            raise await self.refuse(message, exc, channel) from None
         self.decisions.append(Decision(command=name, actor=actor.id if actor else None, accepted=True))
         return events
 
