@@ -10,11 +10,12 @@ problems). Lists come from the `articles` read model; one article is asked of it
 import asyncio
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -34,46 +35,65 @@ router = APIRouter(prefix="/articles", tags=["articles"])
 State = Annotated[AppState, Depends(app_state)]
 
 
+def _distinct(platforms: list[Platform]) -> list[Platform]:
+    if len(set(platforms)) != len(platforms):
+        raise ValueError("a platform is named twice")
+    return platforms
+
+
+# The bounds of what a person submits: every field that grows is bounded, and a value out of bounds
+# gets a 422 that names its field (M9).
+Title = Annotated[Text, Field(min_length=1, max_length=200)]
+Body = Annotated[Text, Field(min_length=1, description="HTML (the whole request is at most 1 MiB)")]
+Platforms = Annotated[
+    list[Platform], Field(min_length=1, max_length=len(Platform)), AfterValidator(_distinct)
+]
+Source = Annotated[Text, Field(max_length=500, description="where it comes from: a URL or a name")]
+Editor = Annotated[Text, Field(max_length=64)]
+Version = Annotated[int, Field(ge=1, le=100_000, description="the version the command is about")]
+Remark = Annotated[Text, Field(max_length=2000)]
+
+
 class ArticleIn(BaseModel):
-    title: Text = Field(min_length=1, max_length=200)
-    body: Text = Field(min_length=1, description="HTML")
+    title: Title
+    body: Body
     category: a.Category
     involves_company_project: bool = False
-    platforms: list[Platform] = Field(min_length=1)
+    platforms: Platforms
     publish_at: Instant | None = None
-    source: Text = ""
-    editor: Text = ""
+    source: Source = ""
+    editor: Editor = ""
 
 
 class RevisionIn(BaseModel):
-    version: int
-    title: Text | None = None
-    body: Text | None = None
+    version: Version
+    title: Title | None = None
+    body: Body | None = None
     category: a.Category | None = None
     involves_company_project: bool | None = None
-    platforms: list[Platform] | None = None
+    platforms: Platforms | None = None
     publish_at: Instant | None = None
-    source: Text | None = None
-    editor: Text | None = None
+    source: Source | None = None
+    editor: Editor | None = None
 
 
 class ReviewIn(BaseModel):
     decision: Literal["approve", "request_changes", "reject"]
-    version: int
-    comment: Text = ""
+    version: Version
+    comment: Remark = ""
 
 
 class ConfirmIn(BaseModel):
-    version: int
-    comment: Text = ""
+    version: Version
+    comment: Remark = ""
 
 
 class WithdrawIn(BaseModel):
-    reason: Text = ""
+    reason: Remark = ""
 
 
 class ReconcileIn(BaseModel):
-    url: str | None = None
+    url: Annotated[Text, Field(max_length=2000, pattern=r"^https?://")] | None = None
     not_published: bool = False
 
 
@@ -176,6 +196,7 @@ async def submit(
     body: ArticleIn, state: State, user: Annotated[User, Depends(allowed(Permission.ARTICLE_SUBMIT))]
 ) -> JSONResponse:
     """Submit an article; it is checked, then reviewed (R-REVIEW-ALL) and, if needed, confirmed."""
+    a.check_publish_at(body.publish_at, datetime.now(UTC), state.settings.policy)
     accounts = accounts_for(state, body.platforms)
     if isinstance(accounts, JSONResponse):
         return accounts
@@ -229,6 +250,8 @@ async def revise(
     if current.content is None:
         raise HTTPException(404, detail=f"no article {article_id}")
     changes = body.model_dump(exclude={"version"}, exclude_unset=True)
+    if "publish_at" in changes:
+        a.check_publish_at(body.publish_at, datetime.now(UTC), state.settings.policy)
     try:
         content = a.Content.model_validate({**current.content.model_dump(), **changes})
     except ValidationError as exc:

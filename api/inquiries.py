@@ -18,7 +18,10 @@ from api.state import AppState, app_state
 from api.updates import run_update
 from domain import inquiries as q
 from domain.durations import Instant
+from domain.errors import Invalid
+from domain.platforms import Platform
 from domain.roles import Permission
+from domain.rules import RuleId
 from domain.text import Text
 from eventstore.users import User
 
@@ -32,7 +35,10 @@ class InquiryIn(BaseModel):
     user: Text = Field(min_length=1, max_length=200, description="the platform's user reference, or a name")
     text: Text = Field(min_length=1, max_length=5000)
     received_at: Instant = Field(description="when the user wrote, with its time zone (RFC 3339)")
-    account: str = "demo"
+    backfilled: bool = Field(
+        default=False, description="recorded after the fact: received_at may be older than the policy's bound"
+    )
+    account: str = Field(default="demo", max_length=64, description="the account it came to, for a platform")
 
 
 class AssignIn(BaseModel):
@@ -115,11 +121,26 @@ async def _act(state: AppState, user: User, inquiry_id: str, command: dict[str, 
     return await run_update(state, user, inquiry_id, command, render)
 
 
+def known_account(state: AppState, channel: q.Channel, account: str) -> None:
+    """An inquiry that came on a platform names one of the department's accounts there (R-ACCOUNTS):
+    a reply goes out through that account, and there is no replying through one that does not exist."""
+    if not isinstance(channel, Platform):
+        return  # phone, email: no account to answer through
+    if not any(a.platform == channel and a.name == account for a in state.accounts.all()):
+        raise Invalid(
+            RuleId.ACCOUNTS, f"no {channel} account named {account!r} is configured", field="account"
+        )
+
+
 @router.post("", status_code=201)
 async def record(
     body: InquiryIn, state: State, user: Annotated[User, Depends(allowed(Permission.INQUIRY_CREATE))]
 ) -> JSONResponse:
     """Record an inquiry that came by phone, mail or an unpushed platform; its clock starts at received_at."""
+    q.check_received_at(
+        body.received_at, datetime.now(UTC), state.settings.policy, backfilled=body.backfilled
+    )
+    known_account(state, body.platform, body.account)
     message_id = uuid.uuid4().hex[:16]
     received = q.InquiryReceived(
         platform=body.platform,

@@ -502,6 +502,22 @@ Command = Annotated[
 ]
 
 
+def check_publish_at(publish_at: datetime | None, now: datetime, policy: Policy) -> None:
+    """A publishing time a person gives is in the future (clock skew aside) and within the policy's
+    horizon: a past one would publish at once what was meant for later, a far one holds it for years."""
+    if publish_at is None:
+        return
+    bounds = policy.accountable
+    if publish_at < now - bounds.clock_skew:
+        raise Invalid(RuleId.ACCOUNTABLE, "the publishing time is in the past", field="publish_at")
+    if publish_at > now + bounds.schedule_within:
+        raise Invalid(
+            RuleId.ACCOUNTABLE,
+            f"the publishing time is more than {bounds.schedule_within.days} days ahead",
+            field="publish_at",
+        )
+
+
 def escalation_target(role: Role, policy: Policy) -> Role:
     """A stalled review goes to the general manager; a stalled confirmation is reported to the manager."""
     remind = policy.approval_remind

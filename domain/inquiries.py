@@ -47,6 +47,22 @@ def inquiry_id(platform: Channel, message_id: str) -> str:
     return f"inquiry-{platform}-{message_id}"
 
 
+def check_received_at(received_at: datetime, now: datetime, policy: Policy, *, backfilled: bool) -> None:
+    """A time of receipt a person records is not in the future (clock skew aside), and one older than
+    the policy's bound is taken only as an explicit back-filled record: its 12 hours are long gone."""
+    if received_at > now + policy.accountable.clock_skew:
+        raise Invalid(
+            RuleId.INQUIRY_12H, "the inquiry cannot have been received in the future", field="received_at"
+        )
+    bound = policy.inquiry_12h.backfill_after
+    if received_at < now - bound and not backfilled:
+        raise Invalid(
+            RuleId.INQUIRY_12H,
+            f"received more than {bound.days} days ago: record it as back-filled (backfilled: true)",
+            field="received_at",
+        )
+
+
 @REGISTRY.register
 class InquiryReceived(DomainEvent):
     """A user wrote to us: the platform's time and the time we detected it are both kept."""

@@ -74,6 +74,11 @@ class Accountable(_Params):
     )
     commands_valid_for: Duration = timedelta(minutes=5)
     """A person's signed command is believed this long after it was issued; an older one is refused."""
+    clock_skew: Duration = timedelta(minutes=5)
+    """How far a time a person gives may lie ahead of our clock (a received_at) or behind it (a
+    publish_at) and still be taken as meant: clocks and typing are not exact."""
+    schedule_within: Duration = timedelta(days=366)
+    """A publishing time is at most this far ahead: a year's typo must not hold an approved post for years."""
 
 
 class Length(_Params):
@@ -102,6 +107,9 @@ class Inquiry12h(_Params):
     reopen_within: Duration = _hours(24)
     """A user who writes again this soon after the answer reopens the inquiry with a new clock;
     later, the message is a new inquiry."""
+    backfill_after: Duration = timedelta(days=7)
+    """An inquiry recorded by hand that was received longer ago than this is a back-filled record:
+    its clock is long past, so it is taken only when the person says so (`backfilled`)."""
 
 
 class InquirySameDay(_Params):

@@ -23,6 +23,7 @@ from domain.articles import (
     Status,
     Submit,
     Withdraw,
+    check_publish_at,
     decide,
     evolve,
     fold,
@@ -302,3 +303,25 @@ def test_scheduling_moves_the_time_without_a_new_approval() -> None:
         decide(Schedule(actor=MANAGER, publish_at=NOW - timedelta(hours=1), at=NOW), approved, POLICY)
     with pytest.raises(PermissionDenied):
         decide(Schedule(actor=PROMOTER, publish_at=later, at=NOW), approved, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "refused"),
+    [
+        (None, False),
+        (timedelta(hours=1), False),
+        (-timedelta(minutes=4), False),  # now, by a clock a little behind ours
+        (-timedelta(minutes=6), True),  # the past
+        (timedelta(days=366), False),
+        (timedelta(days=367), True),  # more than the policy's horizon ahead
+    ],
+)
+def test_a_publishing_time_is_bounded(ahead: timedelta | None, refused: bool) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    publish_at = None if ahead is None else now + ahead
+    if refused:
+        with pytest.raises(DomainError) as caught:
+            check_publish_at(publish_at, now, POLICY)
+        assert (caught.value.field, caught.value.rule) == ("publish_at", RuleId.ACCOUNTABLE)
+    else:
+        check_publish_at(publish_at, now, POLICY)

@@ -222,3 +222,24 @@ def test_a_reply_of_unknown_outcome_is_settled_by_a_person() -> None:
         q.decide_inquiry(q.ReconcileReply(actor=STAFF, delivered=True, at=SENT), lost, POLICY)
     with pytest.raises(PermissionDenied):
         q.decide_inquiry(q.ReconcileReply(actor=AUDITOR, delivered=True, at=SENT), doubtful, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("ago", "backfilled", "refused"),
+    [
+        (timedelta(0), False, False),
+        (-timedelta(minutes=4), False, False),  # a clock a little ahead of ours
+        (-timedelta(minutes=6), False, True),  # the future
+        (timedelta(days=6, hours=23), False, False),
+        (timedelta(days=7, minutes=1), False, True),  # older than the bound, not said to be back-filled
+        (timedelta(days=400), True, False),
+    ],
+)
+def test_a_recorded_time_of_receipt_is_bounded(ago: timedelta, backfilled: bool, refused: bool) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    if refused:
+        with pytest.raises(DomainError) as caught:
+            q.check_received_at(now - ago, now, POLICY, backfilled=backfilled)
+        assert (caught.value.field, caught.value.kind) == ("received_at", "invalid")
+    else:
+        q.check_received_at(now - ago, now, POLICY, backfilled=backfilled)

@@ -1,0 +1,177 @@
+"""Issue 10, must show 3: each bad input answers a 4xx naming its field, before any workflow sees it.
+
+The API runs over a real PostgreSQL and a Temporal address nobody listens on: a refusal that needed
+Temporal would be a 503 here, so every 422 below is proven to come from the boundary itself.
+"""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from activities.platforms.accounts import Accounts
+from api.app import create_app
+from deploy.fakes.app import demo_account_list
+from deploy.processes import free_port
+from domain.platforms import Platform
+from domain.roles import Role
+from eventstore.users import demo_user_id, ensure_demo_users, issue_token
+from mediaops.settings import Settings
+
+NOW = datetime.now(UTC)
+ARTICLE: dict[str, Any] = {
+    "title": "秋季活动预告",
+    "body": "<p>活动</p>",
+    "category": "news",
+    "platforms": ["website"],
+    "source": "市场部",
+}
+INQUIRY: dict[str, Any] = {
+    "platform": "phone",
+    "user": "张先生",
+    "text": "几点开门？",
+    "received_at": NOW.isoformat(),
+}
+
+
+@pytest.fixture(scope="module")
+async def client(database: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Accounts on WeChat and the website only: Weibo is a platform nobody can publish on here."""
+    accounts = Accounts(
+        [
+            a
+            for a in demo_account_list("http://127.0.0.1:9")
+            if a.platform in (Platform.WECHAT, Platform.WEBSITE)
+        ]
+    )
+    settings = Settings(database_url=database, temporal_address=f"127.0.0.1:{free_port()}", env="test")
+    app = create_app(settings, accounts)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        yield http
+    await app.state.mediaops.close()
+
+
+@pytest.fixture(scope="module")
+async def staff(database: str) -> dict[str, str]:
+    conn = await asyncpg.connect(database)
+    try:
+        await ensure_demo_users(conn)
+        token = await issue_token(conn, demo_user_id(Role.OPERATIONS_MANAGER), "test")
+    finally:
+        await conn.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def field_of(answer: httpx.Response) -> str:
+    """The field a 422 names: FastAPI's `loc` for a shape error, our `field` for a rule's refusal."""
+    body = answer.json()
+    if "detail" in body and isinstance(body["detail"], list):
+        return ".".join(str(p) for p in body["detail"][0]["loc"][1:2])
+    return str(body["field"])
+
+
+ARTICLE_CASES = [
+    ({"title": ""}, "title"),
+    ({"title": "长" * 201}, "title"),
+    ({"title": "标题\u0000"}, "title"),
+    ({"body": ""}, "body"),
+    ({"body": "<p>\u0007</p>"}, "body"),
+    ({"category": "gossip"}, "category"),
+    ({"platforms": []}, "platforms"),
+    ({"platforms": ["myspace"]}, "platforms"),
+    ({"platforms": ["website", "website"]}, "platforms"),
+    ({"platforms": ["weibo"]}, "platforms"),  # no Weibo account is configured
+    ({"source": "s" * 501}, "source"),
+    ({"source": "来源\u001b"}, "source"),
+    ({"editor": "e" * 65}, "editor"),
+    ({"editor": "\u0000"}, "editor"),
+    ({"publish_at": "2027-01-01T10:00:00"}, "publish_at"),  # whose 10:00?
+    ({"publish_at": (NOW - timedelta(hours=1)).isoformat()}, "publish_at"),
+    ({"publish_at": (NOW + timedelta(days=3 * 365)).isoformat()}, "publish_at"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), ARTICLE_CASES, ids=[f"{f}-{i}" for i, (_, f) in enumerate(ARTICLE_CASES)]
+)
+async def test_a_bad_article_field_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    answer = await client.post("/articles", json=ARTICLE | change, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+
+
+REVISION_CASES = [
+    ({"version": 1, "title": ""}, "title"),
+    ({"version": 1, "title": "t" * 300}, "title"),
+    ({"version": 1, "platforms": []}, "platforms"),
+    ({"version": 0}, "version"),
+    ({"version": 1, "publish_at": "2027-01-01T10:00:00"}, "publish_at"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"), REVISION_CASES, ids=[f"{f}-{i}" for i, (_, f) in enumerate(REVISION_CASES)]
+)
+async def test_a_bad_revision_field_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], body: dict[str, Any], field: str
+) -> None:
+    answer = await client.post("/articles/abc123/revisions", json=body, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+
+
+INQUIRY_CASES = [
+    ({"received_at": "2026-12-01T10:00:00"}, "received_at"),  # no time zone
+    ({"received_at": (NOW + timedelta(hours=2)).isoformat()}, "received_at"),  # in the future
+    ({"received_at": "1990-01-01T10:00:00+08:00"}, "received_at"),  # long ago, and not said to be back-filled
+    ({"user": ""}, "user"),
+    ({"user": "张\u0000"}, "user"),
+    ({"text": "t" * 5001}, "text"),
+    ({"text": "在吗\u0000"}, "text"),
+    ({"platform": "myspace"}, "platform"),
+    ({"platform": "wechat", "account": "no-such-account"}, "account"),
+    ({"platform": "weibo", "account": "demo"}, "account"),  # no Weibo account at all
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), INQUIRY_CASES, ids=[f"{f}-{i}" for i, (_, f) in enumerate(INQUIRY_CASES)]
+)
+async def test_a_bad_inquiry_field_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    answer = await client.post("/inquiries", json=INQUIRY | change, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+
+
+async def test_a_rule_refusal_cites_its_rule(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    past = await client.post(
+        "/articles", json=ARTICLE | {"publish_at": (NOW - timedelta(days=1)).isoformat()}, headers=staff
+    )
+    assert past.json()["rule"] == "R-ACCOUNTABLE"
+    future = await client.post(
+        "/inquiries", json=INQUIRY | {"received_at": (NOW + timedelta(days=1)).isoformat()}, headers=staff
+    )
+    assert future.json()["rule"] == "R-INQUIRY-12H"
+
+
+async def test_a_back_filled_inquiry_passes_the_boundary(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    """Said to be back-filled, a year-old inquiry is taken: here it reaches Temporal, which is down (503)."""
+    old = (NOW - timedelta(days=365)).isoformat()
+    answer = await client.post(
+        "/inquiries", json=INQUIRY | {"received_at": old, "backfilled": True}, headers=staff
+    )
+    assert answer.status_code == 503
+
+
+async def test_a_huge_article_is_413(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    answer = await client.post("/articles", json=ARTICLE | {"body": "长" * 3_000_000}, headers=staff)
+    assert (answer.status_code, answer.json()["error"]) == (413, "too_large")
