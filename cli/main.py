@@ -141,7 +141,10 @@ def api() -> None:
 
 @app.command()
 def fakes() -> None:
-    """Run the fake platforms (127.0.0.1:MEDIAOPS_FAKES_PORT) for the accounts in MEDIAOPS_ACCOUNTS_FILE."""
+    """Run the fake platforms (127.0.0.1:MEDIAOPS_FAKES_PORT) for the accounts in MEDIAOPS_ACCOUNTS_FILE.
+
+    Their state is kept in MEDIAOPS_HOME/fakes, so a fake restarted by `make run` goes on where it was.
+    """
     import uvicorn
 
     from activities.platforms.accounts import Accounts, AccountsError
@@ -156,7 +159,7 @@ def fakes() -> None:
         )
     except AccountsError as exc:
         raise _fail(str(exc)) from None
-    app_ = create_fakes_app(accounts, callback_base=settings.api_url)
+    app_ = create_fakes_app(accounts, callback_base=settings.api_url, state_dir=settings.home / "fakes")
     uvicorn.Server(
         uvicorn.Config(app_, host="127.0.0.1", port=settings.fakes_port, log_config=None, access_log=False)
     ).run()

@@ -4,6 +4,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -11,9 +12,20 @@ from pydantic import SecretStr
 
 from activities.platforms.accounts import Account, Accounts
 from deploy.fakes import others, wechat
+from deploy.fakes.shared import Common, StateFile
 from domain.platforms import Platform
 
 DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+StateT = TypeVar("StateT", bound=Common)
+
+
+def kept(state: StateT, platform: Platform, state_dir: Path | None) -> StateT:
+    """`state` (holding the platform's configuration), with what it saved in `state_dir` before,
+    saving there from now on; with no `state_dir`, as it is, in memory only."""
+    if state_dir is not None:
+        state.keep_in(StateFile(state_dir / f"{platform}.json"))
+    return state
 
 
 def wechat_state(accounts: Accounts, platform: Platform, callback_base: str | None) -> wechat.WeChatState:
@@ -32,9 +44,20 @@ def wechat_state(accounts: Accounts, platform: Platform, callback_base: str | No
     return wechat.WeChatState(apps=apps)
 
 
-def create_fakes_app(accounts: Accounts, callback_base: str | None = None) -> FastAPI:
-    """The fakes for `accounts` (which share their credentials); pushes go to `callback_base`."""
-    pushers = {p: wechat_state(accounts, p, callback_base) for p in (Platform.WECHAT, Platform.MINIPROGRAM)}
+def create_fakes_app(
+    accounts: Accounts, callback_base: str | None = None, state_dir: Path | None = None
+) -> FastAPI:
+    """The fakes for `accounts` (which share their credentials); pushes go to `callback_base`.
+
+    With `state_dir` (a folder of the owner's only), each platform keeps its state there, one file
+    per platform, so a restarted fake goes on where it stopped; without, the state is in memory.
+    """
+    if state_dir is not None:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pushers = {
+        p: kept(wechat_state(accounts, p, callback_base), p, state_dir)
+        for p in (Platform.WECHAT, Platform.MINIPROGRAM)
+    }
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,15 +73,15 @@ def create_fakes_app(accounts: Accounts, callback_base: str | None = None) -> Fa
     website = others.WordPressState(
         users={a.username: a.password.get_secret_value() for a in of[Platform.WEBSITE]}
     )
-    app.include_router(others.wordpress(website), prefix="/website")
+    app.include_router(others.wordpress(kept(website, Platform.WEBSITE, state_dir)), prefix="/website")
     weibo = others.WeiboState(tokens={a.token.get_secret_value(): a.appid for a in of[Platform.WEIBO]})
-    app.include_router(others.weibo(weibo), prefix="/weibo")
+    app.include_router(others.weibo(kept(weibo, Platform.WEIBO, state_dir)), prefix="/weibo")
     baijiahao = others.BaijiahaoState(
         apps={a.appid: a.token.get_secret_value() for a in of[Platform.BAIJIAHAO]}
     )
-    app.include_router(others.baijiahao(baijiahao), prefix="/baijiahao")
+    app.include_router(others.baijiahao(kept(baijiahao, Platform.BAIJIAHAO, state_dir)), prefix="/baijiahao")
     for platform in (Platform.ZHIHU, Platform.SOHU, Platform.TOUTIAO, Platform.BAIDU_ZHIDAO):
-        app.include_router(others.manual(), prefix=f"/{platform}")
+        app.include_router(others.manual(kept(Common(), platform, state_dir)), prefix=f"/{platform}")
     app.include_router(wechat.assets(), prefix="/assets")
     return app
 

@@ -1,25 +1,24 @@
 """Fake WordPress (website), Weibo, Baijiahao and the manual platforms' (empty) state."""
 
 import base64
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
-from deploy.fakes.shared import Common, after, before, common_routes
+from deploy.fakes.shared import Common, Follower, after, before, common_routes
 from domain.counting import weibo_units
 
 # --- WordPress -------------------------------------------------------------------------------
 
 
-@dataclass
 class WordPressState(Common):
-    users: dict[str, str] = field(default_factory=dict)
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    comments: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """user -> application password, from the accounts."""
+    posts: list[dict[str, Any]] = Field(default_factory=list)
+    comments: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def wordpress(state: WordPressState) -> APIRouter:
@@ -69,6 +68,7 @@ def wordpress(state: WordPressState) -> APIRouter:
             state.posts.append(post)
             if post["status"] == "publish":
                 state.published.append({"id": post_id, "title": body.get("title")})
+            state.save()
             return JSONResponse(post, status_code=201)
 
         return await guarded(request, handle)
@@ -110,6 +110,7 @@ def wordpress(state: WordPressState) -> APIRouter:
                 "date_gmt": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
             }
             state.messages_sent.append({"parent": comment["parent"], "text": body.get("content")})
+            state.save()
             return JSONResponse(comment, status_code=201)
 
         return await guarded(request, handle)
@@ -130,6 +131,7 @@ def wordpress(state: WordPressState) -> APIRouter:
             "date_gmt": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
         }
         state.comments.append(entry)
+        state.save()
         return entry
 
     return api
@@ -138,13 +140,13 @@ def wordpress(state: WordPressState) -> APIRouter:
 # --- Weibo -----------------------------------------------------------------------------------
 
 
-@dataclass
 class WeiboState(Common):
-    tokens: dict[str, str] = field(default_factory=dict)  # access token -> uid
-    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
-    comments: list[dict[str, Any]] = field(default_factory=list)
-    fan_messages: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    replies: dict[tuple[str, str], int] = field(default_factory=dict)
+    tokens: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """access token -> uid, from the accounts."""
+    statuses: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    comments: list[dict[str, Any]] = Field(default_factory=list)
+    fans: dict[str, dict[str, Follower]] = Field(default_factory=dict)
+    """uid -> user -> who wrote to that account."""
 
 
 def _weibo_error(code: int, message: str, path: str) -> JSONResponse:
@@ -188,6 +190,7 @@ def weibo(state: WeiboState) -> APIRouter:
             mid = str(state.next_id())
             state.statuses[mid] = {"idstr": mid, "text": text, "user": {"id": int(uid)}}
             state.published.append({"id": mid, "text": text})
+            state.save()
             return JSONResponse(state.statuses[mid])
 
         return await guarded(request, handle)
@@ -217,7 +220,9 @@ def weibo(state: WeiboState) -> APIRouter:
             if not any(c["idstr"] == fields.get("cid") for c in state.comments):
                 return _weibo_error(20101, "target comment does not exist", request.url.path)
             state.messages_sent.append({"cid": fields.get("cid"), "text": fields.get("comment")})
-            return JSONResponse({"idstr": str(state.next_id()), "text": fields.get("comment")})
+            reply_id = str(state.next_id())
+            state.save()
+            return JSONResponse({"idstr": reply_id, "text": fields.get("comment")})
 
         return await guarded(request, handle)
 
@@ -225,13 +230,14 @@ def weibo(state: WeiboState) -> APIRouter:
     async def reply_message(request: Request) -> Response:
         async def handle(uid: str, fields: dict[str, Any]) -> Response:
             user = str(fields.get("receiver_id"))
-            times = state.fan_messages.get((uid, user), [])
-            if not times or state.now() - times[-1] > 72 * 3600:
+            fan = state.fans.get(uid, {}).get(user)
+            if fan is None or state.now() - fan.last_wrote > 72 * 3600:
                 return _weibo_error(26001, "reply time window closed", request.url.path)
-            if state.replies.get((uid, user), 0) >= 3:
+            if fan.replies >= 3:
                 return _weibo_error(26002, "reply count limit", request.url.path)
-            state.replies[(uid, user)] = state.replies.get((uid, user), 0) + 1
+            fan.replies += 1
             state.messages_sent.append({"receiver_id": user, "data": fields.get("data")})
+            state.save()
             return JSONResponse({"result": True})
 
         return await guarded(request, handle)
@@ -257,8 +263,8 @@ def weibo(state: WeiboState) -> APIRouter:
 
     @api.post("/__fake__/fan-message")
     async def fan_message(message: FanMessage) -> dict[str, Any]:
-        state.fan_messages.setdefault((message.uid, message.user), []).append(state.now())
-        state.replies[(message.uid, message.user)] = 0
+        state.fans.setdefault(message.uid, {})[message.user] = Follower(last_wrote=state.now())
+        state.save()
         return {"recorded": True}
 
     class FanComment(BaseModel):
@@ -276,6 +282,7 @@ def weibo(state: WeiboState) -> APIRouter:
             "status": {"idstr": body.status_id},
         }
         state.comments.append(entry)
+        state.save()
         return entry
 
     return api
@@ -284,12 +291,13 @@ def weibo(state: WeiboState) -> APIRouter:
 # --- Baijiahao -------------------------------------------------------------------------------
 
 
-@dataclass
 class BaijiahaoState(Common):
-    apps: dict[str, str] = field(default_factory=dict)  # app_id -> app_token
-    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    review_polls: int = 1
-    comments: list[dict[str, Any]] = field(default_factory=list)
+    apps: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """app_id -> app_token, from the accounts."""
+    articles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    review_polls: int = Field(default=1, exclude=True)
+    """How many status polls an article stays in review: how the fake behaves, not what it remembers."""
+    comments: list[dict[str, Any]] = Field(default_factory=list)
 
 
 COMMENT_PAGE_MAX = 20
@@ -320,6 +328,7 @@ def baijiahao(state: BaijiahaoState) -> APIRouter:
             article_id = str(state.next_id())
             state.articles[article_id] = {"title": title, "polls": 0}
             state.published.append({"article_id": article_id, "title": title})
+            state.save()
             return JSONResponse({"errno": 0, "errmsg": "success", "data": {"article_id": article_id}})
 
         return await guarded(request, handle)
@@ -331,6 +340,7 @@ def baijiahao(state: BaijiahaoState) -> APIRouter:
             if article is None:
                 return JSONResponse({"errno": 10000020, "errmsg": "article not found"})
             article["polls"] += 1
+            state.save()
             if article["polls"] <= state.review_polls:
                 return JSONResponse({"errno": 0, "data": {"status": "review"}})
             url = f"https://baijiahao.baidu.com/s?id={body['article_id']}"
@@ -375,13 +385,14 @@ def baijiahao(state: BaijiahaoState) -> APIRouter:
             "create_time": int(state.now()),
         }
         state.comments.append(entry)
+        state.save()
         return entry
 
     return api
 
 
-def manual() -> APIRouter:
+def manual(state: Common) -> APIRouter:
     """Platforms published by hand: the fake only keeps the contract's state shape."""
     api = APIRouter()
-    common_routes(api, Common())
+    common_routes(api, state)
     return api

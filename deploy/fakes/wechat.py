@@ -4,17 +4,17 @@ the adapter and to run the system offline. Behaviour follows docs/reference/plat
 import asyncio
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from activities.platforms.wechat_crypto import WeChatCipher, signature, to_xml
-from deploy.fakes.shared import TINY_JPEG, Common, after, before, common_routes
+from deploy.fakes.shared import TINY_JPEG, Common, Follower, after, before, common_routes
 
 REPLY_WINDOW_S = 48 * 3600
 REPLIES_PER_MESSAGE = 5
@@ -31,22 +31,25 @@ class FakeApp:
     callback_url: str | None
 
 
-@dataclass
 class WeChatState(Common):
-    apps: dict[str, FakeApp] = field(default_factory=dict)
-    token_ttl_s: int = 7200
-    publish_delay_s: float = 0.0
-    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
-    current: dict[str, str] = field(default_factory=dict)
-    images: list[str] = field(default_factory=list)
-    materials: dict[str, str] = field(default_factory=dict)
-    drafts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    user_messages: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    replies: dict[tuple[str, str], int] = field(default_factory=dict)
-    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    pusher: httpx.AsyncClient | None = field(default=None, repr=False)
-    pushes: list[dict[str, Any]] = field(default_factory=list)
+    """Saved: tokens (a client's token outlives a restart, as on WeChat), uploads, drafts, publish
+    jobs, followers, comments and pushes. Not saved: the apps (from the accounts), the token
+    lifetime and the publish delay (how the fake behaves, not what it remembers), the pusher."""
+
+    apps: dict[str, FakeApp] = Field(default_factory=dict, exclude=True)
+    token_ttl_s: int = Field(default=7200, exclude=True)
+    publish_delay_s: float = Field(default=0.0, exclude=True)
+    tokens: dict[str, tuple[str, float]] = Field(default_factory=dict)
+    current: dict[str, str] = Field(default_factory=dict)
+    images: list[str] = Field(default_factory=list)
+    materials: dict[str, str] = Field(default_factory=dict)
+    drafts: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    followers: dict[str, dict[str, Follower]] = Field(default_factory=dict)
+    """appid -> openid -> who wrote to that account."""
+    comments: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    pusher: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
+    pushes: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def _err(code: int, message: str) -> JSONResponse:
@@ -162,6 +165,7 @@ def router(state: WeChatState) -> APIRouter:
                 token = "fake_" + secrets.token_urlsafe(24)
                 state.tokens[token] = (app.appid, state.now() + state.token_ttl_s)
                 state.current[app.appid] = token
+                state.save()
             assert token is not None  # noqa: S101
             remaining = int(state.tokens[token][1] - state.now())
             return JSONResponse({"access_token": token, "expires_in": remaining})
@@ -180,6 +184,7 @@ def router(state: WeChatState) -> APIRouter:
                 return _err(40113, "unsupported file type")
             url = f"http://mmbiz.qpic.cn/mmbiz_jpg/fake{state.next_id()!s}/0"
             state.images.append(url)
+            state.save()
             return JSONResponse({"url": url})
 
         return await guarded(request, handle)
@@ -191,6 +196,7 @@ def router(state: WeChatState) -> APIRouter:
                 return _err(41005, "media data missing")
             media_id = f"thumb_{state.next_id()!s}"
             state.materials[media_id] = request.query_params.get("type", "image")
+            state.save()
             return JSONResponse({"media_id": media_id, "url": f"http://mmbiz.qpic.cn/thumb/{media_id}"})
 
         return await guarded(request, handle)
@@ -202,6 +208,7 @@ def router(state: WeChatState) -> APIRouter:
         async def handle(_: str) -> Response:
             if state.materials.pop(str(body.get("media_id")), None) is None:
                 return _err(40007, "invalid media_id")
+            state.save()
             return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
         return await guarded(request, handle)
@@ -221,6 +228,7 @@ def router(state: WeChatState) -> APIRouter:
                     return _err(40007, "invalid media_id")
             media_id = f"draft_{state.next_id()!s}"
             state.drafts[media_id] = articles
+            state.save()
             return JSONResponse({"media_id": media_id})
 
         return await guarded(request, handle)
@@ -248,6 +256,7 @@ def router(state: WeChatState) -> APIRouter:
                 {"publish_id": publish_id, "title": state.drafts[media_id][0].get("title")}
             )
             state.comments.setdefault(msg_data_id, [])
+            state.save()
             asyncio.get_running_loop().create_task(_finish_later(publish_id))
             return JSONResponse(
                 {"errcode": 0, "errmsg": "ok", "publish_id": publish_id, "msg_data_id": msg_data_id}
@@ -278,6 +287,7 @@ def router(state: WeChatState) -> APIRouter:
         result = await deliver(state, app, header + info + "</xml>")
         state.pushes.append({"event": "PUBLISHJOBFINISH", "publish_id": publish_id, **result})
         job["pushed"] = True
+        state.save()
 
     @api.post("/cgi-bin/freepublish/get")
     async def freepublish_get(request: Request) -> Response:
@@ -307,13 +317,14 @@ def router(state: WeChatState) -> APIRouter:
 
         async def handle(appid: str) -> Response:
             user = str(body.get("touser", ""))
-            times = state.user_messages.get((appid, user), [])
-            if not times or state.now() - times[-1] > REPLY_WINDOW_S:
+            follower = state.followers.get(appid, {}).get(user)
+            if follower is None or state.now() - follower.last_wrote > REPLY_WINDOW_S:
                 return _err(45015, "response out of time limit or subscription is canceled")
-            if state.replies.get((appid, user), 0) >= REPLIES_PER_MESSAGE:
+            if follower.replies >= REPLIES_PER_MESSAGE:
                 return _err(45047, "out of response count limit")
-            state.replies[(appid, user)] = state.replies.get((appid, user), 0) + 1
+            follower.replies += 1
             state.messages_sent.append({"touser": user, "text": body.get("text", {}).get("content", "")})
+            state.save()
             return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
         return await guarded(request, handle)
@@ -346,6 +357,7 @@ def router(state: WeChatState) -> APIRouter:
                     state.messages_sent.append(
                         {"comment": comment["user_comment_id"], "text": body.get("content")}
                     )
+                    state.save()
                     return JSONResponse({"errcode": 0, "errmsg": "ok"})
             return _err(88001, "comment not found")
 
@@ -399,6 +411,7 @@ def router(state: WeChatState) -> APIRouter:
             state.published.append(
                 {"id": record_id, "env": body.get("env"), "query": body.get("query", "")[:200]}
             )
+            state.save()
             return JSONResponse({"errcode": 0, "errmsg": "ok", "id_list": [record_id]})
 
         return await guarded(request, handle)
@@ -407,6 +420,7 @@ def router(state: WeChatState) -> APIRouter:
     async def expire_tokens() -> dict[str, Any]:
         for token, (appid, _) in list(state.tokens.items()):
             state.tokens[token] = (appid, state.now() - 1)
+        state.save()
         return {"expired": len(state.tokens)}
 
     @api.post("/__fake__/publish-delay")
@@ -421,9 +435,9 @@ def router(state: WeChatState) -> APIRouter:
         app = state.apps.get(message.appid)
         if app is None:
             return {"delivered": False, "reason": f"unknown appid {message.appid}"}
-        state.user_messages.setdefault((app.appid, message.openid), []).append(state.now())
-        state.replies[(app.appid, message.openid)] = 0
+        state.followers.setdefault(app.appid, {})[message.openid] = Follower(last_wrote=state.now())
         if not message.deliver:
+            state.save()
             return {"recorded": True, "delivered": False}
         fields: dict[str, str | int] = {
             "ToUserName": app.original_id,
@@ -433,6 +447,7 @@ def router(state: WeChatState) -> APIRouter:
             "Content": message.text,
             "MsgId": int(message.msg_id or state.next_id()),
         }
+        state.save()
         return await deliver(state, app, to_xml(fields))
 
     @api.post("/__fake__/comment")
@@ -446,6 +461,7 @@ def router(state: WeChatState) -> APIRouter:
             "comment_type": 0,
         }
         comments.append(entry)
+        state.save()
         return entry
 
     return api
