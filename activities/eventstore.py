@@ -9,6 +9,7 @@ overwrite.
 
 import uuid
 
+import asyncpg
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -72,6 +73,14 @@ class EventStoreActivities:
             raise ApplicationError(str(exc), type="WrongExpectedVersion", non_retryable=True) from None
         except IdempotencyViolation as exc:
             raise ApplicationError(str(exc), type="IdempotencyViolation", non_retryable=True) from None
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+            # The store refuses these events as they are (a value PostgreSQL cannot hold): no retry
+            # mends that. Only the class is said; the message may quote the data.
+            raise ApplicationError(
+                f"the event store refused the events ({type(exc).__name__})",
+                type="EventRefused",
+                non_retryable=True,
+            ) from None
         return Appended(
             stream_id=result.stream_id, positions=list(result.positions), last_version=result.last_version
         )

@@ -11,6 +11,7 @@ carried out. So a publish or a reply first *claims* its key in `platform_calls`:
 Credentials never leave this process: requests name an account, the worker holds its secrets.
 """
 
+import asyncio
 from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -80,6 +81,28 @@ def as_activity_error(exc: PlatformError) -> ApplicationError:
     )
 
 
+HEARTBEAT_EVERY_S = 5.0
+"""Well inside the workflows' heartbeat timeout (workflows/recording.py `HEARTBEAT_TIMEOUT`)."""
+
+
+async def heartbeating(call: Awaitable[T]) -> T:
+    """`call`, telling Temporal every few seconds that this worker is still at it.
+
+    A worker killed mid-call is then noticed within the heartbeat timeout and the next attempt
+    finds the call in doubt, instead of waiting out the whole start-to-close bound; and a cancelled
+    activity hears of it. A cancellation reaches the call itself, which keeps its claim.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
+
+
 async def _read(call: Awaitable[T]) -> T:
     """Reads change nothing on the platform: every failure may simply be retried (or not) by class."""
     try:
@@ -141,7 +164,7 @@ class PlatformCalls:
                 )
             return PublishOutcome.model_validate(earlier)
         try:
-            outcome = await adapter.publish(request.post)
+            outcome = await heartbeating(adapter.publish(request.post))
         except MaybeSent as exc:
             # Adapters turn a lost answer to the publishing call itself into `unknown`; a MaybeSent
             # that escapes came from a preparatory step (an image upload, a draft): safe to repeat.
@@ -167,7 +190,7 @@ class PlatformCalls:
                 return ReplyOutcome(state="unknown", reason="an earlier attempt was interrupted mid-call")
             return ReplyOutcome.model_validate(earlier)
         try:
-            outcome = await adapter.reply(request.inbound, request.text)
+            outcome = await heartbeating(adapter.reply(request.inbound, request.text))
         except PlatformError as exc:  # not in doubt (reply_outcome made those `unknown`)
             await self._release(key)
             raise as_activity_error(exc) from None
@@ -184,8 +207,8 @@ class PlatformCalls:
     @activity.defn(name="platform.inquiries")
     async def inquiries(self, request: InquiriesRequest) -> list[Inbound]:
         try:
-            return await self.adapter(request.platform, request.account).inquiries(
-                request.threads, request.since
+            return await heartbeating(
+                self.adapter(request.platform, request.account).inquiries(request.threads, request.since)
             )
         except PlatformError as exc:
             raise as_activity_error(exc) from None

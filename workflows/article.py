@@ -35,7 +35,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import RuleId
     from workflows import search_attributes as sa
     from workflows.contracts import ArticleStart, ArticleView
-    from workflows.recording import ACTIVITY_TIMEOUT, PLATFORM_RETRY, STATUS_RETRY, platform_queue
+    from workflows.recording import (
+        ACTIVITY_TIMEOUT,
+        HEARTBEAT_TIMEOUT,
+        PLATFORM_RETRY,
+        STATUS_RETRY,
+        STEP_RETRY,
+        platform_queue,
+    )
     from workflows.shell import Process
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
@@ -88,11 +95,17 @@ class ArticleWorkflow(Process[a.Article]):
         """R-LAWFUL and the platforms' requirements, on the version as it was when the check began."""
         assert self.state.content is not None  # noqa: S101 - submitted
         version = self.state.version
-        result = await workflow.execute_activity(
-            "articles.check",
-            CheckRequest(content=self.state.content, author=self.state.author, accounts=self.accounts),
-            result_type=CheckResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        request = CheckRequest(content=self.state.content, author=self.state.author, accounts=self.accounts)
+        result = await self.persist(
+            "checks",
+            lambda: workflow.execute_activity(
+                "articles.check",
+                request,
+                result_type=CheckResult,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+            RuleId.LAWFUL,
         )
         try:
             await self.handle(
@@ -177,6 +190,7 @@ class ArticleWorkflow(Process[a.Article]):
                 result_type=PublishOutcome,
                 task_queue=platform_queue(platform),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=PLATFORM_RETRY,
             )
         except ActivityError as exc:
@@ -239,13 +253,19 @@ class ArticleWorkflow(Process[a.Article]):
         self.publish_search_attributes()
 
     async def working_hours_after(self, start: datetime, duration: timedelta) -> datetime:
-        due: DueTime = await workflow.execute_activity(
-            "calendar.working_hours_after",
-            WorkingHoursRequest(
-                rule=RuleId.APPROVAL_REMIND, start=start, duration=duration, policy=self.policy
+        request = WorkingHoursRequest(
+            rule=RuleId.APPROVAL_REMIND, start=start, duration=duration, policy=self.policy
+        )
+        due: DueTime = await self.persist(
+            "calendar",
+            lambda: workflow.execute_activity(
+                "calendar.working_hours_after",
+                request,
+                result_type=DueTime,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STEP_RETRY,
             ),
-            result_type=DueTime,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            RuleId.APPROVAL_REMIND,
         )
         return due.at
 

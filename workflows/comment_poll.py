@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.inquiries import InquiryReceived, inquiry_id
     from domain.outcomes import Inbound
     from workflows.contracts import CommentPollRequest, InquiryStart
-    from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
+    from workflows.recording import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, READ_RETRY, platform_queue
 
 
 FROM_LAST_SUCCESS = "poll-from-last-success"
@@ -49,12 +49,14 @@ class CommentPollWorkflow:
                 ),
                 result_type=datetime,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=READ_RETRY,
             )
         threads: list[str] = await workflow.execute_activity(
             "inquiries.comment_threads",
             ThreadsRequest(platform=request.platform, account=request.account),
             result_type=list[str],
             start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=READ_RETRY,
         )
         comments: list[Inbound] = await workflow.execute_activity(
             "platform.inquiries",
@@ -64,6 +66,8 @@ class CommentPollWorkflow:
             result_type=list[Inbound],
             task_queue=platform_queue(request.platform),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=READ_RETRY,
         )
         started = 0
         for comment in comments:
@@ -94,5 +98,6 @@ class CommentPollWorkflow:
                 "inquiries.polled",
                 PolledRequest(platform=request.platform, account=request.account, until=began),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=READ_RETRY,
             )
         return started

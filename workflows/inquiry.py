@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, InquiryDeadlineRequest
@@ -32,8 +32,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import RuleId
     from workflows import search_attributes as sa
     from workflows.contracts import InquiryStart, InquiryView
-    from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
-    from workflows.shell import SIGNED_MESSAGES, Process, refusal
+    from workflows.recording import (
+        ACTIVITY_TIMEOUT,
+        HEARTBEAT_TIMEOUT,
+        REPLY_RETRY,
+        STEP_RETRY,
+        platform_queue,
+    )
+    from workflows.shell import SIGNED_MESSAGES, Process, failure_type, refusal
 
 
 SYSTEM_ACTOR = Actor(id=SYSTEM, roles=frozenset())
@@ -84,11 +90,17 @@ class InquiryWorkflow(Process[q.Inquiry]):
         return self.policy.inquiry_12h.clock
 
     async def deadline(self, sent_at: datetime) -> datetime:
-        due: DueTime = await workflow.execute_activity(
-            "calendar.inquiry_deadline",
-            InquiryDeadlineRequest(sent_at=sent_at, policy=self.policy),
-            result_type=DueTime,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        request = InquiryDeadlineRequest(sent_at=sent_at, policy=self.policy)
+        due: DueTime = await self.persist(
+            "calendar",
+            lambda: workflow.execute_activity(
+                "calendar.inquiry_deadline",
+                request,
+                result_type=DueTime,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+            RuleId.INQUIRY_12H,
         )
         return due.at
 
@@ -311,13 +323,20 @@ class InquiryWorkflow(Process[q.Inquiry]):
                 inbound=inbound,
                 text=command.text,
             )
-            outcome = await workflow.execute_activity(
-                "platform.reply",
-                request,
-                result_type=ReplyOutcome,
-                task_queue=platform_queue(platform),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-            )
+            try:
+                outcome = await workflow.execute_activity(
+                    "platform.reply",
+                    request,
+                    result_type=ReplyOutcome,
+                    task_queue=platform_queue(platform),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=REPLY_RETRY,
+                )
+            except ActivityError as exc:  # never reached the user: the claim was released
+                outcome = ReplyOutcome(
+                    state="failed", code=failure_type(exc), reason=f"{platform} could not be reached"
+                )
         return outcome
 
     @reply.validator

@@ -17,14 +17,42 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 """One attempt of any activity (a technical bound, not a rule's duration)."""
+DATA_ERRORS = (
+    "ValidationError",
+    "EventRefused",
+    "WrongExpectedVersion",
+    "IdempotencyViolation",
+    "CalendarYearUnknown",
+)
+"""Failures no retry can mend (the data itself is refused): tried once, then the process says so."""
+STEP_RETRY = RetryPolicy(
+    maximum_interval=timedelta(seconds=30), maximum_attempts=10, non_retryable_error_types=DATA_ERRORS
+)
+"""A step the process cannot go on without (recording, the checks, the calendar): a few minutes of
+attempts, then the shell flags the process and tries again later (workflows/shell.py `persist`)."""
+ATTENTION_RETRY_EVERY = timedelta(minutes=10)
+"""How often a flagged step is tried again (a technical bound on an outage, not a rule's duration)."""
 IDENTITY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 """Asking the user directory: a person waits on the answer, so a lasting outage is a refusal, not a hang."""
-PLATFORM_RETRY = RetryPolicy(maximum_interval=timedelta(hours=1))
+PLATFORM_RETRY = RetryPolicy(
+    maximum_interval=timedelta(hours=1), maximum_attempts=30, non_retryable_error_types=DATA_ERRORS
+)
+"""Publishing: a platform that is down or over its quota is tried for about a day, then the
+publication fails for a person to follow up. Publish is claimed, so a retry never posts twice."""
+REPLY_RETRY = RetryPolicy(
+    maximum_interval=timedelta(seconds=30), maximum_attempts=5, non_retryable_error_types=DATA_ERRORS
+)
+"""Replying: a person is waiting on the answer, so a platform that cannot be reached is a failed
+reply within minutes (never sent: the claim was released), which they may send again."""
+HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+"""A platform call's worker that stops heartbeating this long is taken for dead: its attempt ends
+then, not after the whole start-to-close bound, and the next attempt finds the call in doubt."""
 NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=4)
 """Delivering a notification: a few tries; the process never waits longer on a chat webhook."""
 STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), maximum_attempts=5)
 """Asking a platform about a post: a few tries, then a person is asked instead (M5)."""
-"""Platform calls may be retried: publish and reply are claimed, so a retry never acts twice."""
+READ_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
+"""Reading from a platform or the store for a scheduled run: the next run reads again."""
 
 
 def platform_queue(platform: Platform) -> str:
@@ -47,5 +75,6 @@ async def append_events(events: Sequence[DomainEvent], version: int, metadata: E
         ),
         result_type=Appended,
         start_to_close_timeout=ACTIVITY_TIMEOUT,
+        retry_policy=STEP_RETRY,
     )
     return version + len(events)

@@ -17,6 +17,8 @@ INQUIRY_STATUS = SearchAttributeKey.for_keyword("InquiryStatus")
 SLA_DEADLINE = SearchAttributeKey.for_datetime("SlaDeadline")
 PLATFORM = SearchAttributeKey.for_keyword("Platform")
 ASSIGNEE = SearchAttributeKey.for_keyword("Assignee")
+NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
+"""A step keeps failing: `NeedsAttention = true` lists every process a person must look at."""
 
 ALL: tuple[SearchAttributeKey[Any], ...] = (
     ARTICLE_STATUS,
@@ -28,4 +30,5 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     SLA_DEADLINE,
     PLATFORM,
     ASSIGNEE,
+    NEEDS_ATTENTION,
 )

@@ -21,7 +21,7 @@ on replay: commands as plain models with the actor in them, the policy from the 
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -31,16 +31,27 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.identity import AuthenticateRequest
     from activities.notify import Notification
+    from domain.attention import NeedsAttention, Resumed
     from domain.commands import Actor, Authenticated, Authentication, CommandRefused, envelope, person_command
     from domain.decider import Decider
     from domain.errors import DomainError, Unauthenticated, refusal_of
     from domain.events import DomainEvent, EventMetadata
     from domain.policy import Policy
+    from domain.roles import Role
     from domain.rules import RuleId
+    from workflows import search_attributes as sa
     from workflows.contracts import Decision
-    from workflows.recording import ACTIVITY_TIMEOUT, IDENTITY_RETRY, NOTIFY_RETRY, append_events
+    from workflows.recording import (
+        ACTIVITY_TIMEOUT,
+        ATTENTION_RETRY_EVERY,
+        IDENTITY_RETRY,
+        NOTIFY_RETRY,
+        STEP_RETRY,
+        append_events,
+    )
 
 S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T")
 Parse = Callable[[Any], BaseModel]
 """How a process reads one kind of person's command (e.g. `Review.model_validate`)."""
 
@@ -50,6 +61,9 @@ SIGNED_DECISIONS = "signed-decisions"
 """An older run, still open, refuses each unsigned `decision` signal from here on (and records it)."""
 SIGNED_MESSAGES = "signed-messages"
 """An older inquiry, still open, refuses each unsigned `user_wrote` signal from here on."""
+ATTENTION = "needs-attention"
+"""A step that keeps failing flags the process and is tried again (before: retried without end, or
+the run failed on a refused append)."""
 REFUSED = "Refused"
 """The one ApplicationError type of a refusal; its details are a `Refusal`."""
 
@@ -90,8 +104,16 @@ class Process(Generic[S]):
         if not self.signed and given is not None:
             self.policy = given
             return
-        self.policy = await workflow.execute_activity(
-            "policy.in_force", result_type=Policy, start_to_close_timeout=ACTIVITY_TIMEOUT
+        self.policy = await self.persist(
+            "policy",
+            lambda: workflow.execute_activity(
+                "policy.in_force",
+                result_type=Policy,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+            RuleId.ACCOUNTABLE,
+            record=False,  # nothing is recorded before the process's first fact
         )
         self.policy_digest = policy_digest(self.policy)
 
@@ -133,10 +155,63 @@ class Process(Generic[S]):
             await self._append(events, EventMetadata(actor=actor, rule_ids=rules, policy=self.policy_digest))
 
     async def _append(self, events: Sequence[DomainEvent], metadata: EventMetadata) -> None:
-        self.appended = await append_events(events, self.appended, metadata)
+        rule = metadata.rule_ids[0] if metadata.rule_ids else RuleId.ACCOUNTABLE
+        self.appended = await self.persist(
+            "recording", lambda: append_events(events, self.appended, metadata), rule, record=False
+        )
         for event in events:
             self.state = self.decider.evolve(self.state, event)
         self.changes += 1
+
+    async def persist(
+        self, step: str, call: Callable[[], Awaitable[T]], rule: RuleId, *, record: bool = True
+    ) -> T:
+        """A step the process cannot go on without, asked until it answers, and never in silence.
+
+        Each round of attempts is bounded by the activity's retry policy. A step that still fails
+        flags the process (`NeedsAttention`, for ops in the Temporal UI), records which step failed
+        and the failure's type (`record`: not when recording itself is what fails), tells the
+        operations manager, and is tried again every `ATTENTION_RETRY_EVERY`; when it answers, the
+        flag is lowered and the resumption recorded. A workflow whose task or activity fails in a
+        loop, or a run that fails over a dependency's outage, is what this replaces.
+        """
+        flagged = False
+        while True:
+            try:
+                answer = await call()
+            except ActivityError as exc:
+                if not workflow.patched(ATTENTION):
+                    raise  # a run from before retried or failed here, as its history says
+                if not flagged:
+                    flagged = True
+                    await self._needs_attention(step, failure_type(exc), rule, record=record)
+                await workflow.sleep(ATTENTION_RETRY_EVERY)
+                continue
+            if flagged:
+                workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(False)])
+                if record:
+                    await self.record([Resumed(step=step, at=workflow.now())], "mediaops", (rule,))
+            return answer
+
+    async def _needs_attention(self, step: str, failure: str, rule: RuleId, *, record: bool) -> None:
+        workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(True)])
+        workflow.logger.error("%s keeps failing (%s): the process waits for it", step, failure)
+        if record:
+            await self.record(
+                [NeedsAttention(step=step, failure=failure, rule=rule, at=workflow.now())],
+                "mediaops",
+                (rule,),
+            )
+        await self.notify(
+            Notification(
+                kind="attention",
+                rule=rule,
+                to=Role.OPERATIONS_MANAGER,
+                subject=workflow.info().workflow_id,
+                message=f"{workflow.info().workflow_id}: {step} keeps failing ({failure}); "
+                f"it is tried again every {int(ATTENTION_RETRY_EVERY.total_seconds() // 60)} minutes",
+            )
+        )
 
     async def notify(self, notification: Notification) -> None:
         """Tell people; a chat webhook that is down never holds the process up (H9).
@@ -269,6 +344,14 @@ class Process(Generic[S]):
         await self.record([refused], actor=claimed or "unknown", rules=(RuleId.ACCOUNTABLE, error.rule))
         self.decisions.append(Decision(command=refused.command, actor=claimed, accepted=False,
                                        detail=f"{error.rule}: {error.message}"))  # fmt: skip
+
+
+def failure_type(exc: ActivityError) -> str:
+    """The type of an activity's failure (its message may quote a request: it stays in the history)."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return cause.type
+    return type(cause).__name__ if cause is not None else "ActivityError"
 
 
 def _claimed_actor(message: object) -> str | None:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.calendar import CalendarActivities, InquiryDeadlineRequest
@@ -22,6 +23,7 @@ from mediaops.settings import Settings
 from tests.identity_support import SIGNER, in_directory, intake_proof, refusal, signed, user_wrote
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
+from workflows import search_attributes as sa
 from workflows.contracts import InquiryStart, InquiryView
 from workflows.inquiry import InquiryWorkflow
 
@@ -63,10 +65,14 @@ async def world(temporal_timeskip: WorkflowEnvironment, store: EventStore) -> As
 
 
 async def start(
-    world: World, platform: Platform | str = "phone", policy: Policy | None = None, user: str = "o_user"
+    world: World,
+    platform: Platform | str = "phone",
+    policy: Policy | None = None,
+    user: str = "o_user",
+    sent_at: datetime | None = None,
 ) -> WorkflowHandle[InquiryWorkflow, InquiryView]:
     msg = uuid.uuid4().hex[:10]
-    now = datetime.now(UTC)
+    now = sent_at or datetime.now(UTC)
     received = q.InquiryReceived(
         platform=platform,
         account="demo",
@@ -452,3 +458,33 @@ async def test_a_refused_reply_can_be_corrected_and_sent_and_two_at_once_are_one
     assert answered.inquiry.replies[-1].outcome.state in ("sent", "unknown")
     sent = [m for m in (await world.fakes.state(Platform.WECHAT))["messages_sent"] if m.get("touser") == user]  # type: ignore[union-attr]
     assert [m["text"] for m in sent] == ["短的回复"]
+
+
+async def test_a_step_that_keeps_failing_flags_the_inquiry_and_it_waits_visibly(world: World) -> None:
+    """A year China's calendar does not know, under a policy that refuses to guess: the deadline
+    cannot be computed. The inquiry is not failed nor retried in silence: it records the step and
+    the failure's type, is listed by `NeedsAttention`, and asks again later."""
+    policy = policy_from_mapping(
+        {"R-INQUIRY-12H": {"clock": "working_hours"}, "P-WORKING-HOURS": {"unknown_year": "error"}}
+    )
+    handle = await start(world, policy=policy, sent_at=datetime(2031, 3, 3, 2, 0, tzinfo=UTC))
+    for _ in range(100):
+        if "process.needs_attention" in await types(world, handle):
+            break
+        await asyncio.sleep(0.1)
+    [flagged] = [e for e in await world.store.read_stream(handle.id) if e.type == "process.needs_attention"]
+    assert (flagged.data["step"], flagged.data["failure"], flagged.data["rule"]) == (
+        "calendar",
+        "CalendarYearUnknown",
+        "R-INQUIRY-12H",
+    )
+    described = await handle.describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING
+    assert described.typed_search_attributes.get(sa.NEEDS_ATTENTION) is True
+    await advance(world, handle, timedelta(minutes=25))  # asked again, twice; still refused, not looping
+    history = [e async for e in handle.fetch_history_events()]
+    failed = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    assert 3 <= len(failed) <= 4  # one attempt each (a data error is not retried), every 10 minutes
+    assert not [e for e in history if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert [e.type for e in await world.store.read_stream(handle.id)].count("process.needs_attention") == 1
+    await handle.terminate("test done")
