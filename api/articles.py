@@ -10,7 +10,7 @@ problems). Lists come from the `articles` read model; one article is asked of it
 import asyncio
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -20,7 +20,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import allowed
-from api.errors import error_body
+from api.errors import Unreachable, error_body
 from api.state import AppState, app_state
 from api.updates import run_update, sign
 from domain import articles as a
@@ -131,19 +131,35 @@ async def _handle(state: AppState, article_id: str) -> WorkflowHandle[Any, Any]:
 
 
 async def _view(state: AppState, article_id: str) -> a.Article:
+    """The article as its workflow has it this moment; when the workflow cannot answer at once (it
+    is closed, its worker is restarting, Temporal is down), as the read model has it."""
     handle = await _handle(state, article_id)
     try:
-        view = await handle.query("state_and_decisions")
+        view = await handle.query(
+            "state_and_decisions", rpc_timeout=timedelta(seconds=state.settings.query_timeout_s)
+        )
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            stored = await (await state.database()).fetchval(
-                "SELECT state FROM articles WHERE id = $1", article_id
-            )
-            if stored is None:
-                raise HTTPException(404, detail=f"no article {article_id}") from None
+        if exc.status not in READ_MODEL_ANSWERS:
+            raise
+        stored = await (await state.database()).fetchval(
+            "SELECT state FROM articles WHERE id = $1", article_id
+        )
+        if stored is not None:
             return a.Article.model_validate(stored)
-        raise
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(404, detail=f"no article {article_id}") from None
+        raise Unreachable("temporal") from None
     return a.Article.model_validate(view["article"])
+
+
+READ_MODEL_ANSWERS = (
+    RPCStatusCode.NOT_FOUND,
+    RPCStatusCode.INVALID_ARGUMENT,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+)
+"""The query failures the read model stands in for: no such workflow (a closed or purged one), or
+none that can answer now."""
 
 
 async def _update(state: AppState, user: User, article_id: str, command: dict[str, Any]) -> JSONResponse:

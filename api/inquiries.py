@@ -4,15 +4,16 @@ import asyncio
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import allowed
+from api.errors import Unreachable
 from api.intake import take_inquiry
 from api.state import AppState, app_state
 from api.updates import run_update
@@ -106,8 +107,12 @@ async def _view(state: AppState, inquiry_id: str) -> q.Inquiry:
         return q.Inquiry.model_validate(stored)
     client = await state.temporal()
     try:
-        view = await client.get_workflow_handle(inquiry_id).query("current")
-    except RPCError:
+        view = await client.get_workflow_handle(inquiry_id).query(
+            "current", rpc_timeout=timedelta(seconds=state.settings.query_timeout_s)
+        )
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+            raise Unreachable("temporal") from None  # not recorded yet, and its workflow cannot say
         raise HTTPException(404, detail=f"no inquiry {inquiry_id}") from None
     return q.Inquiry.model_validate(view["inquiry"])
 
@@ -119,6 +124,10 @@ async def _act(state: AppState, user: User, inquiry_id: str, command: dict[str, 
         return inquiry_json(inquiry_id, q.Inquiry.model_validate(view["inquiry"]))
 
     return await run_update(state, user, inquiry_id, command, render)
+
+
+RECORDED_WITHIN_S = 5.0
+"""How long recording an inquiry waits to answer with its deadline; later, 202: it is taken."""
 
 
 def known_account(state: AppState, channel: q.Channel, account: str) -> None:
@@ -152,11 +161,12 @@ async def record(
         detected_at=datetime.now(UTC),
     )
     inquiry_id = (await take_inquiry(state, received, dedupe_key=message_id, recorded_by=user)).workflow_id
-    for _ in range(50):
+    deadline = asyncio.get_running_loop().time() + RECORDED_WITHIN_S
+    while asyncio.get_running_loop().time() < deadline:
         try:
             inquiry: q.Inquiry | None = await _view(state, inquiry_id)
-        except HTTPException:
-            inquiry = None  # not started or not recorded yet
+        except (HTTPException, Unreachable):
+            inquiry = None  # not started or not recorded yet; taken all the same
         if inquiry is not None and inquiry.deadline is not None:
             return JSONResponse(inquiry_json(inquiry_id, inquiry), status_code=201)
         await asyncio.sleep(0.1)

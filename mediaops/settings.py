@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     update_timeout_s: float = Field(
         default=30.0, gt=0, description="how long the API waits on a workflow's answer before a 503"
     )
+    query_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="how long a read waits on a workflow's own answer before it takes the read model's",
+    )
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
