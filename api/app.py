@@ -1,6 +1,7 @@
 """The FastAPI application: health, identity, the rules in force, and (per issue) the processes."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from activities.platforms.accounts import Accounts
-from api import articles, inquiries, ops, webhooks
+from api import articles, inbox, inquiries, ops, webhooks
 from api.auth import allowed, current_user
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -67,7 +68,11 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        draining = asyncio.create_task(inbox.drain_forever(state))
         yield
+        draining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await draining
         await state.close()
 
     app = FastAPI(
@@ -109,8 +114,11 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
         async with (await state.database()).acquire() as conn:
             trailing = {lag.name: lag.events_behind for lag in await lags(conn)}
+            waiting = await inbox.waiting(conn)
         if any(behind > LAG_DEGRADED for behind in trailing.values()):  # the read models are stale
             return JSONResponse({"status": "degraded", "projections_behind": trailing})
+        if waiting:  # acknowledged deliveries that are not inquiries yet
+            return JSONResponse({"status": "degraded", "inbox_waiting": waiting})
         return JSONResponse({"status": "ready"})
 
     @app.get("/me", tags=["identity"])

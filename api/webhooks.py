@@ -29,7 +29,7 @@ from activities.platform_calls import publication_waiter
 from activities.platforms.accounts import Account, AccountsError
 from activities.platforms.wechat import publish_status
 from activities.platforms.wechat_crypto import CallbackRejected, WeChatCipher, parse_xml, signature_matches
-from api.intake import take_inquiry
+from api.inbox import deliver
 from api.state import AppState, app_state
 from domain.inquiries import InquiryReceived
 from domain.platforms import Platform
@@ -312,13 +312,14 @@ def _wechat_hand_over(
 
 
 async def _take(state: AppState, received: InquiryReceived) -> None:
-    taken = await take_inquiry(state, received, dedupe_key=received.message_id)
+    """Kept in the inbox before the platform hears "success", then handed to its inquiry."""
+    taken = await deliver(state, received, dedupe_key=received.message_id)
     log.info(
         "inquiry received",
         platform=str(received.platform),
         msg_id=received.message_id,
-        inquiry=taken.workflow_id,
-        taken=taken.how,
+        inquiry=taken.workflow_id if taken else None,
+        taken=taken.how if taken else "kept",
     )
 
 

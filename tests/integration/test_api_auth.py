@@ -121,6 +121,21 @@ async def test_readyz_is_degraded_while_a_read_model_trails(
     assert (await client.get("/readyz")).json() == {"status": "ready"}
 
 
+async def test_readyz_is_degraded_while_an_acknowledged_delivery_waits(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """M12: a delivery kept in the inbox that no drain got through for a minute shows in /readyz."""
+    key = uuid.uuid4().hex
+    await db.execute(
+        """INSERT INTO inbox (platform, account, dedupe_key, received, kept_at)
+           VALUES ('wechat', 'demo', $1, '{}', now() - interval '2 minutes')""",
+        key,
+    )
+    assert (await client.get("/readyz")).json() == {"status": "degraded", "inbox_waiting": 1}
+    await db.execute("UPDATE inbox SET taken_at = now() WHERE dedupe_key = $1", key)
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
 async def test_me_without_token_is_401_json(client: httpx.AsyncClient) -> None:
     response = await client.get("/me")
     assert response.status_code == 401
@@ -175,6 +190,7 @@ async def test_policy_is_readable_by_every_role(client: httpx.AsyncClient, db: a
         "clock": "wall",
         "comment_poll_every": "10m",
         "reopen_within": "1d",
+        "backfill_after": "7d",
     }
 
 

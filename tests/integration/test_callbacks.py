@@ -341,25 +341,40 @@ async def test_a_timestamp_and_nonce_are_taken_once(stack: Stack, store: EventSt
     assert (await events_of(store, f"inquiry-wechat-{forged}"))[:1] == ["inquiry.received"]
 
 
-async def test_a_pair_is_shared_by_api_processes_and_given_back_when_the_hand_over_fails(
+async def test_a_message_acknowledged_while_temporal_is_down_still_becomes_its_inquiry(
     stack: Stack, store: EventStore
 ) -> None:
-    """A second API process, whose Temporal is down, fails to hand the message over: the pair is
-    given back, so the platform's retry with it reaches the first process and is taken; a third
-    use of the pair is refused by the second process, which never took it itself."""
+    """M12: a second API process, whose Temporal is down, keeps the message in the inbox and says
+    "success" (WeChat will not deliver it again); the first process's inbox drain hands it over.
+    The pair is shared by both processes: a replay to either is refused."""
     broken = Settings(
         database_url=stack.database, temporal_address=f"127.0.0.1:{free_port()}", task_queue=stack.queue
     )
     msg_id = new_msg_id()
     query, body = signed_query(PLAIN_TOKEN), text_message(msg_id, user=f"o_{uuid.uuid4().hex[:8]}")
     async with serving(create_app(broken, stack.accounts)) as other:
-        failed = await post(f"{other}/webhooks/wechat/plain", query, body)
-        assert failed.status_code >= 500
-        retried = await post(f"{stack.api}/webhooks/wechat/plain", query, body)
-        assert (retried.status_code, retried.text) == (200, "success")
-        replayed = await post(f"{other}/webhooks/wechat/plain", query, body)
-        assert replayed.status_code == 403
-    assert (await events_of(store, f"inquiry-wechat-{msg_id}"))[:1] == ["inquiry.received"]
+        acknowledged = await post(f"{other}/webhooks/wechat/plain", query, body)
+        assert (acknowledged.status_code, acknowledged.text) == (200, "success")
+        conn = await asyncpg.connect(stack.database)
+        try:
+            kept = await conn.fetchrow(
+                "SELECT attempts, last_failure, taken_at FROM inbox WHERE dedupe_key = $1", msg_id
+            )
+            assert kept is not None
+            assert (kept["attempts"], kept["taken_at"]) == (1, None)
+            assert kept["last_failure"] == "Unreachable"  # the class only, never the text
+            for replay_to in (other, stack.api):
+                replayed = await post(f"{replay_to}/webhooks/wechat/plain", query, body)
+                assert replayed.status_code == 403
+            assert (await events_of(store, f"inquiry-wechat-{msg_id}"))[:1] == ["inquiry.received"]
+            taken = await conn.fetchrow(
+                "SELECT taken_at, workflow_id FROM inbox WHERE dedupe_key = $1", msg_id
+            )
+        finally:
+            await conn.close()
+    assert taken is not None
+    assert taken["taken_at"] is not None
+    assert taken["workflow_id"] == f"inquiry-wechat-{msg_id}"
 
 
 async def test_a_message_must_be_addressed_to_the_accounts_original_id(
