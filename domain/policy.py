@@ -193,7 +193,11 @@ class Accounts(_Params):
     """The department's platform accounts are used within each platform's API rate (calls per second)."""
 
     status_poll_every: Duration = timedelta(minutes=1)
-    """How often a publication still pending is asked about, when no callback has said."""
+    """How soon a publication still pending is first asked about again, when no callback has said;
+    each further ask waits twice as long, up to `status_poll_at_most`."""
+    status_poll_at_most: Duration = timedelta(hours=1)
+    pending_at_most: Duration = timedelta(days=2)
+    """A publication the platform still calls pending after this is handed to a person (unconfirmed)."""
 
     calls_per_second: dict[Platform, float] = Field(
         default_factory=lambda: {

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notification
     from activities.platform_calls import PublishRequest, StatusRequest
     from domain import articles as a
+    from domain.durations import format_duration
     from domain.errors import DomainError, Invalid
     from domain.events import DomainEvent
     from domain.outcomes import Post, PublishOutcome
@@ -49,6 +50,9 @@ with workflow.unsafe.imports_passed_through():
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
 UNCONFIRMED_STATUS = "unconfirmed-status"
 """A status call that cannot be answered makes its publication unconfirmed (before: the run failed)."""
+POLL_BACKOFF = "poll-backoff"
+"""A pending publication is asked about ever less often, and handed to a person after the policy's
+bound (before: every `status_poll_every`, for as long as the platform said pending)."""
 LEGACY_COMMAND: TypeAdapter[a.Command] = TypeAdapter(a.Command)
 PERSON_COMMAND: TypeAdapter[a.PersonCommand] = TypeAdapter(a.PersonCommand)
 ACCOUNTS: TypeAdapter[dict[Platform, str]] = TypeAdapter(dict[Platform, str])
@@ -199,13 +203,25 @@ class ArticleWorkflow(Process[a.Article]):
                 state="failed", code=cause.type if cause else None, reason=str(exc.cause or exc)
             )
         await self.handle(a.RecordOutcome(platform=platform, outcome=outcome, at=workflow.now()))
+        accounts, since = self.policy.accounts, workflow.now()
+        backoff = outcome.state == "pending" and workflow.patched(POLL_BACKOFF)
+        every = accounts.status_poll_every
         while outcome.state == "pending" and not outcome.manual and outcome.handle:
-            got = await self.wait(lambda: platform in self.callbacks, self.policy.accounts.status_poll_every)
+            got = await self.wait(lambda: platform in self.callbacks, every)
+            if backoff:
+                every = min(every * 2, max(accounts.status_poll_at_most, accounts.status_poll_every))
             if got and not self.signed:  # a run from before: the callback was taken at its word
                 outcome = self.callbacks.pop(platform)
             else:  # a callback only wakes the poll: the platform itself says what became of the post
                 self.callbacks.pop(platform, None)
                 outcome = await self.status_of(platform, account, outcome.handle)
+            if backoff and outcome.state == "pending" and workflow.now() - since >= accounts.pending_at_most:
+                waited = format_duration(accounts.pending_at_most)
+                outcome = PublishOutcome(
+                    state="unknown",
+                    handle=outcome.handle,
+                    reason=f"{platform} still calls it pending after {waited}: check it there and reconcile",
+                )
             if outcome.state != "pending":
                 await self.handle(a.RecordOutcome(platform=platform, outcome=outcome, at=workflow.now()))
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +33,7 @@ PROMOTER = a.Actor(id="zhao.promo", roles=frozenset({Role.PROMOTION_SPECIALIST})
 MANAGER = a.Actor(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
 BOSS = a.Actor(id="chen.gm", roles=frozenset({Role.GENERAL_MANAGER}))
 QUEUE = "articles-test"
+WECHAT_URL = "https://mp.weixin.qq.com/s/"
 DOWN = "http://127.0.0.1:9/cgi-bin/webhook/send?key=k"
 """The chat webhook is down for this whole module: reminders and escalations go on without it (H9)."""
 
@@ -252,6 +254,44 @@ async def test_polling_finds_the_result_when_no_callback_comes(world: Env) -> No
     assert (result.article.publications[Platform.WECHAT].url or "").startswith(
         "https://mp.weixin.qq.com/s/fake_"
     )
+
+
+async def test_a_publication_pending_for_days_is_asked_ever_less_often_then_handed_to_a_person(
+    world: Env,
+) -> None:
+    """M6: asked after 1, 2, 4 ... minutes, then hourly; after two days still pending, a person checks."""
+    await world.fakes.post(Platform.WECHAT, "publish-delay", seconds=30 * 86400)
+    try:
+        handle = await start(world, platforms=(Platform.WECHAT,))
+        await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+        now = datetime.now(UTC)
+        await handle.execute_update(
+            ArticleWorkflow.review,
+            signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
+        )
+        unconfirmed = await until(
+            handle, lambda v: v.article.publications[Platform.WECHAT].state == "unconfirmed", world
+        )
+        reason = unconfirmed.article.publications[Platform.WECHAT].reason or ""
+        assert "still calls it pending after 2d" in reason
+        history = [e async for e in handle.fetch_history_events()]
+        asked = [
+            e
+            for e in history
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and e.activity_task_scheduled_event_attributes.activity_type.name == "platform.status"
+        ]
+        assert 50 <= len(asked) <= 56  # 2 days at one a minute would have been 2,880
+        reconciled = await handle.execute_update(
+            ArticleWorkflow.reconcile,
+            signed(
+                handle.id,
+                a.Reconcile(actor=PROMOTER, platform=Platform.WECHAT, url=f"{WECHAT_URL}x", at=now),
+            ),
+        )
+        assert reconciled.article.status is a.Status.PUBLISHED
+    finally:
+        await world.fakes.post(Platform.WECHAT, "publish-delay", seconds=0)
 
 
 async def test_an_unknown_outcome_waits_for_a_person(world: Env) -> None:
