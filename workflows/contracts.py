@@ -36,6 +36,16 @@ class ArticleView(BaseModel):
     decisions: list[Decision]
 
 
+class Carried(BaseModel):
+    """What a process's run hands the run it continues as (its history grew long): the state its
+    events folded to, how many it appended, the policy it runs under, and what waited to be decided."""
+
+    appended: int = Field(ge=0)
+    policy: Policy
+    follow_ups: list[q.Message] = Field(default_factory=list)
+    state: q.Inquiry
+
+
 class InquiryStart(BaseModel):
     received: q.InquiryReceived
     proof: dict[str, Any] | None = Field(
@@ -44,6 +54,9 @@ class InquiryStart(BaseModel):
     )
     policy: Policy | None = Field(
         default=None, description="only in runs from before signed commands; now the worker's policy rules"
+    )
+    carried: Carried | None = Field(
+        default=None, description="set by the run this one continues: it goes on from there"
     )
 
 

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Permission, Role, require
     from domain.rules import RuleId
     from workflows import search_attributes as sa
-    from workflows.contracts import InquiryStart, InquiryView
+    from workflows.contracts import Carried, InquiryStart, InquiryView
     from workflows.recording import (
         ACTIVITY_TIMEOUT,
         HEARTBEAT_TIMEOUT,
@@ -63,6 +63,8 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @workflow.run
     async def run(self, start: InquiryStart) -> InquiryView:
+        if start.carried is not None:
+            return await self.go_on(start, start.carried)
         await self.begin(start.policy)
         self.conversations = workflow.patched(CONVERSATIONS)
         if self.signed and workflow.info().parent is None:  # a comment poll's child is the system's
@@ -79,11 +81,32 @@ class InquiryWorkflow(Process[q.Inquiry]):
         if not self.conversations:
             self.publish_search_attributes()
         await self.handle(q.StartSla(deadline=await self.deadline(start.received.sent_at), clock=self.clock))
+        return await self.until_done(start)
+
+    async def until_done(self, start: InquiryStart) -> InquiryView:
         while True:
-            await self.keep_clock()
+            await self.keep_clock(start)
             if not self.conversations or not await self.follow_up_after_answer():
                 await self.finish()
                 return self.view()
+
+    async def go_on(self, start: InquiryStart, carried: Carried) -> InquiryView:
+        """A run continued from a long one: its state, record and policy as they were, nothing redone."""
+        self.carry_on(carried.appended, carried.policy)
+        self.conversations = True  # only runs with conversations continue as new
+        self.state = carried.state
+        self.follow_ups = list(carried.follow_ups)
+        self.publish_search_attributes()
+        return await self.until_done(start)
+
+    async def continue_as_new(self, start: InquiryStart) -> None:
+        """Hand on to a new run once every handler has finished (a reply in flight, say): what
+        the next run needs is carried, and what a person sends meanwhile reaches the new run."""
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.replying)
+        carried = Carried(
+            appended=self.appended, policy=self.policy, follow_ups=self.follow_ups, state=self.state
+        )
+        workflow.continue_as_new(start.model_copy(update={"carried": carried, "proof": None}))
 
     @property
     def clock(self) -> Literal["wall", "working_hours"]:
@@ -104,10 +127,13 @@ class InquiryWorkflow(Process[q.Inquiry]):
         )
         return due.at
 
-    async def keep_clock(self) -> None:
-        """Warnings, breach and the reply window, until the inquiry is answered or closed."""
+    async def keep_clock(self, start: InquiryStart) -> None:
+        """Warnings, breach and the reply window, until the inquiry is answered or closed; a chatty
+        inquiry whose history grew long goes on in a new run."""
         while self.state.open:
             await self.take_follow_ups()
+            if self.conversations and self.history_is_long():
+                await self.continue_as_new(start)
             nxt = q.next_due(self.state, self.policy)
             within = None if nxt is None else max(nxt - workflow.now(), timedelta(0))
             try:

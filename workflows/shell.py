@@ -64,6 +64,11 @@ SIGNED_MESSAGES = "signed-messages"
 ATTENTION = "needs-attention"
 """A step that keeps failing flags the process and is tried again (before: retried without end, or
 the run failed on a refused append)."""
+CONTINUE_AS_NEW = "continue-as-new"
+"""A run whose history grew long continues as a new run (before: it grew without bound)."""
+HISTORY_LIMIT = 2000
+"""Events in one run's history before it continues as new, well under Temporal's 51,200 limit and
+the size at which replaying it on a worker becomes slow (a technical bound, not a rule's)."""
 REFUSED = "Refused"
 """The one ApplicationError type of a refusal; its details are a `Refusal`."""
 
@@ -116,6 +121,23 @@ class Process(Generic[S]):
             record=False,  # nothing is recorded before the process's first fact
         )
         self.policy_digest = policy_digest(self.policy)
+
+    def carry_on(self, carried_appended: int, carried_policy: Policy) -> None:
+        """Go on from the run this one continues: its stream version and its policy (not the worker's:
+        a process keeps the rules it started under)."""
+        self.signed = workflow.patched(SIGNED_COMMANDS)
+        self.appended = carried_appended
+        self.policy = carried_policy
+        self.policy_digest = policy_digest(carried_policy)
+
+    def history_is_long(self) -> bool:
+        """Time to continue as new: the history passed `HISTORY_LIMIT` or the server suggests it.
+
+        Only asked between steps, with nothing in flight; behind a patch so a run from before replays.
+        """
+        info = workflow.info()
+        long = info.get_current_history_length() > HISTORY_LIMIT or info.is_continue_as_new_suggested()
+        return long and not self.lock.locked() and workflow.patched(CONTINUE_AS_NEW)
 
     async def finish(self) -> None:
         """Let every update and signal handler finish before the run returns (its answer is not lost)."""

@@ -488,3 +488,34 @@ async def test_a_step_that_keeps_failing_flags_the_inquiry_and_it_waits_visibly(
     assert not [e for e in history if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
     assert [e.type for e in await world.store.read_stream(handle.id)].count("process.needs_attention") == 1
     await handle.terminate("test done")
+
+
+async def test_a_chatty_inquiry_continues_as_new_and_keeps_every_message(world: World) -> None:
+    """A user who writes on and on: the run's history stays bounded, the record stays whole."""
+    handle = await start(world)
+    await until(handle, lambda v: v.inquiry.deadline)
+    sent = datetime.now(UTC)
+    for batch in range(0, 200, 20):
+        await asyncio.gather(
+            *(
+                handle.signal(
+                    InquiryWorkflow.user_wrote,
+                    user_wrote(handle.id, q.Message(message_id=f"m{i}", text=f"还在吗？{i}", sent_at=sent)),
+                )
+                for i in range(batch, batch + 20)
+            )
+        )
+    whole = await until(handle, lambda v: len(v.inquiry.messages) == 201)
+    assert whole.status == "open"
+    described = await world.env.client.get_workflow_handle(handle.id).describe()
+    assert described.run_id != handle.first_execution_run_id  # it went on in a new run
+    assert (described.history_length or 0) < 1000  # what came after the hand-on, not all 2,300
+    answered = await handle.execute_update(
+        InquiryWorkflow.reply, signed(handle.id, q.Reply(actor=STAFF, text="在的。", at=datetime.now(UTC)))
+    )
+    assert answered.inquiry.within_sla is True
+    recorded = await world.store.read_stream(handle.id)
+    assert [e.stream_version for e in recorded] == list(range(1, len(recorded) + 1))  # no gap, no fork
+    assert [e.type for e in recorded].count("inquiry.followed_up") == 200
+    assert len({e.event_id for e in recorded}) == len(recorded)
+    await handle.terminate("test done")
