@@ -570,7 +570,10 @@ def next_due(state: Inquiry, policy: Policy) -> datetime | None:
     if escalate_at is not None:
         moments.append(escalate_at)
     if state.open and state.deadline is not None:
-        if not state.warned and state.warn_at is not None:
+        # No warning once breached: `_due` never gives one then (a clock started past its
+        # deadline skips it), and naming it would be a moment, always past, at which nothing
+        # happens: the workflow's clock loop would spin on it without yielding.
+        if not state.warned and not state.breached and state.warn_at is not None:
             moments.append(state.warn_at)
         if not state.breached:
             moments.append(state.deadline)

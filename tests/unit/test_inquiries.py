@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain import inquiries as q
 from domain.errors import DomainError, PermissionDenied
@@ -243,3 +245,32 @@ def test_a_recorded_time_of_receipt_is_bounded(ago: timedelta, backfilled: bool,
         assert (caught.value.field, caught.value.kind) == ("received_at", "invalid")
     else:
         q.check_received_at(now - ago, now, POLICY, backfilled=backfilled)
+
+
+def test_a_clock_started_past_its_deadline_breaches_once_and_then_waits() -> None:
+    """A back-filled inquiry: its first tick is past the deadline, so the warning never comes.
+
+    next_due went on naming the missed warning, a moment always past at which a Tick changed
+    nothing: the workflow's clock loop spun without yielding, and Temporal failed its task on
+    every try (found by issue 10's fuzzer, through POST /inquiries with `backfilled`).
+    """
+    breached = run(received(), q.Tick(at=SENT + timedelta(hours=13)))
+    assert (breached.status, breached.warned) == ("breached", False)
+    assert q.next_due(breached, POLICY) == SENT + timedelta(hours=42)  # the WeChat window's escalation
+
+
+@given(
+    hours=st.lists(st.floats(min_value=0, max_value=100, allow_nan=False), min_size=1, max_size=6),
+    platform=st.sampled_from([Platform.WECHAT, Platform.WEIBO, "phone"]),
+    policy=st.sampled_from([POLICY, ESCALATING]),
+)
+def test_after_a_tick_nothing_is_due_at_or_before_it(
+    hours: list[float], platform: Platform | str, policy: Policy
+) -> None:
+    """What next_due names, a Tick acts on: else the clock loop waits 0 s on it, again and again."""
+    state = received(platform)
+    for at in sorted(SENT + timedelta(hours=h) for h in hours):
+        for event in q.decide_inquiry(q.Tick(at=at), state, policy):
+            state = q.evolve_inquiry(state, event)
+        due = q.next_due(state, policy)
+        assert due is None or due > at, (state, at)
