@@ -49,8 +49,13 @@ class CommandSigner:
         return unsigned.model_copy(update={"mac": _mac(key, unsigned)})
 
     def verifies(self, command: SignedCommand) -> bool:
+        """Whether the command carries its MAC. A non-ASCII `mac` never does (a MAC is base64url), and
+        compare_digest raises TypeError on one instead of answering: a forged command would fail
+        the identity activity rather than be refused."""
         key = self._keyring.get(command.key_id)
-        return key is not None and hmac.compare_digest(_mac(key, command), command.mac)
+        return (
+            key is not None and command.mac.isascii() and hmac.compare_digest(_mac(key, command), command.mac)
+        )
 
 
 def _mac(key: bytes, command: SignedCommand) -> str:

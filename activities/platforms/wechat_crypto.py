@@ -32,7 +32,12 @@ def signature(*parts: str) -> str:
 
 
 def signature_matches(expected: str, *parts: str) -> bool:
-    return hmac.compare_digest(signature(*parts), expected or "")
+    """Whether `expected` (what the caller sent) is the parts' signature, in constant time.
+
+    A non-ASCII `expected` never is (a signature is hex), and compare_digest raises TypeError on
+    one rather than answering, which made a callback URL with `?signature=é` a 500.
+    """
+    return expected.isascii() and hmac.compare_digest(signature(*parts), expected)
 
 
 def _pad(data: bytes) -> bytes:

@@ -41,6 +41,7 @@ def test_a_signature_covers_every_field() -> None:
         {"channel": "ops"},
         {"issued_at": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()},
         {"nonce": "x" * 24},
+        {"mac": "é" * 43},  # not base64url: refused, not a TypeError from compare_digest
     ):
         assert not SIGNER.verifies(envelope({**good, **change})), change  # type: ignore[arg-type]
     other_key = CommandSigner(Keyring.generate("s"))

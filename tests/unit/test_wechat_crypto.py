@@ -27,6 +27,12 @@ def test_official_signature_vector() -> None:
     assert not signature_matches("0" * 40, "AAAAA", "1714037059", "486452656")
 
 
+def test_a_non_ascii_signature_is_a_mismatch_not_an_error() -> None:
+    """Issue 10's fuzzer: `?signature=é` made compare_digest raise, and the webhook answer a 500."""
+    assert not signature_matches("é" * 40, "AAAAA", "1714037059", "486452656")
+    assert not signature_matches("", "AAAAA", "1714037059", "486452656")
+
+
 def reference_encrypt(message: bytes, key_text: str, appid: str) -> str:
     """platforms.md's recipe, written from scratch on pycryptodome."""
     key = base64.b64decode(key_text + "=")
