@@ -239,8 +239,10 @@ async def submit(
 async def list_articles(
     state: State,
     _user: Annotated[User, Depends(allowed(Permission.ARTICLE_READ))],
-    status: Annotated[str | None, Query(description="e.g. in_review, published")] = None,
+    # A status, not free text: PostgreSQL refuses a NUL in a text parameter (that was a 500).
+    status: Annotated[a.Status | None, Query(description="one article status; unset: every one")] = None,
 ) -> list[dict[str, Any]]:
+    """The latest 200 articles, or those in one status (another value is a 422 naming `status`)."""
     rows = await (await state.database()).fetch(
         "SELECT state FROM articles WHERE $1::text IS NULL OR status = $1 ORDER BY updated_at DESC LIMIT 200",
         status,

@@ -150,6 +150,18 @@ async def test_a_bad_inquiry_field_is_422_naming_it(
     assert field_of(answer) == field
 
 
+async def test_an_unknown_article_status_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    """Issue 10's fuzzer: a NUL in `?status=` reached PostgreSQL, which refused it, and that was a 500."""
+    for status in ("gossip", "in_review\u0000"):
+        answer = await client.get("/articles", params={"status": status}, headers=staff)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["query", "status"]
+    known = await client.get("/articles", params={"status": "published"}, headers=staff)
+    assert (known.status_code, known.json()) == (200, [])
+
+
 async def test_a_rule_refusal_cites_its_rule(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
     past = await client.post(
         "/articles", json=ARTICLE | {"publish_at": (NOW - timedelta(days=1)).isoformat()}, headers=staff
