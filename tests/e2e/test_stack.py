@@ -21,8 +21,9 @@ import httpx
 import psutil
 import pytest
 
-from deploy.launch import BANNER_MARK, CLI, PORTS, StackProcess, stack_environment
+from deploy.launch import BANNER_MARK, PORTS, stack_environment
 from deploy.processes import free_port, port_in_use
+from tests.e2e.stack_support import RunningStack, bearer, cli, descendants, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +39,6 @@ def api(env: dict[str, str], path: str) -> str:
     return f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}{path}"
 
 
-def descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-class RunningStack(StackProcess):
-    def __init__(self, env: dict[str, str]) -> None:
-        super().__init__(env, Path(env["MEDIAOPS_HOME"]).parent / "up.log")
-
-    def interrupt_all(self) -> tuple[int, list[psutil.Process]]:
-        """Ctrl-C; returns the exit code and whichever of its descendants outlived it."""
-        children = descendants(self.process.pid)
-        code = self.interrupt()
-        _gone, alive = psutil.wait_procs(children, timeout=5)
-        return code, alive
-
-
 @pytest.fixture(scope="module")
 def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
     stack = RunningStack(stack_env)
@@ -70,10 +52,6 @@ def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
             for child in children:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     child.kill()
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_it_serves_the_api_temporal_and_its_ui(first_run: RunningStack) -> None:
@@ -186,21 +164,6 @@ def wait_for_events(dsn: str, stream: str) -> list[dict[str, object]]:
             await conn.close()
 
     return asyncio.run(read())
-
-
-def bearer(env: dict[str, str], role: str) -> dict[str, str]:
-    token = cli(env, "dev", "token", role).stdout.strip()
-    return {"Authorization": f"Bearer {token}"}
-
-
-def wait_for(check: object, what: str, within: float = 60) -> object:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = check()  # type: ignore[operator]
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_company_project_article_through_the_api_only(first_run: RunningStack) -> None:
