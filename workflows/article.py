@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         STEP_RETRY,
         platform_queue,
     )
-    from workflows.shell import Process
+    from workflows.shell import FAILED_IN_DOUBT, Process, failure_type, never_sent
     from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
 
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
@@ -202,6 +202,9 @@ class ArticleWorkflow(Process[a.Article]):
             outcome = PublishOutcome(
                 state="failed", code=cause.type if cause else None, reason=str(exc.cause or exc)
             )
+            if not never_sent(exc) and workflow.patched(FAILED_IN_DOUBT):
+                doubt = f"{platform}: the call may have gone out ({failure_type(exc)}): check it there"
+                outcome = outcome.model_copy(update={"state": "unknown", "reason": doubt})
         await self.handle(a.RecordOutcome(platform=platform, outcome=outcome, at=workflow.now()))
         accounts, since = self.policy.accounts, workflow.now()
         backoff = outcome.state == "pending" and workflow.patched(POLL_BACKOFF)

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         STEP_RETRY,
         platform_queue,
     )
-    from workflows.shell import SIGNED_MESSAGES, Process, failure_type, refusal
+    from workflows.shell import FAILED_IN_DOUBT, SIGNED_MESSAGES, Process, failure_type, never_sent, refusal
 
 
 SYSTEM_ACTOR = Actor(id=SYSTEM, roles=frozenset())
@@ -49,6 +49,24 @@ CONVERSATIONS = "inquiry-conversations"
 - a reply on a platform without a reply API is recorded as given (before: tried there, and failed);
 - the search attributes are published once the clock is set, not also as the message is recorded.
 """
+
+
+TEXTS_CARRIED = 20
+"""How many of the latest messages and replies keep their text in what a run hands on."""
+
+
+def lightened(state: q.Inquiry) -> q.Inquiry:
+    """The state a new run goes on from, its older texts left out: what the rules decide on (ids,
+    times, outcomes) is all kept, and every text is in the event store and the read model. Without
+    this a chatty inquiry's hand-on would outgrow Temporal's 2 MB payload limit."""
+
+    def keep_latest(items: list[Any]) -> list[Any]:
+        cut = max(len(items) - TEXTS_CARRIED, 0)
+        return [i.model_copy(update={"text": ""}) for i in items[:cut]] + items[cut:]
+
+    return state.model_copy(
+        update={"messages": keep_latest(state.messages), "replies": keep_latest(state.replies)}
+    )
 
 
 @workflow.defn(name="Inquiry")
@@ -63,8 +81,8 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     @workflow.run
     async def run(self, start: InquiryStart) -> InquiryView:
-        if start.carried is not None:
-            return await self.go_on(start, start.carried)
+        if start.carried is not None and workflow.info().continued_run_id is not None:
+            return await self.go_on(start, start.carried)  # only the server says a run continues one
         await self.begin(start.policy)
         self.conversations = workflow.patched(CONVERSATIONS)
         if self.signed and workflow.info().parent is None:  # a comment poll's child is the system's
@@ -104,7 +122,10 @@ class InquiryWorkflow(Process[q.Inquiry]):
         the next run needs is carried, and what a person sends meanwhile reaches the new run."""
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.replying)
         carried = Carried(
-            appended=self.appended, policy=self.policy, follow_ups=self.follow_ups, state=self.state
+            appended=self.appended,
+            policy=self.policy,
+            follow_ups=self.follow_ups,
+            state=lightened(self.state),
         )
         workflow.continue_as_new(start.model_copy(update={"carried": carried, "proof": None}))
 
@@ -359,10 +380,17 @@ class InquiryWorkflow(Process[q.Inquiry]):
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     retry_policy=REPLY_RETRY,
                 )
-            except ActivityError as exc:  # never reached the user: the claim was released
-                outcome = ReplyOutcome(
-                    state="failed", code=failure_type(exc), reason=f"{platform} could not be reached"
-                )
+            except ActivityError as exc:
+                if never_sent(exc) or not workflow.patched(FAILED_IN_DOUBT):  # the claim was released
+                    outcome = ReplyOutcome(
+                        state="failed", code=failure_type(exc), reason=f"{platform} could not be reached"
+                    )
+                else:  # it may have gone out: a person checks, and nothing is sent again meanwhile
+                    outcome = ReplyOutcome(
+                        state="unknown",
+                        code=failure_type(exc),
+                        reason=f"the reply may have reached the user ({failure_type(exc)}): check {platform}",
+                    )
         return outcome
 
     @reply.validator

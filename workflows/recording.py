@@ -31,7 +31,9 @@ STEP_RETRY = RetryPolicy(
 """A step the process cannot go on without (recording, the checks, the calendar): a few minutes of
 attempts, then the shell flags the process and tries again later (workflows/shell.py `persist`)."""
 ATTENTION_RETRY_EVERY = timedelta(minutes=10)
-"""How often a flagged step is tried again (a technical bound on an outage, not a rule's duration)."""
+"""How soon a flagged step is first tried again; each later try waits twice as long, up to
+`ATTENTION_RETRY_AT_MOST` (technical bounds on an outage, not a rule's durations)."""
+ATTENTION_RETRY_AT_MOST = timedelta(hours=6)
 IDENTITY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 """Asking the user directory: a person waits on the answer, so a lasting outage is a refusal, not a hang."""
 PLATFORM_RETRY = RetryPolicy(

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.attention import NeedsAttention, Resumed
     from domain.commands import Actor, Authenticated, Authentication, CommandRefused, envelope, person_command
     from domain.decider import Decider
+    from domain.durations import format_duration
     from domain.errors import DomainError, Unauthenticated, refusal_of
     from domain.events import DomainEvent, EventMetadata
     from domain.policy import Policy
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import Decision
     from workflows.recording import (
         ACTIVITY_TIMEOUT,
+        ATTENTION_RETRY_AT_MOST,
         ATTENTION_RETRY_EVERY,
         IDENTITY_RETRY,
         NOTIFY_RETRY,
@@ -69,6 +71,8 @@ CONTINUE_AS_NEW = "continue-as-new"
 HISTORY_LIMIT = 2000
 """Events in one run's history before it continues as new, well under Temporal's 51,200 limit and
 the size at which replaying it on a worker becomes slow (a technical bound, not a rule's)."""
+FAILED_IN_DOUBT = "failed-in-doubt"
+"""A publish or reply whose attempts ran out for an unclassified reason is in doubt (before: failed)."""
 REFUSED = "Refused"
 """The one ApplicationError type of a refusal; its details are a `Refusal`."""
 
@@ -100,6 +104,8 @@ class Process(Generic[S]):
         self.changes = 0
         self.decisions: list[Decision] = []
         self.unsigned_signals = 0
+        self.failing = 0
+        """Steps flagged as failing right now (`NeedsAttention` is lowered when none is left)."""
 
     # --- start and finish ---------------------------------------------------------------------
 
@@ -193,11 +199,12 @@ class Process(Generic[S]):
         Each round of attempts is bounded by the activity's retry policy. A step that still fails
         flags the process (`NeedsAttention`, for ops in the Temporal UI), records which step failed
         and the failure's type (`record`: not when recording itself is what fails), tells the
-        operations manager, and is tried again every `ATTENTION_RETRY_EVERY`; when it answers, the
+        operations manager, and is tried again after `ATTENTION_RETRY_EVERY`, then ever less often (a
+        data error may never mend: its history must not grow by the hour); when it answers, the
         flag is lowered and the resumption recorded. A workflow whose task or activity fails in a
         loop, or a run that fails over a dependency's outage, is what this replaces.
         """
-        flagged = False
+        flagged, pause = False, ATTENTION_RETRY_EVERY
         while True:
             try:
                 answer = await call()
@@ -206,11 +213,15 @@ class Process(Generic[S]):
                     raise  # a run from before retried or failed here, as its history says
                 if not flagged:
                     flagged = True
+                    self.failing += 1
                     await self._needs_attention(step, failure_type(exc), rule, record=record)
-                await workflow.sleep(ATTENTION_RETRY_EVERY)
+                await workflow.sleep(pause)
+                pause = min(pause * 2, ATTENTION_RETRY_AT_MOST)
                 continue
             if flagged:
-                workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(False)])
+                self.failing -= 1
+                if not self.failing:  # no other step of this process is still failing
+                    workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(False)])
                 if record:
                     await self.record([Resumed(step=step, at=workflow.now())], "mediaops", (rule,))
             return answer
@@ -231,7 +242,7 @@ class Process(Generic[S]):
                 to=Role.OPERATIONS_MANAGER,
                 subject=workflow.info().workflow_id,
                 message=f"{workflow.info().workflow_id}: {step} keeps failing ({failure}); "
-                f"it is tried again every {int(ATTENTION_RETRY_EVERY.total_seconds() // 60)} minutes",
+                f"it is tried again in {format_duration(ATTENTION_RETRY_EVERY)}, then less often",
             )
         )
 
@@ -374,6 +385,16 @@ def failure_type(exc: ActivityError) -> str:
     if isinstance(cause, ApplicationError) and cause.type:
         return cause.type
     return type(cause).__name__ if cause is not None else "ActivityError"
+
+
+def never_sent(exc: ActivityError) -> bool:
+    """Whether a publish or reply that failed for good provably never reached the platform.
+
+    Only a classified platform failure (`Platform:*`: the platform refused, or was never reached
+    and the claim released) says so. Anything else (a timeout of the last attempt, the claim's own
+    database failing after the call, an unforeseen error) may have come after the call went out.
+    """
+    return failure_type(exc).startswith("Platform:")
 
 
 def _claimed_actor(message: object) -> str | None:
