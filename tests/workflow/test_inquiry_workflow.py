@@ -24,7 +24,7 @@ from tests.identity_support import SIGNER, in_directory, intake_proof, refusal, 
 from tests.platforms_support import Fakes, running_fakes
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes as sa
-from workflows.contracts import InquiryStart, InquiryView
+from workflows.contracts import Carried, InquiryStart, InquiryView
 from workflows.inquiry import InquiryWorkflow
 
 QUEUE = "inquiries-test"
@@ -481,10 +481,10 @@ async def test_a_step_that_keeps_failing_flags_the_inquiry_and_it_waits_visibly(
     described = await handle.describe()
     assert described.status == WorkflowExecutionStatus.RUNNING
     assert described.typed_search_attributes.get(sa.NEEDS_ATTENTION) is True
-    await advance(world, handle, timedelta(minutes=25))  # asked again, twice; still refused, not looping
+    await advance(world, handle, timedelta(minutes=35))  # asked again after 10, then 20 minutes more
     history = [e async for e in handle.fetch_history_events()]
     failed = [e for e in history if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
-    assert 3 <= len(failed) <= 4  # one attempt each (a data error is not retried), every 10 minutes
+    assert len(failed) == 3  # one attempt each (a data error is not retried), ever less often
     assert not [e for e in history if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
     assert [e.type for e in await world.store.read_stream(handle.id)].count("process.needs_attention") == 1
     await handle.terminate("test done")
@@ -518,4 +518,26 @@ async def test_a_chatty_inquiry_continues_as_new_and_keeps_every_message(world: 
     assert [e.stream_version for e in recorded] == list(range(1, len(recorded) + 1))  # no gap, no fork
     assert [e.type for e in recorded].count("inquiry.followed_up") == 200
     assert len({e.event_id for e in recorded}) == len(recorded)
+    assert all(e.data["text"] for e in recorded if e.type == "inquiry.followed_up")  # the record is whole
     await handle.terminate("test done")
+
+
+async def test_a_start_that_claims_to_continue_a_run_is_not_believed(world: World) -> None:
+    """Only the server says a run continues another: a client's `carried` start goes through the
+    intake like any other, and without the intake's proof it is refused and recorded."""
+    msg = uuid.uuid4().hex[:10]
+    now = datetime.now(UTC)
+    received = q.InquiryReceived(
+        platform="phone", account="demo", message_id=msg, user="x", text="t", sent_at=now, detected_at=now
+    )
+    forged = Carried(appended=0, policy=Policy(), state=q.Inquiry(id="x", deadline=now + timedelta(days=30)))
+    with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        result = await world.env.client.execute_workflow(
+            InquiryWorkflow.run,
+            InquiryStart(received=received, carried=forged),
+            id=q.inquiry_id("phone", msg),
+            task_queue=QUEUE,
+        )
+    assert result.inquiry.deadline is None
+    refused = world.env.client.get_workflow_handle(q.inquiry_id("phone", msg))
+    assert await types(world, refused) == ["command.refused"]  # type: ignore[arg-type]
