@@ -11,16 +11,23 @@ intake is idempotent by the platform's message id.
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 import structlog
+from temporalio.service import RPCError, RPCStatusCode
 
+from api.errors import Unreachable
 from api.intake import Taken, take_inquiry
 from api.state import AppState
 from domain.inquiries import InquiryReceived
+from domain.text import printable
 from eventstore.db import Conn
 
 log = structlog.get_logger(__name__)
 
+HAND_OVER_S = 2.0
+"""How long a delivery's request waits on the hand-over before it answers anyway: WeChat gives up
+after 5 s and delivers again. A hand-over cut short is idempotent, and the drain finishes it."""
 SETTLE = timedelta(seconds=5)
 """A drain leaves a row this young alone: the request that kept it is still handing it over."""
 STALE = timedelta(minutes=1)
@@ -36,6 +43,10 @@ async def deliver(state: AppState, received: InquiryReceived, dedupe_key: str) -
 
     Only keeping it may fail the request (PostgreSQL down: the platform must deliver again).
     """
+    # What a platform sends may hold control characters (a NUL, which jsonb refuses): kept printable.
+    received = received.model_copy(
+        update={"text": printable(received.text), "user": printable(received.user)}
+    )
     pool = await state.database()
     await pool.execute(
         """INSERT INTO inbox (platform, account, dedupe_key, received) VALUES ($1, $2, $3, $4)
@@ -46,8 +57,8 @@ async def deliver(state: AppState, received: InquiryReceived, dedupe_key: str) -
         received.model_dump(mode="json"),
     )
     try:
-        return await _hand_over(state, received, dedupe_key)
-    except Exception as exc:  # whatever stops the hand-over now, the drain tries again
+        return await asyncio.wait_for(_hand_over(state, received, dedupe_key), HAND_OVER_S)
+    except Exception as exc:  # whatever stops the hand-over now (or makes it slow), the drain tries again
         await _failed(state, received, dedupe_key, exc)
         log.warning(
             "delivery kept in the inbox, to be handed over when Temporal answers",
@@ -72,15 +83,29 @@ async def _hand_over(state: AppState, received: InquiryReceived, dedupe_key: str
 
 
 async def _failed(state: AppState, received: InquiryReceived, dedupe_key: str, exc: Exception) -> None:
-    with contextlib.suppress(Exception):  # the database may be what failed; the row waits either way
+    await _failed_row(
+        state, {"platform": str(received.platform), "account": received.account}, dedupe_key, exc
+    )
+
+
+async def _failed_row(state: AppState, received: Any, dedupe_key: str, exc: Exception) -> None:
+    """Note the attempt and the failure's class on the row (the database may be what failed)."""
+    with contextlib.suppress(Exception):
         await (await state.database()).execute(
             """UPDATE inbox SET attempts = attempts + 1, last_failure = $4
                WHERE platform = $1 AND account = $2 AND dedupe_key = $3""",
-            str(received.platform),
-            received.account,
+            str(received.get("platform")),
+            str(received.get("account")),
             dedupe_key,
             type(exc).__name__,
         )
+
+
+def unreachable(exc: Exception) -> bool:
+    """Temporal (or PostgreSQL) cannot be reached now: every other row would fail the same way."""
+    if isinstance(exc, RPCError):
+        return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+    return isinstance(exc, Unreachable | OSError)
 
 
 async def waiting(conn: Conn) -> int:
@@ -94,23 +119,32 @@ async def waiting(conn: Conn) -> int:
 
 
 async def drain(state: AppState) -> int:
-    """Hand over what waits in the inbox, oldest first; how many were taken. The first failure
-    stops the round (Temporal is down for the rest too) and is raised."""
+    """Hand over what waits in the inbox, the least tried first; how many were taken.
+
+    A row that fails is noted and passed over, so one bad row never holds up the rest; Temporal
+    being unreachable stops the round (the rest would fail too), raised for the drain's backoff.
+    """
     rows = await (await state.database()).fetch(
         """SELECT dedupe_key, received FROM inbox
-           WHERE taken_at IS NULL AND kept_at < now() - $1::interval ORDER BY kept_at LIMIT $2""",
+           WHERE taken_at IS NULL AND kept_at < now() - $1::interval ORDER BY attempts, kept_at LIMIT $2""",
         SETTLE,
         BATCH,
     )
+    taken = 0
     for row in rows:
-        received = InquiryReceived.model_validate(row["received"])
+        key = row["dedupe_key"]
         try:
-            taken = await _hand_over(state, received, row["dedupe_key"])
+            received = InquiryReceived.model_validate(row["received"])
+            into = await _hand_over(state, received, key)
         except Exception as exc:
-            await _failed(state, received, row["dedupe_key"], exc)
-            raise
-        log.info("inbox delivery handed over", msg_id=received.message_id, inquiry=taken.workflow_id)
-    return len(rows)
+            await _failed_row(state, row["received"], key, exc)
+            if unreachable(exc):
+                raise
+            log.warning("inbox delivery not handed over", dedupe_key=key[:64], failure=type(exc).__name__)
+            continue
+        taken += 1
+        log.info("inbox delivery handed over", msg_id=received.message_id, inquiry=into.workflow_id)
+    return taken
 
 
 async def drain_forever(state: AppState) -> None:

@@ -17,4 +17,5 @@ CREATE TABLE inbox (
 
 CREATE INDEX inbox_waiting ON inbox (kept_at) WHERE taken_at IS NULL;
 
-REVOKE DELETE, TRUNCATE ON inbox FROM mediaops_app;
+REVOKE ALL ON inbox FROM mediaops_app;
+GRANT SELECT, INSERT, UPDATE ON inbox TO mediaops_app;

@@ -352,6 +352,15 @@ async def test_a_message_acknowledged_while_temporal_is_down_still_becomes_its_i
     )
     msg_id = new_msg_id()
     query, body = signed_query(PLAIN_TOKEN), text_message(msg_id, user=f"o_{uuid.uuid4().hex[:8]}")
+    conn = await asyncpg.connect(stack.database)
+    try:  # a row no drain can read, kept before: it must not hold up the others
+        await conn.execute(
+            """INSERT INTO inbox (platform, account, dedupe_key, received, kept_at)
+               VALUES ('wechat', 'plain', $1, '{"not": "a delivery"}', now() - interval '1 minute')""",
+            f"bad-{msg_id}",
+        )
+    finally:
+        await conn.close()
     async with serving(create_app(broken, stack.accounts)) as other:
         acknowledged = await post(f"{other}/webhooks/wechat/plain", query, body)
         assert (acknowledged.status_code, acknowledged.text) == (200, "success")
@@ -471,13 +480,13 @@ async def test_a_message_without_createtime_is_refused_not_dated_1970(
     assert await started_nothing(stack, store, msg_id)
 
 
-def weibo_message(sender: str, sent: datetime) -> dict[str, object]:
+def weibo_message(sender: str, sent: datetime, text: str = "在吗？") -> dict[str, object]:
     return {
         "type": "text",
         "receiver_id": 1000001,
         "sender_id": sender,
         "created_at": sent.strftime("%a %b %d %H:%M:%S %z %Y"),
-        "text": "在吗？",
+        "text": text,
     }
 
 
@@ -494,6 +503,24 @@ async def test_a_weibo_fan_message_push_becomes_an_inquiry(stack: Stack, store: 
     assert (ok.status_code, ok.text, forged.status_code, empty.status_code) == (200, "success", 404, 404)
     stream = f"inquiry-weibo-{sender}-{int(sent.timestamp())}"
     assert (await events_of(store, stream))[:1] == ["inquiry.received"]
+
+
+async def test_a_push_with_a_nul_in_its_text_is_kept_and_taken(stack: Stack, store: EventStore) -> None:
+    """PostgreSQL's jsonb refuses \u0000: the inbox keeps the text printable (U+FFFD), never a 500."""
+    secret = stack.fakes.account(Platform.WEIBO).secret.get_secret_value()
+    sent = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0)
+    sender = f"u{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient() as http:
+        ok = await http.post(
+            f"{stack.api}/webhooks/weibo/demo",
+            params=signed_query(secret),
+            json=weibo_message(sender, sent, "在\u0000吗"),
+        )
+    assert (ok.status_code, ok.text) == (200, "success")
+    stream = f"inquiry-weibo-{sender}-{int(sent.timestamp())}"
+    assert (await events_of(store, stream))[:1] == ["inquiry.received"]
+    received = (await store.read_stream(stream))[0]
+    assert received.data["text"] == "在\ufffd吗"
 
 
 @pytest.mark.parametrize(
