@@ -25,8 +25,10 @@ from api.state import AppState, app_state
 from api.updates import run_update, sign
 from domain import articles as a
 from domain.durations import Instant
+from domain.errors import DomainError
 from domain.platforms import Platform
 from domain.roles import Permission
+from domain.rules import RuleId
 from domain.text import Text
 from eventstore.users import User
 from workflows.contracts import ArticleStart
@@ -267,6 +269,11 @@ async def revise(
     current = await _view(state, article_id)
     if current.content is None:
         raise HTTPException(404, detail=f"no article {article_id}")
+    if current.version != body.version:  # the changes are merged into what we read: it must be that version
+        raise DomainError(
+            RuleId.REVIEW_ALL,
+            f"the article is at version {current.version}, not {body.version}: read it again",
+        )
     changes = body.model_dump(exclude={"version"}, exclude_unset=True)
     if "publish_at" in changes:
         a.check_publish_at(body.publish_at, datetime.now(UTC), state.settings.policy)
