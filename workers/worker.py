@@ -33,9 +33,10 @@ from eventstore.projections import ProjectionRunner
 from eventstore.read_models import ArticlesProjection, InquiriesProjection
 from eventstore.store import EventStore
 from mediaops.settings import Settings
-from mediaops.temporal import connect
+from mediaops.temporal import connect, register_search_attributes
 from workers.interceptors import LogContextInterceptor
 from workers.schedules import ensure_comment_polls
+from workflows import search_attributes
 from workflows.article import ArticleWorkflow
 from workflows.comment_poll import CommentPollWorkflow
 from workflows.inquiry import InquiryWorkflow
@@ -142,6 +143,9 @@ async def run_worker(settings: Settings) -> None:
     async with pool.acquire() as conn:
         await require_migrated(conn)  # the application role cannot migrate: `mediaops migrate` does
     client = await connect(settings)
+    added = await register_search_attributes(client, search_attributes.ALL)
+    if added:  # e.g. NeedsAttention, new in this version: upserting an unknown one fails a workflow task
+        log.info("search attributes registered", names=added)
     store = EventStore(pool)
     await ensure_comment_polls(client, settings.task_queue, policy, accounts)
     workers = [
