@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         HEARTBEAT_TIMEOUT,
         PLATFORM_RETRY,
         STATUS_RETRY,
-        STEP_RETRY,
         platform_queue,
     )
     from workflows.shell import FAILED_IN_DOUBT, Process, failure_type, never_sent
@@ -100,17 +99,7 @@ class ArticleWorkflow(Process[a.Article]):
         assert self.state.content is not None  # noqa: S101 - submitted
         version = self.state.version
         request = CheckRequest(content=self.state.content, author=self.state.author, accounts=self.accounts)
-        result = await self.persist(
-            "checks",
-            lambda: workflow.execute_activity(
-                "articles.check",
-                request,
-                result_type=CheckResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=STEP_RETRY,
-            ),
-            RuleId.LAWFUL,
-        )
+        result = await self.step("checks", "articles.check", [request], CheckResult, RuleId.LAWFUL)
         try:
             await self.handle(
                 a.RecordChecks(
@@ -275,16 +264,8 @@ class ArticleWorkflow(Process[a.Article]):
         request = WorkingHoursRequest(
             rule=RuleId.APPROVAL_REMIND, start=start, duration=duration, policy=self.policy
         )
-        due: DueTime = await self.persist(
-            "calendar",
-            lambda: workflow.execute_activity(
-                "calendar.working_hours_after",
-                request,
-                result_type=DueTime,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=STEP_RETRY,
-            ),
-            RuleId.APPROVAL_REMIND,
+        due = await self.step(
+            "calendar", "calendar.working_hours_after", [request], DueTime, RuleId.APPROVAL_REMIND
         )
         return due.at
 

@@ -36,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_TIMEOUT,
         HEARTBEAT_TIMEOUT,
         REPLY_RETRY,
-        STEP_RETRY,
         platform_queue,
     )
     from workflows.shell import FAILED_IN_DOUBT, SIGNED_MESSAGES, Process, failure_type, never_sent, refusal
@@ -135,17 +134,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
 
     async def deadline(self, sent_at: datetime) -> datetime:
         request = InquiryDeadlineRequest(sent_at=sent_at, policy=self.policy)
-        due: DueTime = await self.persist(
-            "calendar",
-            lambda: workflow.execute_activity(
-                "calendar.inquiry_deadline",
-                request,
-                result_type=DueTime,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=STEP_RETRY,
-            ),
-            RuleId.INQUIRY_12H,
-        )
+        due = await self.step("calendar", "calendar.inquiry_deadline", [request], DueTime, RuleId.INQUIRY_12H)
         return due.at
 
     async def keep_clock(self, start: InquiryStart) -> None:

@@ -115,17 +115,9 @@ class Process(Generic[S]):
         if not self.signed and given is not None:
             self.policy = given
             return
-        self.policy = await self.persist(
-            "policy",
-            lambda: workflow.execute_activity(
-                "policy.in_force",
-                result_type=Policy,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=STEP_RETRY,
-            ),
-            RuleId.ACCOUNTABLE,
-            record=False,  # nothing is recorded before the process's first fact
-        )
+        self.policy = await self.step(
+            "policy", "policy.in_force", (), Policy, RuleId.ACCOUNTABLE, record=False
+        )  # nothing is recorded before the process's first fact
         self.policy_digest = policy_digest(self.policy)
 
     def carry_on(self, carried_appended: int, carried_policy: Policy) -> None:
@@ -190,6 +182,31 @@ class Process(Generic[S]):
         for event in events:
             self.state = self.decider.evolve(self.state, event)
         self.changes += 1
+
+    async def step(
+        self,
+        name: str,
+        activity: str,
+        args: Sequence[Any],
+        result_type: type[T],
+        rule: RuleId,
+        *,
+        record: bool = True,
+    ) -> T:
+        """One activity the process cannot go on without (the policy, the checks, the calendar):
+        a bounded round of attempts (`STEP_RETRY`), and if they fail, `persist`'s flag and retry."""
+        return await self.persist(
+            name,
+            lambda: workflow.execute_activity(
+                activity,
+                args=args,
+                result_type=result_type,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+            rule,
+            record=record,
+        )
 
     async def persist(
         self, step: str, call: Callable[[], Awaitable[T]], rule: RuleId, *, record: bool = True
