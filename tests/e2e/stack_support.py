@@ -67,6 +67,10 @@ def workers(stack: StackProcess) -> list[psutil.Process]:
     return found
 
 
+def api(env: dict[str, str], path: str) -> str:
+    return f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}{path}"
+
+
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 

@@ -20,7 +20,16 @@ import psutil
 import pytest
 
 from deploy.launch import stack_environment
-from tests.e2e.stack_support import RunningStack, bearer, cli, descendants, running_stack, wait_for, workers
+from tests.e2e.stack_support import (
+    RunningStack,
+    api,
+    bearer,
+    cli,
+    descendants,
+    running_stack,
+    wait_for,
+    workers,
+)
 
 SUBMIT = "/cgi-bin/freepublish/submit"
 
@@ -29,10 +38,6 @@ SUBMIT = "/cgi-bin/freepublish/submit"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     with running_stack(stack_environment(tmp_path_factory.mktemp("faults") / "state")) as running:
         yield running
-
-
-def api(env: dict[str, str], path: str) -> str:
-    return f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}{path}"
 
 
 def fakes(stack: RunningStack) -> str:

@@ -23,7 +23,7 @@ import pytest
 
 from deploy.launch import BANNER_MARK, PORTS, stack_environment
 from deploy.processes import free_port, port_in_use
-from tests.e2e.stack_support import RunningStack, bearer, cli, descendants, wait_for
+from tests.e2e.stack_support import RunningStack, api, bearer, cli, descendants, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,6 @@ def ports(env: dict[str, str]) -> list[int]:
     return [int(env[n]) for n in PORTS]
 
 
-def api(env: dict[str, str], path: str) -> str:
-    return f"http://127.0.0.1:{env['MEDIAOPS_API_PORT']}{path}"
-
-
 @pytest.fixture(scope="module")
 def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
     stack = RunningStack(stack_env)
@@ -46,12 +42,7 @@ def first_run(stack_env: dict[str, str]) -> Iterator[RunningStack]:
         stack.wait_ready()
         yield stack
     finally:
-        if stack.process.poll() is None:
-            children = descendants(stack.process.pid)
-            stack.kill()
-            for child in children:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    child.kill()
+        stack.kill_all()  # the tests Ctrl-C it themselves; this is for one that failed before that
 
 
 def test_it_serves_the_api_temporal_and_its_ui(first_run: RunningStack) -> None:
