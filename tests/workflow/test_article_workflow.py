@@ -87,9 +87,10 @@ async def view(handle: WorkflowHandle[ArticleWorkflow, ArticleView]) -> ArticleV
 
 
 async def until(
-    handle: WorkflowHandle[ArticleWorkflow, ArticleView], check: object, world: Env
+    handle: WorkflowHandle[ArticleWorkflow, ArticleView], check: object, world: Env, *, tries: int = 300
 ) -> ArticleView:
-    for _ in range(300):
+    """The article's view once `check` holds, asked every 0.1 s (`tries` times at most)."""
+    for _ in range(tries):
         current = await view(handle)
         if check(current):  # type: ignore[operator]
             return current
@@ -270,7 +271,10 @@ async def test_a_publication_pending_for_days_is_asked_ever_less_often_then_hand
             signed(handle.id, a.Review(actor=MANAGER, version=1, decision="approve", at=now)),
         )
         unconfirmed = await until(
-            handle, lambda v: v.article.publications[Platform.WECHAT].state == "unconfirmed", world
+            handle,
+            lambda v: v.article.publications[Platform.WECHAT].state == "unconfirmed",
+            world,
+            tries=1200,  # some 55 skips of the server's clock, each taking it a moment
         )
         reason = unconfirmed.article.publications[Platform.WECHAT].reason or ""
         assert "still calls it pending after 2d" in reason
