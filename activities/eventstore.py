@@ -24,6 +24,9 @@ class EventDraft(BaseModel):
     type: str
     data: JsonObject
     schema_version: int = Field(default=1, ge=1)
+    metadata: EventMetadata | None = None
+    """This event's own cause, where one append records events of different causes (a user's
+    message and the process's answer to it); unset: the request's."""
 
 
 class AppendRequest(BaseModel):
@@ -52,9 +55,7 @@ class EventStoreActivities:
     @activity.defn(name="eventstore.append")
     async def append(self, request: AppendRequest) -> Appended:
         info = activity.info()
-        metadata = request.metadata.model_copy(
-            update={"workflow_id": info.workflow_id, "run_id": info.workflow_run_id}
-        ).model_dump(mode="json", exclude_none=True)
+        where = {"workflow_id": info.workflow_id, "run_id": info.workflow_run_id}
         events = [
             NewEvent(
                 event_id=event_id(
@@ -63,7 +64,9 @@ class EventStoreActivities:
                 type=draft.type,
                 schema_version=draft.schema_version,
                 data=draft.data,
-                metadata=metadata,
+                metadata=(draft.metadata or request.metadata)
+                .model_copy(update=where)
+                .model_dump(mode="json", exclude_none=True),
             )
             for i, draft in enumerate(request.events)
         ]

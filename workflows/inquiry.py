@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_TIMEOUT,
         HEARTBEAT_TIMEOUT,
         REPLY_RETRY,
+        STEP_RETRY,
         platform_queue,
     )
     from workflows.shell import FAILED_IN_DOUBT, SIGNED_MESSAGES, Process, failure_type, never_sent, refusal
@@ -83,22 +84,41 @@ class InquiryWorkflow(Process[q.Inquiry]):
         if start.carried is not None and workflow.info().continued_run_id is not None:
             return await self.go_on(start, start.carried)  # only the server says a run continues one
         await self.begin(start.policy)
-        self.conversations = workflow.patched(CONVERSATIONS)
+        self.conversations = self.local or workflow.patched(CONVERSATIONS)  # see `adopt_patches`
         if self.signed and workflow.info().parent is None:  # a comment poll's child is the system's
             try:
                 await self.intake(start)
             except ApplicationError:
                 await self.finish()
                 return self.view()  # no proof that anyone wrote this: refused and recorded
-        await self.record(
-            [start.received],
-            actor=f"{start.received.platform}:{start.received.user}",
-            rules=(RuleId.INQUIRY_12H,),
-        )
+        await self.open(start.received)
+        return await self.until_done(start)
+
+    async def open(self, received: q.InquiryReceived) -> None:
+        """Record the message and start its clock: in one append when the calendar answers at once
+        (`LOCAL_STEPS`); else the message first, and the clock once the calendar answers (the
+        step flagged meanwhile), so a user's message is never left unrecorded for a calendar."""
+        said_by, rules = f"{received.platform}:{received.user}", (RuleId.INQUIRY_12H,)
+        if self.local:
+            try:
+                due = await self.ask(
+                    "calendar.inquiry_deadline",
+                    [self.deadline_request(received.sent_at)],
+                    DueTime,
+                    STEP_RETRY,
+                )
+            except ActivityError:
+                pass
+            else:
+                await self.record_then_handle([received], said_by, rules, self.start_sla(due.at))
+                return
+        await self.record([received], actor=said_by, rules=rules)
         if not self.conversations:
             self.publish_search_attributes()
-        await self.handle(q.StartSla(deadline=await self.deadline(start.received.sent_at), clock=self.clock))
-        return await self.until_done(start)
+        await self.handle(self.start_sla(await self.deadline(received.sent_at)))
+
+    def start_sla(self, deadline: datetime) -> q.StartSla:
+        return q.StartSla(deadline=deadline, clock=self.clock)
 
     async def until_done(self, start: InquiryStart) -> InquiryView:
         while True:
@@ -132,8 +152,11 @@ class InquiryWorkflow(Process[q.Inquiry]):
     def clock(self) -> Literal["wall", "working_hours"]:
         return self.policy.inquiry_12h.clock
 
+    def deadline_request(self, sent_at: datetime) -> InquiryDeadlineRequest:
+        return InquiryDeadlineRequest(sent_at=sent_at, policy=self.policy)
+
     async def deadline(self, sent_at: datetime) -> datetime:
-        request = InquiryDeadlineRequest(sent_at=sent_at, policy=self.policy)
+        request = self.deadline_request(sent_at)
         due = await self.step("calendar", "calendar.inquiry_deadline", [request], DueTime, RuleId.INQUIRY_12H)
         return due.at
 

@@ -1,7 +1,7 @@
 """What every process workflow's activity calls share: recording events, bounds, where platform calls go.
 
-The shell (workflows/shell.py) decides, appends through `append_events` and evolves; the append is
-the same activity call for every process.
+The shell (workflows/shell.py) decides, appends `append_request` and evolves; the append is the
+same activity call for every process.
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.eventstore import Appended, AppendRequest, EventDraft
+    from activities.eventstore import AppendRequest, EventDraft
     from domain.events import DomainEvent, EventMetadata
     from domain.platforms import Platform
 
@@ -57,26 +57,50 @@ READ_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts
 """Reading from a platform or the store for a scheduled run: the next run reads again."""
 
 
+LOCAL_ACTIVITIES = frozenset(
+    {
+        "policy.in_force",
+        "identity.authenticate",
+        "calendar.inquiry_deadline",
+        "calendar.working_days_deadline",
+        "calendar.working_hours_after",
+    }
+)
+"""Short reads of the worker's own state (its policy, the calendar, the user directory), run as
+local activities where a process has `LOCAL_STEPS`: each answer is recorded as a marker in the
+same workflow task, with no round trip through a task queue.
+
+A local activity runs before its workflow task is committed, and again if that task is lost, when
+the workflow's time (and what it has heard) may have moved on. So only calls whose effect cannot
+depend on that are local: recording stays an activity, since an event's body holds the
+workflow's time and its id is claimed by its sequence (a second body would be refused as an
+`IdempotencyViolation`); the content checks (they fetch images) and the platform calls do too."""
+
+
 def platform_queue(platform: Platform) -> str:
     """Each platform's own task queue, throttled to the policy's calls per second (R-ACCOUNTS)."""
     return f"mediaops.platform.{platform}"
 
 
-async def append_events(events: Sequence[DomainEvent], version: int, metadata: EventMetadata) -> int:
-    """Append to this workflow's stream, expecting `version`; returns the stream's new version."""
-    await workflow.execute_activity(
-        "eventstore.append",
-        AppendRequest(
-            stream_id=workflow.info().workflow_id,
-            expected_version=version,
-            first_sequence=version,
-            events=[
-                EventDraft(type=e.type, data=e.payload(), schema_version=e.SCHEMA_VERSION) for e in events
-            ],
-            metadata=metadata,
-        ),
-        result_type=Appended,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=STEP_RETRY,
+def append_request(
+    batches: Sequence[tuple[Sequence[DomainEvent], EventMetadata]], version: int
+) -> AppendRequest:
+    """One append to this workflow's stream, expecting `version`, of each batch's events with its
+    metadata (the first batch's is the request's; a later one's rides on its events)."""
+    metadata = batches[0][1]
+    return AppendRequest(
+        stream_id=workflow.info().workflow_id,
+        expected_version=version,
+        first_sequence=version,
+        events=[
+            EventDraft(
+                type=e.type,
+                data=e.payload(),
+                schema_version=e.SCHEMA_VERSION,
+                metadata=None if own == metadata else own,
+            )
+            for events, own in batches
+            for e in events
+        ],
+        metadata=metadata,
     )
-    return version + len(events)

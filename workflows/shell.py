@@ -26,9 +26,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.eventstore import Appended
     from activities.identity import AuthenticateRequest
     from activities.notify import Notification
     from domain.attention import NeedsAttention, Resumed
@@ -47,9 +49,10 @@ with workflow.unsafe.imports_passed_through():
         ATTENTION_RETRY_AT_MOST,
         ATTENTION_RETRY_EVERY,
         IDENTITY_RETRY,
+        LOCAL_ACTIVITIES,
         NOTIFY_RETRY,
         STEP_RETRY,
-        append_events,
+        append_request,
     )
 
 S = TypeVar("S", bound=BaseModel)
@@ -73,6 +76,9 @@ HISTORY_LIMIT = 2000
 the size at which replaying it on a worker becomes slow (a technical bound, not a rule's)."""
 FAILED_IN_DOUBT = "failed-in-doubt"
 """A publish or reply whose attempts ran out for an unclassified reason is in doubt (before: failed)."""
+LOCAL_STEPS = "local-steps"
+"""The policy, the calendar and the identity check run as local activities (`LOCAL_ACTIVITIES`;
+before: activities through the server, four round trips more per inquiry)."""
 REFUSED = "Refused"
 """The one ApplicationError type of a refusal; its details are a `Refusal`."""
 
@@ -106,12 +112,14 @@ class Process(Generic[S]):
         self.unsigned_signals = 0
         self.failing = 0
         """Steps flagged as failing right now (`NeedsAttention` is lowered when none is left)."""
+        self.local = False
+        """Whether this run asks `LOCAL_ACTIVITIES` locally (decided once, at its start)."""
 
     # --- start and finish ---------------------------------------------------------------------
 
     async def begin(self, given: Policy | None) -> None:
         """Adopt the worker's policy (runs from before signed commands: the one they were given)."""
-        self.signed = workflow.patched(SIGNED_COMMANDS)
+        self.adopt_patches()
         if not self.signed and given is not None:
             self.policy = given
             return
@@ -123,10 +131,20 @@ class Process(Generic[S]):
     def carry_on(self, carried_appended: int, carried_policy: Policy) -> None:
         """Go on from the run this one continues: its stream version and its policy (not the worker's:
         a process keeps the rules it started under)."""
-        self.signed = workflow.patched(SIGNED_COMMANDS)
+        self.adopt_patches()
         self.appended = carried_appended
         self.policy = carried_policy
         self.policy_digest = policy_digest(carried_policy)
+
+    def adopt_patches(self) -> None:
+        """Which deploys' behaviour this run has, asked once at its start.
+
+        A run with `LOCAL_STEPS` started after every earlier start-of-run patch was deployed, so it
+        does not ask for those again: each patch asked is a marker and a search attribute write
+        (`TemporalChangeVersion`) in every new run's history.
+        """
+        self.local = workflow.patched(LOCAL_STEPS)
+        self.signed = self.local or workflow.patched(SIGNED_COMMANDS)
 
     def history_is_long(self) -> bool:
         """Time to continue as new: the history passed `HISTORY_LIMIT` or the server suggests it.
@@ -154,33 +172,63 @@ class Process(Generic[S]):
         """decide → append (expected version) → evolve, under the lock; the events, or a DomainError."""
         async with self.lock:
             events = self.decider.decide(command, self.state, self.policy)
-            actor = getattr(command, "actor", None)
             if events:
-                await self._append(
-                    events,
-                    EventMetadata(
-                        actor=actor.id if actor else "mediaops",
-                        role=sorted(actor.roles)[0] if actor and actor.roles else None,
-                        channel=channel,
-                        rule_ids=self.rules_of(events),
-                        policy=self.policy_digest,
-                    ),
-                )
+                await self._append([(events, self.decided_by(command, channel, events))])
             self.after_recording(events)
             return events
 
     async def record(self, events: Sequence[DomainEvent], actor: str, rules: tuple[RuleId, ...]) -> None:
         """Record facts that are not a command's decision (what a platform or a user said)."""
         async with self.lock:
-            await self._append(events, EventMetadata(actor=actor, rule_ids=rules, policy=self.policy_digest))
+            await self._append([(events, self.told_by(actor, rules))])
 
-    async def _append(self, events: Sequence[DomainEvent], metadata: EventMetadata) -> None:
-        rule = metadata.rule_ids[0] if metadata.rule_ids else RuleId.ACCOUNTABLE
-        self.appended = await self.persist(
-            "recording", lambda: append_events(events, self.appended, metadata), rule, record=False
+    async def record_then_handle(
+        self, facts: Sequence[DomainEvent], actor: str, rules: tuple[RuleId, ...], command: BaseModel
+    ) -> list[DomainEvent]:
+        """Facts and the process's own command on them, decided on the state the facts make, and
+        recorded in one append: atomic, so the store never holds the facts without the answer (an
+        inquiry without its clock), and one round trip instead of two."""
+        async with self.lock:
+            after = self.state
+            for fact in facts:
+                after = self.decider.evolve(after, fact)
+            events = self.decider.decide(command, after, self.policy)
+            await self._append(
+                [(facts, self.told_by(actor, rules)), (events, self.decided_by(command, None, events))]
+            )
+            self.after_recording([*facts, *events])
+            return events
+
+    def told_by(self, actor: str, rules: tuple[RuleId, ...]) -> EventMetadata:
+        return EventMetadata(actor=actor, rule_ids=rules, policy=self.policy_digest)
+
+    def decided_by(
+        self, command: BaseModel, channel: str | None, events: Sequence[DomainEvent]
+    ) -> EventMetadata:
+        actor = getattr(command, "actor", None)
+        return EventMetadata(
+            actor=actor.id if actor else "mediaops",
+            role=sorted(actor.roles)[0] if actor and actor.roles else None,
+            channel=channel,
+            rule_ids=self.rules_of(events),
+            policy=self.policy_digest,
         )
-        for event in events:
-            self.state = self.decider.evolve(self.state, event)
+
+    async def _append(self, batches: Sequence[tuple[Sequence[DomainEvent], EventMetadata]]) -> None:
+        """One append of the batches' events, each with its batch's metadata, then evolve."""
+        first = batches[0][1]
+        rule = first.rule_ids[0] if first.rule_ids else RuleId.ACCOUNTABLE
+        request = append_request(batches, self.appended)
+        await self.persist(
+            "recording",
+            lambda: self.ask("eventstore.append", [request], Appended, STEP_RETRY),
+            rule,
+            record=False,
+        )
+        for events, _ in batches:
+            self.appended += len(events)
+            for event in events:
+                self.state = self.decider.evolve(self.state, event)
         self.changes += 1
 
     async def step(
@@ -196,17 +244,29 @@ class Process(Generic[S]):
         """One activity the process cannot go on without (the policy, the checks, the calendar):
         a bounded round of attempts (`STEP_RETRY`), and if they fail, `persist`'s flag and retry."""
         return await self.persist(
-            name,
-            lambda: workflow.execute_activity(
-                activity,
-                args=args,
-                result_type=result_type,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=STEP_RETRY,
-            ),
-            rule,
-            record=record,
+            name, lambda: self.ask(activity, args, result_type, STEP_RETRY), rule, record=record
         )
+
+    async def ask(self, activity: str, args: Sequence[Any], result_type: type[T], retry: RetryPolicy) -> T:
+        """One activity call of the shell's: local for a short read of the worker's own state; its
+        failure is an `ActivityError` either way."""
+        local = self.local and activity in LOCAL_ACTIVITIES
+        execute = workflow.execute_local_activity if local else workflow.execute_activity
+        try:
+            answer: T = await execute(
+                activity, args=args, result_type=result_type,
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry,
+            )  # fmt: skip
+        except FailureError as exc:
+            if isinstance(exc, ActivityError):
+                raise
+            # A local activity's failure arrives as its bare cause: wrapped here as a remote one's
+            # is, so every caller (`persist`, the identity check) handles the two alike.
+            raise ActivityError(
+                f"{activity} failed", scheduled_event_id=0, started_event_id=0, identity="",
+                activity_type=activity, activity_id="", retry_state=None,
+            ) from exc  # fmt: skip
+        return answer
 
     async def persist(
         self, step: str, call: Callable[[], Awaitable[T]], rule: RuleId, *, record: bool = True
@@ -344,12 +404,8 @@ class Process(Generic[S]):
 
     async def _authenticate(self, signed: Any) -> Authenticated:
         try:
-            answer: Authentication = await workflow.execute_activity(
-                "identity.authenticate",
-                AuthenticateRequest(command=signed),
-                result_type=Authentication,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=IDENTITY_RETRY,
+            answer = await self.ask(
+                "identity.authenticate", [AuthenticateRequest(command=signed)], Authentication, IDENTITY_RETRY
             )
         except ActivityError:
             raise Unauthenticated(

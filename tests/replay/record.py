@@ -180,6 +180,7 @@ INQUIRY_SCENARIOS: dict[str, Callable[[WorkflowEnvironment, InquiryHandle], Awai
     "inquiry_closed_as_spam": closed_as_spam,
     "inquiry_reopened": reopened,
     "inquiry_signed_reply": answered_within_sla,
+    "inquiry_local_steps": reopened,
 }
 
 
@@ -240,6 +241,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[Handle, Fakes], Awaitable[N
     "article_general_manager": ({"involves_company_project": True}, general_manager),
     "article_unknown_outcome_reconciled": ({}, unknown_reconciled),
     "article_forged_then_signed": ({}, forged_then_signed),
+    "article_local_steps": ({"involves_company_project": True}, general_manager),
 }
 
 

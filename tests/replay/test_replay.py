@@ -44,7 +44,21 @@ def test_the_reference_histories_are_present() -> None:
         "inquiry_reopened",  # recorded after the follow-ups patch; the three above are from before it
         "article_forged_then_signed",  # recorded after signed commands; every one above is from before
         "inquiry_signed_reply",
+        "article_local_steps",  # recorded after local steps (and every patch before them)
+        "inquiry_local_steps",
     }
+
+
+@pytest.mark.parametrize("name", ["article_local_steps", "inquiry_local_steps"])
+def test_the_newest_histories_took_the_local_steps(name: str) -> None:
+    """They guard the `local-steps` branch: recorded after it, with its marker and local activities."""
+    events = history(HERE / f"{name}.json").events
+    markers = [
+        e.marker_recorded_event_attributes for e in events if e.HasField("marker_recorded_event_attributes")
+    ]
+    patches = [m.details["patch-data"].payloads[0].data for m in markers if m.marker_name == "core_patch"]
+    assert any(b"local-steps" in p for p in patches)
+    assert any(m.marker_name == "core_local_activity" for m in markers)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
