@@ -10,7 +10,7 @@ overwrite.
 import uuid
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -21,6 +21,10 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1d3c64-3c1e-4d0e-9a55-6d6564696f70")
 
 
 class EventDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    """A worker that does not know a field refuses the append (a data error, flagged) rather than
+    record the events without it."""
+
     type: str
     data: JsonObject
     schema_version: int = Field(default=1, ge=1)
@@ -30,6 +34,8 @@ class EventDraft(BaseModel):
 
 
 class AppendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     stream_id: str
     expected_version: int = Field(ge=-1)
     first_sequence: int = Field(ge=0, description="how many events this workflow run appended before")

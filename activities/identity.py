@@ -6,7 +6,8 @@ directory or the keys say by then. A command is believed only when
 - its MAC verifies with one of the command keys (mediaops/keys.py),
 - it was signed for this very workflow,
 - it was issued within R-ACCOUNTABLE's `commands_valid_for` (and not in the future),
-- its nonce was never used before (a retry of this same activity is not a second use),
+- its nonce was never used before (a retry of this same activity is not a second use; a local
+  check claims it for the run, which itself refuses a nonce it took before),
 - its actor is a user who exists and is active; the roles are the directory's, not the command's
   (an `intake` command, the API vouching for a platform's delivery, names the system instead).
 """
@@ -52,7 +53,9 @@ class Identity:
         now = datetime.now(UTC)
         if command.issued_at > now + CLOCK_SKEW or now - command.issued_at > self.valid_for:
             return _refused("the command has expired (R-ACCOUNTABLE.commands_valid_for): sign it again")
-        claimed_by = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+        claimed_by = f"{info.workflow_id}/{info.workflow_run_id}"
+        if not info.is_local:  # a local check's sequence may change when its task is retried: the
+            claimed_by += f"/{info.activity_id}"  # run refuses a nonce it took (workflows/shell.py)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "DELETE FROM command_nonces WHERE used_at < now() - $1::interval", self.valid_for + CLOCK_SKEW

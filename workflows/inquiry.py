@@ -34,9 +34,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import Carried, InquiryStart, InquiryView
     from workflows.recording import (
         ACTIVITY_TIMEOUT,
+        AT_ONCE,
         HEARTBEAT_TIMEOUT,
         REPLY_RETRY,
-        STEP_RETRY,
         platform_queue,
     )
     from workflows.shell import FAILED_IN_DOUBT, SIGNED_MESSAGES, Process, failure_type, never_sent, refusal
@@ -105,7 +105,7 @@ class InquiryWorkflow(Process[q.Inquiry]):
                     "calendar.inquiry_deadline",
                     [self.deadline_request(received.sent_at)],
                     DueTime,
-                    STEP_RETRY,
+                    AT_ONCE,
                 )
             except ActivityError:
                 pass

@@ -30,6 +30,9 @@ STEP_RETRY = RetryPolicy(
 )
 """A step the process cannot go on without (recording, the checks, the calendar): a few minutes of
 attempts, then the shell flags the process and tries again later (workflows/shell.py `persist`)."""
+AT_ONCE = RetryPolicy(maximum_attempts=1)
+"""One attempt, where a process has a slower way to go on if it fails (an inquiry's clock is then
+started after its message is recorded, under `STEP_RETRY`)."""
 ATTENTION_RETRY_EVERY = timedelta(minutes=10)
 """How soon a flagged step is first tried again; each later try waits twice as long, up to
 `ATTENTION_RETRY_AT_MOST` (technical bounds on an outage, not a rule's durations)."""
@@ -72,7 +75,9 @@ same workflow task, with no round trip through a task queue.
 
 A local activity runs before its workflow task is committed, and again if that task is lost, when
 the workflow's time (and what it has heard) may have moved on. So only calls whose effect cannot
-depend on that are local: recording stays an activity, since an event's body holds the
+depend on that are local. The identity check claims a command's nonce for the run, not for its
+own sequence number (which a retried task may hand out anew); the run itself refuses a nonce it
+took (workflows/shell.py). Recording stays an activity, since an event's body holds the
 workflow's time and its id is claimed by its sequence (a second body would be refused as an
 `IdempotencyViolation`); the content checks (they fetch images) and the platform calls do too."""
 

@@ -34,7 +34,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.identity import AuthenticateRequest
     from activities.notify import Notification
     from domain.attention import NeedsAttention, Resumed
-    from domain.commands import Actor, Authenticated, Authentication, CommandRefused, envelope, person_command
+    from domain.commands import (
+        Actor,
+        Authenticated,
+        Authentication,
+        CommandRefused,
+        SignedCommand,
+        envelope,
+        person_command,
+    )
     from domain.decider import Decider
     from domain.durations import format_duration
     from domain.errors import DomainError, Unauthenticated, refusal_of
@@ -114,6 +122,8 @@ class Process(Generic[S]):
         """Steps flagged as failing right now (`NeedsAttention` is lowered when none is left)."""
         self.local = False
         """Whether this run asks `LOCAL_ACTIVITIES` locally (decided once, at its start)."""
+        self.nonces: set[str] = set()
+        """The nonces of the commands this run took (see `_authenticate`)."""
 
     # --- start and finish ---------------------------------------------------------------------
 
@@ -403,15 +413,25 @@ class Process(Generic[S]):
         return refusal(error)
 
     async def _authenticate(self, signed: Any) -> Authenticated:
+        """The identity check of a signed command. Where it is local, this run refuses a nonce it
+        has taken before: a local check claims the nonce for the run (its sequence number may
+        change when its workflow task is retried), so the run itself keeps each nonce single use.
+        It is held before the check, so two copies at once are one, and let go if the check
+        refuses the command (a forged copy never uses up the real one's nonce)."""
+        held = self.local and isinstance(signed, SignedCommand)
+        if held:
+            if signed.nonce in self.nonces:
+                raise Unauthenticated(RuleId.ACCOUNTABLE, "the command was used before: a replay is refused")
+            self.nonces.add(signed.nonce)
         try:
             answer = await self.ask(
                 "identity.authenticate", [AuthenticateRequest(command=signed)], Authentication, IDENTITY_RETRY
             )
         except ActivityError:
-            raise Unauthenticated(
-                RuleId.ACCOUNTABLE, "the user directory could not be asked; try again"
-            ) from None
+            answer = Authentication(refusal="the user directory could not be asked; try again")
         if answer.authenticated is None:
+            if held:
+                self.nonces.discard(signed.nonce)
             raise Unauthenticated(RuleId.ACCOUNTABLE, answer.refusal)
         return answer.authenticated
 

@@ -419,6 +419,24 @@ async def test_an_ops_decision_signed_for_the_person_works_as_a_signal_and_only_
     )
 
 
+async def test_the_very_same_signed_command_sent_twice_at_once_is_taken_once(world: Env) -> None:
+    """A nonce is single use within a run too: the identity check is local, and the run holds the
+    nonce before it asks, so the second copy is refused as a replay (both passed the validator)."""
+    handle = await start(world, platforms=(Platform.WEBSITE,))
+    await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
+    changes = signed(handle.id, a.Review(actor=MANAGER, version=1, decision="request_changes",
+                                         comment="改", at=datetime.now(UTC)))  # fmt: skip
+    both = await asyncio.gather(
+        *(handle.execute_update(ArticleWorkflow.review, changes) for _ in range(2)), return_exceptions=True
+    )
+    [refused] = [r for r in both if isinstance(r, WorkflowUpdateFailedError)]
+    assert "used before" in refusal(refused).message
+    assert [k for k, _ in await stored(world, handle)].count("article.changes_requested") == 1
+    await handle.execute_update(
+        ArticleWorkflow.withdraw, signed(handle.id, a.Withdraw(actor=MANAGER, at=datetime.now(UTC)))
+    )
+
+
 async def test_an_expired_or_unknown_persons_command_is_refused(world: Env) -> None:
     handle = await start(world, platforms=(Platform.WEBSITE,))
     await until(handle, lambda v: v.article.waiting_on is Role.OPERATIONS_MANAGER, world)
