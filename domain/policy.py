@@ -147,6 +147,8 @@ class News3wd(_Params):
     """A major event is written up and uploaded within 3 working days after it ends."""
 
     within_working_days: PositiveInt = 3
+    platforms: tuple[Platform, ...] = ALL_PLATFORMS
+    """Where a write-up goes unless its event names others: the website and the new media."""
 
 
 class CadenceWeb(_Params):

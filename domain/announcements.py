@@ -1,0 +1,110 @@
+"""What is out where: an obligation's per-platform state, shared by promotions and event write-ups.
+
+A promotion (R-PROMO-3D) and a major event's write-up (R-NEWS-3WD) are each kept when an article
+linked to them is *published* on every required platform by a deadline. Both follow the linked
+article the same way: where it is stuck while it is not out (what a reminder names), and when it
+was published on each platform, in time or late and by how much. The article's workflow says so
+through two internal commands, `Progress` and `Published`, which never parse from outside.
+"""
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from domain.durations import Instant
+from domain.platforms import Platform
+
+Stage = Literal["drafting", "waiting_on_manager", "waiting_on_general_manager", "publishing"]
+"""Where an article that is not out yet is stuck."""
+AnnouncementState = Literal["missing", "in_progress", "announced", "late"]
+
+
+class Announcement(BaseModel):
+    """One required platform: `missing` (no article), `in_progress` (its article is at `stage`),
+    `announced` (published in time) or `late` (published `late_by_s` after the deadline)."""
+
+    state: AnnouncementState = "missing"
+    article_id: str | None = None
+    stage: Stage | None = None
+    announced_at: Instant | None = None
+    late_by_s: int = 0
+
+
+Platforms = dict[Platform, Announcement]
+
+
+class Progress(BaseModel):
+    """Internal: the linked article moved (its review chain or its publishing) on these platforms."""
+
+    kind: Literal["progress"] = "progress"
+    article_id: str
+    platforms: tuple[Platform, ...]
+    stage: Stage
+    at: Instant
+
+
+class Published(BaseModel):
+    """Internal: the linked article was published on a platform, at the platform's time."""
+
+    kind: Literal["published"] = "published"
+    article_id: str
+    platform: Platform
+    published_at: Instant
+
+
+def late_by_s(published_at: datetime, deadline: datetime) -> int:
+    """How long after the deadline a publication came, in seconds (0: in time)."""
+    return int(max(published_at - deadline, timedelta(0)).total_seconds())
+
+
+def published(article_id: str, at: datetime, deadline: datetime) -> Announcement:
+    """A platform's announcement once it is out, judged against `deadline`."""
+    late = late_by_s(at, deadline)
+    return Announcement(state="late" if late else "announced", article_id=article_id, announced_at=at,
+                        late_by_s=late)  # fmt: skip
+
+
+def rejudged(platforms: Platforms, deadline: datetime) -> Platforms:
+    """Every announcement that is out, judged against a deadline that moved."""
+    return {
+        p: published(a.article_id or "", a.announced_at, deadline) if a.announced_at else a
+        for p, a in platforms.items()
+    }
+
+
+def moved(platforms: Platforms, command: Progress) -> tuple[Platform, ...]:
+    """The required platforms not out yet whose article or stage this progress changes."""
+    return tuple(
+        p
+        for p in command.platforms
+        if p in platforms
+        and platforms[p].announced_at is None
+        and (platforms[p].article_id, platforms[p].stage) != (command.article_id, command.stage)
+    )
+
+
+def linked(platforms: Platforms, article_id: str, on: tuple[Platform, ...], stage: Stage) -> Platforms:
+    """The platforms with `article_id` in progress at `stage` on those of `on` not out yet."""
+    return {
+        p: a.model_copy(update={"state": "in_progress", "article_id": article_id, "stage": stage})
+        if p in on and a.announced_at is None
+        else a
+        for p, a in platforms.items()
+    }
+
+
+def first_publication(platforms: Platforms, command: Published) -> bool:
+    """Whether this publication counts: on a required platform, and the first there."""
+    current = platforms.get(command.platform)
+    return current is not None and current.announced_at is None
+
+
+def missing(platforms: Platforms) -> list[Platform]:
+    """Required platforms without an announcement in time."""
+    return [p for p, a in platforms.items() if a.state != "announced"]
+
+
+def stuck(platforms: Platforms) -> dict[Platform, Stage | Literal["no_article"]]:
+    """What a reminder names: each missing platform and where its article is (or that it has none)."""
+    return {p: platforms[p].stage or "no_article" for p in missing(platforms)}
