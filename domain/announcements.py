@@ -105,6 +105,12 @@ def missing(platforms: Platforms) -> list[Platform]:
     return [p for p, a in platforms.items() if a.state != "announced"]
 
 
+def unpublished(platforms: Platforms) -> list[Platform]:
+    """Required platforms with nothing out yet: what a reminder can still help with (one out late
+    is missing for the rule, but there is nothing left to do about it)."""
+    return [p for p, a in platforms.items() if a.announced_at is None]
+
+
 def stuck(platforms: Platforms) -> dict[Platform, Stage | Literal["no_article"]]:
-    """What a reminder names: each missing platform and where its article is (or that it has none)."""
-    return {p: platforms[p].stage or "no_article" for p in missing(platforms)}
+    """What a reminder names: each platform with nothing out, and where its article is (or none)."""
+    return {p: platforms[p].stage or "no_article" for p in unpublished(platforms)}

@@ -36,6 +36,7 @@ from domain.announcements import (
     published,
     rejudged,
     stuck,
+    unpublished,
 )
 from domain.commands import Actor
 from domain.decider import Decider
@@ -106,14 +107,20 @@ class PromotionReminded(DomainEvent):
     type: Literal["promotion.reminded"] = "promotion.reminded"
     before_start_s: int
     missing: dict[Platform, Stage | Literal["no_article"]]
+    owner: str
     to: tuple[Role, ...]
+    """The roles told besides the owner."""
     at: Instant
 
 
 @REGISTRY.register
 class AnnouncementMet(DomainEvent):
+    """R-PROMO-3D kept; `after_breach`: a breach recorded earlier is amended, because a publication
+    in time was reported only after the deadline (a manual platform's URL, say)."""
+
     type: Literal["promotion.met"] = "promotion.met"
     at: Instant
+    after_breach: bool = False
 
 
 @REGISTRY.register
@@ -132,6 +139,7 @@ class PromotionRescheduled(DomainEvent):
     counts only if it is still the lead ahead of the new start (else it is now late)."""
 
     type: Literal["promotion.rescheduled"] = "promotion.rescheduled"
+    previous_starts_at: Instant
     starts_at: Instant
     ends_at: Instant
     announce_by: Instant
@@ -166,6 +174,8 @@ class Promotion(BaseModel):
     platforms: dict[Platform, Announcement] = Field(default_factory=dict)
     reminded: list[int] = Field(default_factory=list)
     """The reminders sent for the current start, as seconds before it."""
+    since: Instant | None = None
+    """When the current start was set (planned or rescheduled): reminders due before it are moot."""
     verdict: Literal["met", "breached"] | None = None
     cancelled: bool = False
 
@@ -177,11 +187,11 @@ class Promotion(BaseModel):
     def compliance(self) -> Compliance:
         if self.cancelled:
             return "cancelled"
+        if self.cannot_meet and self.verdict != "met":
+            return "cannot_meet"  # acknowledged when planned: its breach is the one foretold
         if self.verdict is not None:
             return self.verdict
-        if not self.major:
-            return "not_required"
-        return "cannot_meet" if self.cannot_meet else "on_track"
+        return "on_track" if self.major else "not_required"
 
     @property
     def status(self) -> Literal["planned", "announced", "met", "breached", "cancelled"]:
@@ -205,7 +215,7 @@ def evolve_promotion(state: Promotion, event: DomainEvent) -> Promotion:
         case PromotionPlanned():
             s.id, s.name, s.owner, s.major = event.promotion_id, event.name, event.owner, event.major
             s.starts_at, s.ends_at, s.announce_by = event.starts_at, event.ends_at, event.announce_by
-            s.cannot_meet = event.cannot_meet
+            s.cannot_meet, s.since = event.cannot_meet, event.at
             s.platforms = {p: Announcement() for p in event.platforms}
         case AnnouncementLinked():
             s.platforms = linked(s.platforms, event.article_id, event.platforms, event.stage)
@@ -220,7 +230,7 @@ def evolve_promotion(state: Promotion, event: DomainEvent) -> Promotion:
             s.verdict = "breached"
         case PromotionRescheduled():
             s.starts_at, s.ends_at, s.announce_by = event.starts_at, event.ends_at, event.announce_by
-            s.cannot_meet, s.reminded, s.verdict = event.cannot_meet, [], None
+            s.cannot_meet, s.reminded, s.verdict, s.since = event.cannot_meet, [], None, event.at
             s.platforms = rejudged(s.platforms, event.announce_by)  # what is out, against the new deadline
         case PromotionCancelled():
             s.cancelled = True
@@ -340,25 +350,33 @@ def decide_promotion(command: BaseModel, state: Promotion, policy: Policy) -> li
             return [AnnouncementLinked(article_id=command.article_id, platforms=on, stage=command.stage,
                                        at=command.at)] if on else []  # fmt: skip
         case Published():
-            if _ended(state) or state.announce_by is None or not first_publication(state.platforms, command):
+            # recorded also after a cancellation: what went out then needs a follow-up too
+            if state.announce_by is None:
+                raise DomainError(RuleId.PROMO_3D, "no such promotion")
+            if not first_publication(state.platforms, command):
                 return []  # not a required platform, or out there already: the first publication counts
-            return [
-                Announced(
-                    platform=command.platform,
-                    article_id=command.article_id,
-                    published_at=command.published_at,
-                    late_by_s=late_by_s(command.published_at, state.announce_by),
-                )
-            ]
+            announced = Announced(
+                platform=command.platform,
+                article_id=command.article_id,
+                published_at=command.published_at,
+                late_by_s=late_by_s(command.published_at, state.announce_by),
+            )
+            after = evolve_promotion(state, announced)
+            amends = state.verdict == "breached" and not after.missing() and not state.cancelled
+            met = AnnouncementMet(at=command.published_at, after_breach=True)
+            return [announced, met] if amends else [announced]
         case Tick():
             return _due(state, command.at, policy) if state.planned and not state.cancelled else []
         case Reschedule():
             require(command.actor.roles, Permission.PROMOTION_PLAN)
             _open(state)
+            if state.starts_at is not None and command.at >= state.starts_at:
+                raise DomainError(RuleId.PROMO_3D, "the promotion has started: its record stands")
             _check_dates(command.starts_at, command.ends_at, command.at, policy)
             short = _cannot_meet(state.major, command.starts_at, command.at, policy, command.acknowledge_late)
             return [
                 PromotionRescheduled(
+                    previous_starts_at=state.starts_at,
                     starts_at=command.starts_at,
                     ends_at=command.ends_at,
                     announce_by=command.starts_at - policy.promo_3d.lead,
@@ -382,13 +400,22 @@ def _covered(state: Promotion, before: timedelta) -> bool:
     return any(sent <= int(before.total_seconds()) for sent in state.reminded)
 
 
-def _reminders_due(state: Promotion, now: datetime, policy: Policy) -> list[timedelta]:
+def _reminders(state: Promotion, policy: Policy) -> list[timedelta]:
+    """The reminders still to send for the current start, earliest first: none while everything
+    is out, none for a time before the start was set, none already sent or covered."""
     assert state.starts_at is not None  # noqa: S101
+    if not unpublished(state.platforms):
+        return []
     return [
         before
         for before in sorted(policy.promo_remind.before_start, reverse=True)
-        if not _covered(state, before) and now >= state.starts_at - before
+        if not _covered(state, before) and (state.since is None or state.starts_at - before >= state.since)
     ]
+
+
+def _reminders_due(state: Promotion, now: datetime, policy: Policy) -> list[timedelta]:
+    assert state.starts_at is not None  # noqa: S101
+    return [before for before in _reminders(state, policy) if now >= state.starts_at - before]
 
 
 def _due(state: Promotion, now: datetime, policy: Policy) -> list[DomainEvent]:
@@ -403,11 +430,12 @@ def _due(state: Promotion, now: datetime, policy: Policy) -> list[DomainEvent]:
     absent = state.missing()
     judged = state.major and now >= state.announce_by
     due = _reminders_due(state, now, policy)
-    if due and absent and not judged:
+    if due and not judged:
         events.append(
             PromotionReminded(
                 before_start_s=int(due[-1].total_seconds()),
                 missing=stuck(state.platforms),
+                owner=state.owner,
                 to=policy.promo_remind.notify,
                 at=now,
             )
@@ -432,9 +460,7 @@ def next_due(state: Promotion, policy: Policy) -> datetime | None:
         return None
     assert state.starts_at is not None  # noqa: S101
     assert state.announce_by is not None  # noqa: S101
-    times: list[datetime] = []
-    if state.missing():
-        times = [state.starts_at - b for b in policy.promo_remind.before_start if not _covered(state, b)]
+    times = [state.starts_at - before for before in _reminders(state, policy)]
     if state.major:
         times.append(state.announce_by)
     return min(times) if times else None

@@ -7,8 +7,9 @@ days; a year the calendar does not know gives a guessed due time, flagged as suc
 reminded at the end of the first working day (P-NEWS-REMIND) with what is still missing. The
 write-up is an article linked to the event (its pictures are checked with the article, R-NEWS-3WD);
 the rule is met when it is published on every required platform by the due time, and breached
-and escalated to the operations manager otherwise. The event's end can be corrected: the due time
-is then asked for again and what is out is judged against it.
+and escalated to the operations manager otherwise. The event's end can be corrected, also after a
+verdict (a wrong end made a wrong due time): the due time is then asked for again, what is out is
+judged against it, and the rule is judged anew at it; the earlier verdict stays in the record.
 
 `decide`/`evolve` are pure: the due times come in on `SetDue`, which the workflow asks the calendar
 activity for (working days depend on China's calendar, which changes when it is upgraded).
@@ -32,6 +33,7 @@ from domain.announcements import (
     published,
     rejudged,
     stuck,
+    unpublished,
 )
 from domain.commands import Actor
 from domain.decider import Decider
@@ -110,8 +112,12 @@ class WriteUpReminded(DomainEvent):
 
 @REGISTRY.register
 class WriteUpMet(DomainEvent):
+    """R-NEWS-3WD kept; `after_breach`: a breach recorded earlier is amended, because a publication
+    in time was reported only after the due time."""
+
     type: Literal["writeup.met"] = "writeup.met"
     at: Instant
+    after_breach: bool = False
 
 
 @REGISTRY.register
@@ -268,8 +274,8 @@ def decide_writeup(command: BaseModel, state: WriteUp, policy: Policy) -> list[D
         case SetDue():
             if not state.reported:
                 raise DomainError(RuleId.NEWS_3WD, "no such event")
-            if command.ends_at != state.ends_at:
-                return []  # the answer for an end since corrected: its own answer follows
+            if command.ends_at != state.ends_at or state.due is not None:
+                return []  # an answer for an end since corrected (its own follows), or given already
             return [WriteUpDue(ends_at=command.ends_at, due=command.due, remind_at=command.remind_at,
                                flagged_years=command.flagged_years)]  # fmt: skip
         case Progress():
@@ -282,8 +288,10 @@ def decide_writeup(command: BaseModel, state: WriteUp, policy: Policy) -> list[D
             if not first_publication(state.platforms, command):
                 return []  # not a required platform, or out there already: the first counts
             late = None if state.due is None else late_by_s(command.published_at, state.due)
-            return [WriteUpPublished(platform=command.platform, article_id=command.article_id,
-                                     published_at=command.published_at, late_by_s=late)]  # fmt: skip
+            out = WriteUpPublished(platform=command.platform, article_id=command.article_id,
+                                   published_at=command.published_at, late_by_s=late)  # fmt: skip
+            amends = state.verdict == "breached" and not evolve_writeup(state, out).missing()
+            return [out, WriteUpMet(at=command.published_at, after_breach=True)] if amends else [out]
         case Tick():
             return _due(state, command.at)
         case CorrectEnd():
@@ -314,7 +322,7 @@ def _due(state: WriteUp, now: datetime) -> list[DomainEvent]:
             )
         else:
             events.append(WriteUpMet(at=now))
-    elif now >= state.remind_at and absent and not state.reminded:
+    elif now >= state.remind_at and unpublished(state.platforms) and not state.reminded:
         events.append(WriteUpReminded(missing=stuck(state.platforms), to=state.owner, at=now))
     return events
 
@@ -323,7 +331,7 @@ def next_due(state: WriteUp) -> datetime | None:
     """When the write-up's workflow must next decide (`Tick`); None when judged or no due time yet."""
     if state.due is None or state.remind_at is None or state.verdict is not None:
         return None
-    if state.missing() and not state.reminded and state.remind_at < state.due:
+    if unpublished(state.platforms) and not state.reminded and state.remind_at < state.due:
         return state.remind_at
     return state.due
 

@@ -109,7 +109,7 @@ def test_reminders_7_and_5_days_before_name_each_missing_platform_and_where_it_i
     assert isinstance(reminded, pr.PromotionReminded)
     assert reminded.before_start_s == 7 * 86400
     assert reminded.missing == {Platform.WEBSITE: "waiting_on_manager", Platform.WECHAT: "waiting_on_manager"}
-    assert reminded.to == (Role.PROMOTION_SPECIALIST, Role.OPERATIONS_MANAGER)
+    assert (reminded.owner, reminded.to) == (PLANNER.id, (Role.PROMOTION_SPECIALIST, Role.OPERATIONS_MANAGER))
     assert pr.next_due(state, POLICY) == START - timedelta(days=5)
     state = published(state, Platform.WEBSITE, START - timedelta(days=6))
     state, _ = run(
@@ -182,8 +182,11 @@ def test_rescheduled_earlier_an_announcement_4_days_before_the_old_start_is_late
     state = published(plan(), Platform.WEBSITE, START - timedelta(days=4))
     state = published(state, Platform.WECHAT, START - timedelta(days=4))
     new_start = START - timedelta(days=2)  # the announcements are now 2 days ahead of it
-    command = pr.Reschedule(actor=PLANNER, starts_at=new_start, ends_at=new_start + timedelta(days=1), at=NOW)
+    at = START - timedelta(days=4, hours=-1)  # an hour after they went out: too soon now, acknowledged
+    command = pr.Reschedule(actor=PLANNER, starts_at=new_start, ends_at=new_start + timedelta(days=1),
+                            acknowledge_late=True, at=at)  # fmt: skip
     state, _ = run(state, command)
+    assert state.compliance == "cannot_meet"
     assert state.announce_by == new_start - timedelta(days=3)
     assert {p: (a.state, a.late_by_s) for p, a in state.platforms.items()} == {
         Platform.WEBSITE: ("late", 86400),
@@ -198,8 +201,9 @@ def test_rescheduled_later_the_reminders_and_the_deadline_move_and_a_verdict_is_
     state, _ = tick(state, START - timedelta(days=3))
     assert state.status == "breached"
     later = START + timedelta(days=10)
+    at = START - timedelta(days=2)
     state, _ = run(
-        state, pr.Reschedule(actor=PLANNER, starts_at=later, ends_at=later + timedelta(days=1), at=NOW)
+        state, pr.Reschedule(actor=PLANNER, starts_at=later, ends_at=later + timedelta(days=1), at=at)
     )
     assert (state.status, state.reminded) == ("planned", [])
     assert state.platforms[Platform.WEBSITE].state == "announced"  # still at least 3 days ahead
@@ -230,9 +234,55 @@ def test_cancelled_the_obligation_ends_and_what_is_out_is_listed_for_a_follow_up
     assert cancelled.follow_up == (Platform.WECHAT,)
     assert (state.status, state.compliance, pr.next_due(state, POLICY)) == ("cancelled", "cancelled", None)
     assert tick(state, START)[1] == []
-    assert run(state, an.Published(article_id="a1", platform=Platform.WEBSITE, published_at=NOW))[1] == []
+    state, late = run(state, an.Published(article_id="a1", platform=Platform.WEBSITE, published_at=NOW))
+    assert [type(e) for e in late] == [pr.Announced]  # what went out after the cancel needs a follow-up too
+    assert state.status == "cancelled"
     with pytest.raises(DomainError, match="cancelled"):
         pr.decide_promotion(pr.Cancel(actor=PLANNER, reason="again", at=NOW), state, POLICY)
+
+
+def test_a_started_promotion_is_not_rescheduled() -> None:
+    later = START + timedelta(days=10)
+    with pytest.raises(DomainError, match="has started"):
+        pr.decide_promotion(pr.Reschedule(actor=PLANNER, starts_at=later, ends_at=later + timedelta(days=1),
+                                          at=START + timedelta(hours=1)), plan(), POLICY)  # fmt: skip
+
+
+def test_a_breach_is_amended_when_a_publication_in_time_is_reported_after_the_deadline() -> None:
+    state = published(plan(), Platform.WEBSITE, START - timedelta(days=5))
+    state, _ = tick(state, START - timedelta(days=3))
+    assert state.status == "breached"
+    state, events = run(state, an.Published(article_id="a1", platform=Platform.WECHAT,
+                                            published_at=START - timedelta(days=3, hours=1)))  # fmt: skip
+    assert [type(e) for e in events] == [pr.Announced, pr.AnnouncementMet]
+    assert isinstance(events[1], pr.AnnouncementMet)
+    assert events[1].after_breach
+    assert (state.status, state.compliance) == ("met", "met")
+
+
+def test_an_acknowledged_cannot_meet_is_not_reminded_of_the_past_and_stays_so_named() -> None:
+    soon = NOW + timedelta(days=2)
+    state = plan(soon, ack=True)
+    assert pr.next_due(state, POLICY) == soon - timedelta(days=3)  # no reminder from before the plan
+    state, events = tick(state, NOW)
+    assert [type(e) for e in events] == [pr.AnnouncementBreached]  # recorded and escalated, never hidden
+    assert (state.status, state.compliance) == ("breached", "cannot_meet")
+
+
+def test_a_reminder_never_names_a_platform_already_out() -> None:
+    state = published(plan(major=False), Platform.WEBSITE, NOW + timedelta(hours=1))
+    at = NOW + timedelta(hours=2)
+    soon = NOW + timedelta(days=1)  # not major: no acknowledgement; the website's post is now late
+    state, _ = run(
+        state, pr.Reschedule(actor=PLANNER, starts_at=soon, ends_at=soon + timedelta(days=1), at=at)
+    )
+    assert state.platforms[Platform.WEBSITE].state == "late"
+    assert pr.next_due(state, POLICY) is None  # both reminder times fell before the reschedule
+    state = published(plan(major=False), Platform.WEBSITE, NOW + timedelta(hours=1))
+    _, events = tick(state, START - timedelta(days=7))
+    [reminded] = events
+    assert isinstance(reminded, pr.PromotionReminded)
+    assert reminded.missing == {Platform.WECHAT: "no_article"}
 
 
 def test_a_promotion_that_is_not_major_is_reminded_but_never_judged() -> None:

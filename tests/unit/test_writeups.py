@@ -132,6 +132,8 @@ def test_breached_naming_what_is_missing_escalated_and_a_late_write_up_recorded_
     [breached] = events
     assert isinstance(breached, w.WriteUpBreached)
     assert (breached.missing, breached.escalated_to) == ((Platform.WECHAT,), Role.OPERATIONS_MANAGER)
+    _, again = run(state, due_times(beijing(2026, 9, 24, 18, 0)))
+    assert again == []  # the calendar's answer, delivered twice, is taken once
     state = published(state, Platform.WECHAT, state.due + timedelta(hours=10))
     assert (state.platforms[Platform.WECHAT].state, state.platforms[Platform.WECHAT].late_by_s) == (
         "late",
@@ -182,3 +184,13 @@ def test_a_publication_before_the_due_time_is_known_is_judged_once_it_is() -> No
         "late",
         7200,
     )
+
+
+def test_a_breach_is_amended_when_a_publication_in_time_is_reported_after_the_due_time() -> None:
+    state = published(reported(beijing(2026, 9, 24, 18, 0)), Platform.WEBSITE, beijing(2026, 9, 28, 11, 0))
+    assert state.due is not None
+    state, _ = run(state, w.Tick(at=state.due))
+    state, events = run(state, an.Published(article_id="a1", platform=Platform.WECHAT,
+                                            published_at=state.due - timedelta(minutes=5)))  # fmt: skip
+    assert [type(e) for e in events] == [w.WriteUpPublished, w.WriteUpMet]
+    assert state.status == "met"
