@@ -13,7 +13,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from domain.durations import Instant
+from domain.events import DomainEvent
 from domain.platforms import Platform
+from domain.roles import Role
 
 Stage = Literal["drafting", "waiting_on_manager", "waiting_on_general_manager", "publishing"]
 """Where an article that is not out yet is stuck."""
@@ -114,3 +116,50 @@ def unpublished(platforms: Platforms) -> list[Platform]:
 def stuck(platforms: Platforms) -> dict[Platform, Stage | Literal["no_article"]]:
     """What a reminder names: each platform with nothing out, and where its article is (or none)."""
     return {p: platforms[p].stage or "no_article" for p in unpublished(platforms)}
+
+
+# --- the events' shared shapes (each process registers its own types) -----------------------------
+
+
+class ArticleLinked(DomainEvent):
+    """An article became the obligation's on these platforms; `stage` is where it is."""
+
+    article_id: str
+    platforms: tuple[Platform, ...]
+    stage: Stage
+    at: Instant
+
+
+class PublishedOn(DomainEvent):
+    """The linked article was published on a platform, at `published_at` (the platform's time)."""
+
+    platform: Platform
+    article_id: str
+    published_at: Instant
+    late_by_s: int | None = 0
+    """How long after the deadline it came (0: in time); None while the deadline was not known yet
+    (it is judged once it is)."""
+
+
+class Kept(DomainEvent):
+    """The rule was kept; `after_breach`: a breach recorded earlier is amended, because a
+    publication in time was reported only after the deadline (a manual platform's URL, say)."""
+
+    at: Instant
+    after_breach: bool = False
+
+
+class Broken(DomainEvent):
+    """The rule was broken: these platforms had nothing out in time by the deadline; escalated."""
+
+    missing: tuple[Platform, ...]
+    escalated_to: Role = Role.OPERATIONS_MANAGER
+    at: Instant
+
+
+def amends(platforms: Platforms, command: Published, deadline: datetime | None) -> bool:
+    """Whether this publication, in time, leaves nothing missing: a breach recorded before it is amended."""
+    if deadline is None or late_by_s(command.published_at, deadline):
+        return False
+    after = {**platforms, command.platform: published(command.article_id, command.published_at, deadline)}
+    return not missing(after)

@@ -25,9 +25,14 @@ from pydantic import BaseModel, Field
 
 from domain.announcements import (
     Announcement,
+    ArticleLinked,
+    Broken,
+    Kept,
     Progress,
     Published,
+    PublishedOn,
     Stage,
+    amends,
     first_publication,
     late_by_s,
     linked,
@@ -78,26 +83,17 @@ class PromotionPlanned(DomainEvent):
 
 
 @REGISTRY.register
-class AnnouncementLinked(DomainEvent):
-    """An article became this promotion's announcement on these platforms; `stage` is where it is."""
+class AnnouncementLinked(ArticleLinked):
+    """The promotion's announcement article, on these platforms."""
 
     type: Literal["promotion.announcement_linked"] = "promotion.announcement_linked"
-    article_id: str
-    platforms: tuple[Platform, ...]
-    stage: Stage
-    at: Instant
 
 
 @REGISTRY.register
-class Announced(DomainEvent):
-    """The announcement was published on a platform, at `published_at` (the platform's time)."""
+class Announced(PublishedOn):
+    """The announcement is out on a platform (`late_by_s` against the announcement deadline)."""
 
     type: Literal["promotion.announced"] = "promotion.announced"
-    platform: Platform
-    article_id: str
-    published_at: Instant
-    late_by_s: int = 0
-    """How long after the announcement deadline it came (0: in time)."""
 
 
 @REGISTRY.register
@@ -114,23 +110,17 @@ class PromotionReminded(DomainEvent):
 
 
 @REGISTRY.register
-class AnnouncementMet(DomainEvent):
-    """R-PROMO-3D kept; `after_breach`: a breach recorded earlier is amended, because a publication
-    in time was reported only after the deadline (a manual platform's URL, say)."""
+class AnnouncementMet(Kept):
+    """R-PROMO-3D kept."""
 
     type: Literal["promotion.met"] = "promotion.met"
-    at: Instant
-    after_breach: bool = False
 
 
 @REGISTRY.register
-class AnnouncementBreached(DomainEvent):
-    """R-PROMO-3D broken: these platforms had no announcement by the deadline; escalated."""
+class AnnouncementBreached(Broken):
+    """R-PROMO-3D broken: these platforms had no announcement in time."""
 
     type: Literal["promotion.breached"] = "promotion.breached"
-    missing: tuple[Platform, ...]
-    escalated_to: Role
-    at: Instant
 
 
 @REGISTRY.register
@@ -361,10 +351,13 @@ def decide_promotion(command: BaseModel, state: Promotion, policy: Policy) -> li
                 published_at=command.published_at,
                 late_by_s=late_by_s(command.published_at, state.announce_by),
             )
-            after = evolve_promotion(state, announced)
-            amends = state.verdict == "breached" and not after.missing() and not state.cancelled
-            met = AnnouncementMet(at=command.published_at, after_breach=True)
-            return [announced, met] if amends else [announced]
+            if (
+                state.verdict == "breached"
+                and not state.cancelled
+                and amends(state.platforms, command, state.announce_by)
+            ):
+                return [announced, AnnouncementMet(at=command.published_at, after_breach=True)]
+            return [announced]
         case Tick():
             return _due(state, command.at, policy) if state.planned and not state.cancelled else []
         case Reschedule():
@@ -427,7 +420,6 @@ def _due(state: Promotion, now: datetime, policy: Policy) -> list[DomainEvent]:
     if state.verdict is not None:
         return []
     events: list[DomainEvent] = []
-    absent = state.missing()
     judged = state.major and now >= state.announce_by
     due = _reminders_due(state, now, policy)
     if due and not judged:
@@ -441,12 +433,8 @@ def _due(state: Promotion, now: datetime, policy: Policy) -> list[DomainEvent]:
             )
         )
     if judged:
-        if absent:
-            events.append(
-                AnnouncementBreached(missing=tuple(absent), escalated_to=Role.OPERATIONS_MANAGER, at=now)
-            )
-        else:
-            events.append(AnnouncementMet(at=now))
+        absent = tuple(state.missing())
+        events.append(AnnouncementBreached(missing=absent, at=now) if absent else AnnouncementMet(at=now))
     return events
 
 

@@ -22,9 +22,14 @@ from pydantic import BaseModel, Field
 
 from domain.announcements import (
     Announcement,
+    ArticleLinked,
+    Broken,
+    Kept,
     Progress,
     Published,
+    PublishedOn,
     Stage,
+    amends,
     first_publication,
     late_by_s,
     linked,
@@ -42,7 +47,7 @@ from domain.errors import DomainError, Invalid
 from domain.events import REGISTRY, DomainEvent
 from domain.platforms import Platform
 from domain.policy import Policy
-from domain.roles import Permission, Role, require
+from domain.roles import Permission, require
 from domain.rules import RuleId
 from domain.text import Text
 
@@ -81,23 +86,13 @@ class WriteUpDue(DomainEvent):
 
 
 @REGISTRY.register
-class WriteUpLinked(DomainEvent):
+class WriteUpLinked(ArticleLinked):
     type: Literal["writeup.article_linked"] = "writeup.article_linked"
-    article_id: str
-    platforms: tuple[Platform, ...]
-    stage: Stage
-    at: Instant
 
 
 @REGISTRY.register
-class WriteUpPublished(DomainEvent):
+class WriteUpPublished(PublishedOn):
     type: Literal["writeup.published"] = "writeup.published"
-    platform: Platform
-    article_id: str
-    published_at: Instant
-    late_by_s: int | None = 0
-    """How long after the due time it came; None while the due time was not known yet (it is
-    judged when it is: `WriteUpDue`)."""
 
 
 @REGISTRY.register
@@ -111,23 +106,17 @@ class WriteUpReminded(DomainEvent):
 
 
 @REGISTRY.register
-class WriteUpMet(DomainEvent):
-    """R-NEWS-3WD kept; `after_breach`: a breach recorded earlier is amended, because a publication
-    in time was reported only after the due time."""
+class WriteUpMet(Kept):
+    """R-NEWS-3WD kept."""
 
     type: Literal["writeup.met"] = "writeup.met"
-    at: Instant
-    after_breach: bool = False
 
 
 @REGISTRY.register
-class WriteUpBreached(DomainEvent):
-    """R-NEWS-3WD broken: no write-up on these platforms by the due time; escalated."""
+class WriteUpBreached(Broken):
+    """R-NEWS-3WD broken: no write-up on these platforms by the due time."""
 
     type: Literal["writeup.breached"] = "writeup.breached"
-    missing: tuple[Platform, ...]
-    escalated_to: Role
-    at: Instant
 
 
 @REGISTRY.register
@@ -290,8 +279,9 @@ def decide_writeup(command: BaseModel, state: WriteUp, policy: Policy) -> list[D
             late = None if state.due is None else late_by_s(command.published_at, state.due)
             out = WriteUpPublished(platform=command.platform, article_id=command.article_id,
                                    published_at=command.published_at, late_by_s=late)  # fmt: skip
-            amends = state.verdict == "breached" and not evolve_writeup(state, out).missing()
-            return [out, WriteUpMet(at=command.published_at, after_breach=True)] if amends else [out]
+            if state.verdict == "breached" and amends(state.platforms, command, state.due):
+                return [out, WriteUpMet(at=command.published_at, after_breach=True)]
+            return [out]
         case Tick():
             return _due(state, command.at)
         case CorrectEnd():
@@ -314,14 +304,9 @@ def _due(state: WriteUp, now: datetime) -> list[DomainEvent]:
     if state.due is None or state.remind_at is None or state.verdict is not None:
         return []
     events: list[DomainEvent] = []
-    absent = state.missing()
     if now >= state.due:
-        if absent:
-            events.append(
-                WriteUpBreached(missing=tuple(absent), escalated_to=Role.OPERATIONS_MANAGER, at=now)
-            )
-        else:
-            events.append(WriteUpMet(at=now))
+        absent = tuple(state.missing())
+        events.append(WriteUpBreached(missing=absent, at=now) if absent else WriteUpMet(at=now))
     elif now >= state.remind_at and unpublished(state.platforms) and not state.reminded:
         events.append(WriteUpReminded(missing=stuck(state.platforms), to=state.owner, at=now))
     return events
