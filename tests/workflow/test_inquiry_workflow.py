@@ -147,13 +147,16 @@ async def test_a_reply_at_1159_counts_and_at_1201_does_not(
     )
 
 
-async def until(handle: WorkflowHandle[InquiryWorkflow, InquiryView], check: object) -> InquiryView:
-    for _ in range(100):
+async def until(
+    handle: WorkflowHandle[InquiryWorkflow, InquiryView], check: object, *, tries: int = 100
+) -> InquiryView:
+    """The inquiry's view once `check` holds, asked every 0.1 s (`tries` times at most)."""
+    for _ in range(tries):
         view = await handle.query(InquiryWorkflow.current)
         if check(view):  # type: ignore[operator]
             return view
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the inquiry never got there: {view}")
+    raise AssertionError(f"the inquiry never got there: {view.status}, {len(view.inquiry.messages)} messages")
 
 
 async def test_a_user_who_writes_again_after_the_answer_reopens_it_with_a_new_clock(world: World) -> None:
@@ -560,7 +563,7 @@ async def test_a_chatty_inquiry_continues_as_new_and_keeps_every_message(world: 
                 for i in range(batch, batch + 20)
             )
         )
-    whole = await until(handle, lambda v: len(v.inquiry.messages) == 301)
+    whole = await until(handle, lambda v: len(v.inquiry.messages) == 301, tries=600)  # 300 appends in turn
     assert whole.status == "open"
     described = await world.env.client.get_workflow_handle(handle.id).describe()
     assert described.run_id != handle.first_execution_run_id  # it went on in a new run
