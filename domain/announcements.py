@@ -10,8 +10,9 @@ through two internal commands, `Progress` and `Published`, which never parse fro
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from domain.articles import Article
 from domain.durations import Instant
 from domain.events import DomainEvent
 from domain.platforms import Platform
@@ -19,6 +20,9 @@ from domain.roles import Role
 
 Stage = Literal["drafting", "waiting_on_manager", "waiting_on_general_manager", "publishing"]
 """Where an article that is not out yet is stuck."""
+Move = Stage | Literal["closed"]
+"""What a linked article's progress says: its stage, or `closed` (rejected, withdrawn, or no longer
+meant for a platform), which leaves those platforms without an article again."""
 AnnouncementState = Literal["missing", "in_progress", "announced", "late"]
 
 
@@ -42,7 +46,7 @@ class Progress(BaseModel):
     kind: Literal["progress"] = "progress"
     article_id: str
     platforms: tuple[Platform, ...]
-    stage: Stage
+    stage: Move
     at: Instant
 
 
@@ -53,6 +57,36 @@ class Published(BaseModel):
     article_id: str
     platform: Platform
     published_at: Instant
+
+
+class Seen(BaseModel):
+    """A linked article as its events made it (read from the event store): its platforms, where it
+    is, and when it came out on each platform it is published on."""
+
+    article_id: str
+    platforms: tuple[Platform, ...]
+    stage: Move
+    published: dict[Platform, Instant] = Field(default_factory=dict)
+
+
+def commands_for(platforms: Platforms, seen: Seen, at: datetime) -> list[Progress | Published]:
+    """What an obligation is told of one linked article: each publication, where it is on the
+    platforms not out yet, and `closed` for platforms it was the article of but no longer names.
+    Told again, the same article changes nothing (the deciders take only what is new)."""
+    commands: list[Progress | Published] = []
+    gone = tuple(
+        p for p, a in platforms.items() if a.article_id == seen.article_id and p not in seen.platforms
+    )
+    if gone:
+        commands.append(Progress(article_id=seen.article_id, platforms=gone, stage="closed", at=at))
+    commands += [
+        Published(article_id=seen.article_id, platform=p, published_at=when)
+        for p, when in sorted(seen.published.items())
+    ]
+    rest = tuple(p for p in seen.platforms if p not in seen.published)
+    if rest:
+        commands.append(Progress(article_id=seen.article_id, platforms=rest, stage=seen.stage, at=at))
+    return commands
 
 
 def late_by_s(published_at: datetime, deadline: datetime) -> int:
@@ -76,24 +110,47 @@ def rejudged(platforms: Platforms, deadline: datetime) -> Platforms:
 
 
 def moved(platforms: Platforms, command: Progress) -> tuple[Platform, ...]:
-    """The required platforms not out yet whose article or stage this progress changes."""
+    """The required platforms not out yet whose article or stage this progress changes (a closed
+    article: those it was the article of)."""
     return tuple(
         p
         for p in command.platforms
         if p in platforms
         and platforms[p].announced_at is None
-        and (platforms[p].article_id, platforms[p].stage) != (command.article_id, command.stage)
+        and (
+            platforms[p].article_id == command.article_id
+            if command.stage == "closed"
+            else (platforms[p].article_id, platforms[p].stage) != (command.article_id, command.stage)
+        )
     )
 
 
-def linked(platforms: Platforms, article_id: str, on: tuple[Platform, ...], stage: Stage) -> Platforms:
-    """The platforms with `article_id` in progress at `stage` on those of `on` not out yet."""
+def linked(platforms: Platforms, article_id: str, on: tuple[Platform, ...], stage: Move) -> Platforms:
+    """The platforms with `article_id` in progress at `stage` on those of `on` not out yet; a closed
+    article's platforms are missing again."""
     return {
-        p: a.model_copy(update={"state": "in_progress", "article_id": article_id, "stage": stage})
+        p: (
+            Announcement()
+            if stage == "closed"
+            else a.model_copy(update={"state": "in_progress", "article_id": article_id, "stage": stage})
+        )
         if p in on and a.announced_at is None
         else a
         for p, a in platforms.items()
     }
+
+
+def stage_of(article: Article) -> Move:
+    """Where a linked article is: what a reminder names while it is not out."""
+    if article.closed:
+        return "closed"
+    if article.waiting_on is Role.GENERAL_MANAGER:
+        return "waiting_on_general_manager"
+    if article.waiting_on is not None:
+        return "waiting_on_manager"
+    if not article.checked or article.problems or article.changes_requested:
+        return "drafting"
+    return "publishing"
 
 
 def first_publication(platforms: Platforms, command: Published) -> bool:
@@ -126,7 +183,7 @@ class ArticleLinked(DomainEvent):
 
     article_id: str
     platforms: tuple[Platform, ...]
-    stage: Stage
+    stage: Move
     at: Instant
 
 

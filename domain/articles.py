@@ -13,6 +13,7 @@ command, so the same code runs in unit tests, inside the workflow, and in audits
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -90,6 +91,11 @@ class Submitted(DomainEvent):
     content: Content
     content_hash: str
     at: Instant
+    promotion_id: str | None = None
+    """The promotion this article announces (R-PROMO-3D), by its key; kept out of `Content`, so
+    the link never changes a content hash an approval was given for."""
+    writeup_id: str | None = None
+    """The major event this article writes up (R-NEWS-3WD), by its key."""
 
 
 @REGISTRY.register
@@ -189,6 +195,9 @@ class PublicationRecorded(DomainEvent):
     platform: Platform
     outcome: PublishOutcome
     reconciled_by: str | None = None
+    at: Instant | None = None
+    """When it was recorded, the workflow's time: for a published outcome, when the post came out
+    there (a manual platform's: when a person reported its URL). Unset in events from before."""
 
 
 @REGISTRY.register
@@ -276,6 +285,8 @@ class Article(BaseModel):
     changes_requested: bool = False
     publish_at: Instant | None = None
     publications: dict[Platform, Publication] = Field(default_factory=dict)
+    promotion_id: str | None = None
+    writeup_id: str | None = None
 
     @property
     def status(self) -> Status:
@@ -335,6 +346,7 @@ def evolve(state: Article, event: DomainEvent) -> Article:
                 event.content.publish_at,
             )
             s.publications = {p: Publication() for p in event.content.platforms}
+            s.promotion_id, s.writeup_id = event.promotion_id, event.writeup_id
         case Revised():
             s.version, s.content, s.content_hash = event.version, event.content, event.content_hash
             s.written_by = event.actor
@@ -389,12 +401,18 @@ def fold(events: Iterable[DomainEvent], state: Article | None = None) -> Article
 # --- commands --------------------------------------------------------------------------------
 
 
+LinkKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+"""A promotion's or an event's key, as the API made it (its workflow is `promotion-<key>`)."""
+
+
 class Submit(BaseModel):
     kind: Literal["submit"] = "submit"
     article_id: str
     actor: Actor
     content: Content
     at: Instant
+    promotion_id: LinkKey | None = None
+    writeup_id: LinkKey | None = None
 
 
 class RecordChecks(BaseModel):
@@ -526,6 +544,26 @@ def escalation_target(role: Role, policy: Policy) -> Role:
     )
 
 
+_PICTURE = re.compile(r"<img\b[^>]*\bsrc\s*=", re.IGNORECASE)
+
+
+def check_link(promotion_id: str | None, writeup_id: str | None, content: Content) -> None:
+    """An announcement is a promotion article (R-PROMO-3D); a write-up carries its pictures
+    (R-NEWS-3WD); an article is the one or the other. Asked of every version, so a revision
+    cannot take away what made the article count."""
+    if promotion_id and writeup_id:
+        raise Invalid(
+            RuleId.ACCOUNTABLE, "an article announces a promotion or writes up an event, not both",
+            field="writeup_id",
+        )  # fmt: skip
+    if promotion_id and content.category != "promotion":
+        raise Invalid(
+            RuleId.PROMO_3D, "a promotion's announcement has the category promotion", field="category"
+        )
+    if writeup_id and not _PICTURE.search(content.body):
+        raise Invalid(RuleId.NEWS_3WD, "a major event's write-up carries its pictures (<img>)", field="body")
+
+
 def _open(state: Article, rule: RuleId) -> None:
     if not state.id:
         raise DomainError(rule, "there is no such article")
@@ -621,6 +659,7 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
             require(command.actor.roles, Permission.ARTICLE_SUBMIT)
             if state.id:
                 raise DomainError(RuleId.ACCOUNTABLE, f"article {state.id} exists already")
+            check_link(command.promotion_id, command.writeup_id, command.content)
             content = command.content.model_copy(
                 update={"editor": command.content.editor or command.actor.id}
             )
@@ -632,6 +671,8 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                     content=content,
                     content_hash=content.digest(),
                     at=command.at,
+                    promotion_id=command.promotion_id,
+                    writeup_id=command.writeup_id,
                 )
             ]
         case RecordChecks():
@@ -645,6 +686,7 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                 raise DomainError(
                     RuleId.REVIEW_ALL, "a published article cannot be revised; submit a new one"
                 )
+            check_link(state.promotion_id, state.writeup_id, command.content)
             return [
                 Revised(
                     actor=command.actor.id,
@@ -676,7 +718,9 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
             ]
         case RecordOutcome():
             return [
-                PublicationRecorded(version=state.version, platform=command.platform, outcome=command.outcome)
+                PublicationRecorded(
+                    version=state.version, platform=command.platform, outcome=command.outcome, at=command.at
+                )
             ]
         case Schedule():
             _open(state, RuleId.ACCOUNTABLE)
@@ -723,6 +767,7 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                     platform=command.platform,
                     outcome=outcome,
                     reconciled_by=command.actor.id,
+                    at=command.at,
                 )
             ]
     raise TypeError(f"unknown command {type(command).__name__}")

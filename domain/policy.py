@@ -149,6 +149,9 @@ class News3wd(_Params):
     within_working_days: PositiveInt = 3
     platforms: tuple[Platform, ...] = ALL_PLATFORMS
     """Where a write-up goes unless its event names others: the website and the new media."""
+    late_recorded_for: Duration = timedelta(days=30)
+    """How long after the due time a write-up that is still missing is watched for: one that comes
+    later than the due time is recorded as late, with how late, until then."""
 
 
 class CadenceWeb(_Params):

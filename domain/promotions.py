@@ -55,6 +55,8 @@ from domain.rules import RuleId
 from domain.text import Text
 
 Compliance = Literal["on_track", "cannot_meet", "met", "breached", "not_required", "cancelled"]
+Status = Literal["planned", "announced", "met", "breached", "cancelled"]
+"""`announced`: out everywhere required in time, before the verdict."""
 
 
 def promotion_id(key: str) -> str:
@@ -184,7 +186,7 @@ class Promotion(BaseModel):
         return "on_track" if self.major else "not_required"
 
     @property
-    def status(self) -> Literal["planned", "announced", "met", "breached", "cancelled"]:
+    def status(self) -> Status:
         if self.cancelled:
             return "cancelled"
         if self.verdict is not None:

@@ -132,6 +132,10 @@ class EndCorrected(DomainEvent):
 # --- state ----------------------------------------------------------------------------------------
 
 
+Status = Literal["open", "published", "met", "breached"]
+"""`published`: out everywhere required, before the verdict."""
+
+
 class WriteUp(BaseModel):
     id: str = ""
     name: str = ""
@@ -154,7 +158,7 @@ class WriteUp(BaseModel):
         return bool(self.flagged_years)
 
     @property
-    def status(self) -> Literal["open", "published", "met", "breached"]:
+    def status(self) -> Status:
         if self.verdict is not None:
             return self.verdict
         return "published" if self.platforms and not self.missing() else "open"
