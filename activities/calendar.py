@@ -28,6 +28,9 @@ class WorkingDaysDeadlineRequest(_CalendarRequest):
     rule: RuleId
     ended_at: datetime
     working_days: int = Field(ge=1)
+    day_end: timedelta | None = None
+    """When the n-th working day ends, from local midnight; unset: P-EVENT-DAY-END (24:00). A
+    reminder "at the end of the first working day" (P-NEWS-REMIND) is at the close of working hours."""
 
 
 class WorkingHoursRequest(_CalendarRequest):
@@ -80,9 +83,8 @@ class CalendarActivities:
         """The end (P-EVENT-DAY-END) of the n-th working day after `ended_at`, e.g. for R-NEWS-3WD."""
         policy = request.policy or self.policy
         calendar = self._calendar(policy)
-        at = calendar.working_days_deadline(
-            request.ended_at, request.working_days, policy.event_day_end.at, policy.zone
-        )
+        day_end = policy.event_day_end.at if request.day_end is None else request.day_end
+        at = calendar.working_days_deadline(request.ended_at, request.working_days, day_end, policy.zone)
         return self._due(request.rule, at, calendar)
 
     @activity.defn(name="calendar.working_hours_after")

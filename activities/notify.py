@@ -38,6 +38,8 @@ class Notification(BaseModel):
     to: Role
     subject: str
     message: str
+    user: str | None = None
+    """A person told by name besides the role (a promotion's or a write-up's owner)."""
 
 
 class Notifier:
@@ -52,12 +54,14 @@ class Notifier:
             kind=notification.kind,
             rule=notification.rule.value,
             to=notification.to.value,
+            user=notification.user,
             subject=notification.subject,
             message=notification.message,
         )
         if not self.webhook_url:
             return
-        text = f"[{notification.rule}] {notification.to.value}: {notification.message}"
+        to = notification.to.value + (f", @{notification.user}" if notification.user else "")
+        text = f"[{notification.rule}] {to}: {notification.message}"
         body = {"msgtype": "text", "text": {"content": text}}
         try:
             response = await self.client.post(self.webhook_url, json=body)

@@ -19,6 +19,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.announcements import Announcements
 from activities.calendar import CalendarActivities
 from activities.content_checks import ContentChecks
 from activities.eventstore import EventStoreActivities
@@ -30,7 +31,12 @@ from domain.policy import Policy
 from eventstore.db import create_pool
 from eventstore.migrate import require_migrated
 from eventstore.projections import ProjectionRunner
-from eventstore.read_models import ArticlesProjection, InquiriesProjection
+from eventstore.read_models import (
+    ArticlesProjection,
+    InquiriesProjection,
+    PromotionsProjection,
+    WriteUpsProjection,
+)
 from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect, register_search_attributes
@@ -40,15 +46,25 @@ from workflows import search_attributes
 from workflows.article import ArticleWorkflow
 from workflows.comment_poll import CommentPollWorkflow
 from workflows.inquiry import InquiryWorkflow
+from workflows.promotion import PromotionWorkflow
 from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
+from workflows.writeup import WriteUpWorkflow
 
 log = structlog.get_logger(__name__)
 
 DRAIN = ACTIVITY_TIMEOUT
 """How long a stopping worker lets its running activities finish (the longest one's bound): a
 publish or a reply cut short by a deploy would be left in doubt, for a person to reconcile."""
-WORKFLOWS: Sequence[type] = (InquiryWorkflow, ArticleWorkflow, CommentPollWorkflow)
+WORKFLOWS: Sequence[type] = (
+    InquiryWorkflow,
+    ArticleWorkflow,
+    CommentPollWorkflow,
+    PromotionWorkflow,
+    WriteUpWorkflow,
+)
 """Every process workflow the system runs."""
+PROJECTIONS = (ArticlesProjection(), InquiriesProjection(), PromotionsProjection(), WriteUpsProjection())
+"""Every read model the workers keep."""
 
 
 def activities_for(
@@ -63,6 +79,7 @@ def activities_for(
         calendar.working_hours_after,
         calendar.inquiry_deadline,
         events.append,
+        Announcements(store).linked,
         checks.check,
         notifier.send,
     ]
@@ -163,8 +180,7 @@ async def run_worker(settings: Settings) -> None:
         temporal=settings.temporal_target,
     )
     projections = [
-        asyncio.create_task(ProjectionRunner(store, projection).supervise())
-        for projection in (ArticlesProjection(), InquiriesProjection())
+        asyncio.create_task(ProjectionRunner(store, projection).supervise()) for projection in PROJECTIONS
     ]
     try:
         async with AsyncExitStack() as stack:

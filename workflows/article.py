@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, WorkingHoursRequest
@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         platform_queue,
     )
     from workflows.shell import FAILED_IN_DOUBT, Process, failure_type, never_sent
-    from workflows.signals import PUBLICATION_FINISHED, PublicationUpdate
+    from workflows.signals import LINKED_ARTICLE_MOVED, PUBLICATION_FINISHED, PublicationUpdate
 
 TERMINAL = {a.Status.PUBLISHED, a.Status.REJECTED, a.Status.WITHDRAWN}
 UNCONFIRMED_STATUS = "unconfirmed-status"
@@ -66,6 +66,9 @@ class ArticleWorkflow(Process[a.Article]):
         self.accounts: dict[Platform, str] = {}
         self.callbacks: dict[Platform, PublishOutcome] = {}
         self.next_deadline: datetime | None = None
+        self.moved = False
+        """Something was recorded that the linked promotion or write-up has not been woken for."""
+        self.waking = False
 
     # --- the rulebook, step by step -----------------------------------------------------------
 
@@ -77,6 +80,9 @@ class ArticleWorkflow(Process[a.Article]):
             await self.decide_for_person(start.submit, self.submission)
         except ApplicationError:
             return self.view()  # an unproven submission: refused and recorded, nothing to review
+        linked = self.linked_to()
+        if linked is not None:
+            asyncio.create_task(self.wake(linked))  # noqa: RUF006 - it ends with the run, after its last wake-up
         while self.state.status not in TERMINAL:
             status = self.state.status
             if not self.state.checked:
@@ -91,6 +97,7 @@ class ArticleWorkflow(Process[a.Article]):
                 break  # every platform has its final word; failures are for a person to follow up
             else:
                 await self.until_changed()  # an unconfirmed or manual publication waits for a person
+        await workflow.wait_condition(lambda: not self.moved and not self.waking)
         await self.finish()
         return self.view()
 
@@ -259,6 +266,36 @@ class ArticleWorkflow(Process[a.Article]):
 
     def after_recording(self, events: Sequence[DomainEvent]) -> None:
         self.publish_search_attributes()
+        if events and self.linked_to() is not None:
+            self.moved = True
+
+    def linked_to(self) -> str | None:
+        """The promotion this article announces, or the event it writes up (its workflow id).
+
+        Only runs submitted with a link (since that was possible) have one, so older histories
+        replay without the wake-ups: no patch is needed for them.
+        """
+        if self.state.promotion_id:
+            return f"promotion-{self.state.promotion_id}"
+        if self.state.writeup_id:
+            return f"writeup-{self.state.writeup_id}"
+        return None
+
+    async def wake(self, linked: str) -> None:
+        """Wake the linked obligation whenever this article recorded something; it reads the facts
+        from the event store (a wake-up carries none). One not started yet, or over, is not found:
+        it reads the record when it starts, and needs nothing once it is over."""
+        while True:
+            await workflow.wait_condition(lambda: self.moved)
+            self.moved, self.waking = False, True
+            try:
+                await workflow.get_external_workflow_handle(linked).signal(
+                    LINKED_ARTICLE_MOVED, self.state.id
+                )
+            except FailureError as exc:
+                workflow.logger.info("%s not woken: %s", linked, exc)
+            finally:
+                self.waking = False
 
     async def working_hours_after(self, start: datetime, duration: timedelta) -> datetime:
         request = WorkingHoursRequest(

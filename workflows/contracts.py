@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from domain import articles as a
 from domain import inquiries as q
+from domain import promotions as p
+from domain import writeups as w
 from domain.platforms import Platform
 from domain.policy import Policy
 
@@ -69,3 +71,21 @@ class CommentPollRequest(BaseModel):
     platform: Platform
     account: str
     policy: Policy
+
+
+class PromotionStart(BaseModel):
+    plan: dict[str, Any] = Field(description="the planner's signed `plan` command (domain/promotions.py)")
+
+
+class PromotionView(BaseModel):
+    promotion: p.Promotion
+    decisions: list[Decision]
+
+
+class WriteUpStart(BaseModel):
+    report: dict[str, Any] = Field(description="the reporter's signed `report` command (domain/writeups.py)")
+
+
+class WriteUpView(BaseModel):
+    writeup: w.WriteUp
+    decisions: list[Decision]

@@ -17,6 +17,11 @@ INQUIRY_STATUS = SearchAttributeKey.for_keyword("InquiryStatus")
 SLA_DEADLINE = SearchAttributeKey.for_datetime("SlaDeadline")
 PLATFORM = SearchAttributeKey.for_keyword("Platform")
 ASSIGNEE = SearchAttributeKey.for_keyword("Assignee")
+PROCESS_STATUS = SearchAttributeKey.for_keyword("ProcessStatus")
+"""A promotion's or a write-up's status (`planned`, `met`, `breached`, ...), shared by the processes
+that came after the article's and the inquiry's own: the namespace holds at most 10 Keyword
+attributes, so a new process reuses this one, `NextDeadline`, `WaitingOnRole`, `Platforms` and
+`Assignee` (its owner), and `WorkflowType` tells them apart."""
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 """A step keeps failing: `NeedsAttention = true` lists every process a person must look at."""
 
@@ -30,5 +35,6 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     SLA_DEADLINE,
     PLATFORM,
     ASSIGNEE,
+    PROCESS_STATUS,
     NEEDS_ATTENTION,
 )

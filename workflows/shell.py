@@ -180,12 +180,27 @@ class Process(Generic[S]):
 
     async def handle(self, command: BaseModel, channel: str | None = None) -> list[DomainEvent]:
         """decide → append (expected version) → evolve, under the lock; the events, or a DomainError."""
+        return await self.handle_all([command], channel)
+
+    async def handle_all(
+        self, commands: Sequence[BaseModel], channel: str | None = None
+    ) -> list[DomainEvent]:
+        """Several commands, each decided on the state the ones before it make, recorded in one
+        append (one round trip, all or nothing); the events, or the first DomainError (nothing
+        recorded then)."""
         async with self.lock:
-            events = self.decider.decide(command, self.state, self.policy)
-            if events:
-                await self._append([(events, self.decided_by(command, channel, events))])
-            self.after_recording(events)
-            return events
+            after, batches = self.state, []
+            for command in commands:
+                events = self.decider.decide(command, after, self.policy)
+                for event in events:
+                    after = self.decider.evolve(after, event)
+                if events:
+                    batches.append((events, self.decided_by(command, channel, events)))
+            if batches:
+                await self._append(batches)
+            decided = [e for events, _ in batches for e in events]
+            self.after_recording(decided)
+            return decided
 
     async def record(self, events: Sequence[DomainEvent], actor: str, rules: tuple[RuleId, ...]) -> None:
         """Record facts that are not a command's decision (what a platform or a user said)."""

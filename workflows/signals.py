@@ -9,6 +9,12 @@ PUBLICATION_FINISHED = "publication_finished"
 """Sent to the workflow waiting on a publication when the platform reports its final outcome."""
 
 
+LINKED_ARTICLE_MOVED = "linked_article_moved"
+"""Sent by an article to the promotion or write-up it is linked to whenever it records something:
+a bare wake-up (the article's id), never a fact; the obligation reads the facts from the event
+store (activities/announcements.py), so a forged or repeated one changes nothing."""
+
+
 class PublicationUpdate(BaseModel):
     platform: Platform
     account: str

@@ -1,0 +1,128 @@
+"""The promotion workflow (`promotion-<key>`): R-PROMO-3D, the promotion decider in the obligation loop.
+
+Started by the API with the planner's signed `plan`. It follows the announcement articles linked
+to it (workflows/obligation.py), reminds the owner and the operations manager 7 and 5 days before
+the start (P-PROMO-REMIND) naming what is missing and where it is stuck, and at the announcement
+deadline records met, or breached naming the missing platforms, escalated to the operations
+manager. It watches until the promotion ends, so a late announcement is recorded as late. The
+start moves (`reschedule`) or the promotion is called off (`cancel`) by signed, validated updates.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import Notification
+    from domain import promotions as p
+    from domain.announcements import Announcement
+    from domain.durations import format_duration
+    from domain.platforms import Platform
+    from domain.roles import Role
+    from domain.rules import RuleId
+    from workflows.contracts import PromotionStart, PromotionView
+    from workflows.obligation import Obligation
+
+
+@workflow.defn(name="Promotion")
+class PromotionWorkflow(Obligation[p.Promotion]):
+    decider = p.PROMOTIONS
+    link = "promotion_id"
+    rule = RuleId.PROMO_3D
+    prefix = "promotion-"
+    writers = Role.PROMOTION_SPECIALIST
+
+    @workflow.run
+    async def run(self, start: PromotionStart) -> PromotionView:
+        await self.begin(None)
+        try:
+            await self.decide_for_person(start.plan, self.planning)
+        except ApplicationError:
+            await self.finish()
+            return self.view()  # an unproven or refused plan: recorded, nothing to keep
+        await self.keep()
+        return self.view()
+
+    def planning(self, fields: Any) -> p.Plan:
+        plan = p.Plan.model_validate(fields)
+        self.own(plan.promotion_id, "promotion_id")
+        return plan
+
+    # --- the obligation's clock -------------------------------------------------------------------
+
+    def tick(self) -> p.Tick:
+        return p.Tick(at=workflow.now())
+
+    def next_due(self) -> datetime | None:
+        return p.next_due(self.state, self.policy)
+
+    def closes_at(self) -> datetime | None:
+        return self.state.ends_at
+
+    def over(self) -> bool:
+        ends = self.state.ends_at
+        return self.state.cancelled or ends is None or workflow.now() >= ends
+
+    def platforms(self) -> dict[Platform, Announcement]:
+        return self.state.platforms
+
+    def status(self) -> str:
+        return self.state.status
+
+    def owner(self) -> str:
+        return self.state.owner
+
+    def deadline(self) -> datetime | None:
+        return self.state.announce_by if self.state.verdict is None and not self.state.cancelled else None
+
+    async def tell(self, event: Any) -> None:
+        s, subject = self.state, workflow.info().workflow_id
+        if isinstance(event, p.PromotionReminded):
+            missing = ", ".join(f"{platform} ({stage})" for platform, stage in event.missing.items())
+            message = (
+                f"promotion {s.name!r} starts in {format_duration(timedelta(seconds=event.before_start_s))}; "
+                f"not announced yet on: {missing}"
+            )
+            for role in event.to:
+                await self.notify(
+                    Notification(kind=event.type, rule=RuleId.PROMO_REMIND, to=role, subject=subject,
+                                 message=message, user=event.owner)
+                )  # fmt: skip
+        elif isinstance(event, p.AnnouncementBreached):
+            message = (
+                f"promotion {s.name!r} was not announced {format_duration(self.policy.promo_3d.lead)} "
+                f"before its start on: {', '.join(event.missing)}"
+            )
+            await self.notify(Notification(kind=event.type, rule=RuleId.PROMO_3D, to=event.escalated_to,
+                                           subject=subject, message=message, user=s.owner))  # fmt: skip
+
+    # --- people's commands and what they see ----------------------------------------------------
+
+    def view(self) -> PromotionView:
+        return PromotionView(promotion=self.state, decisions=self.decisions)
+
+    @workflow.update
+    async def reschedule(self, command: Any) -> PromotionView:
+        """The start moves: the deadline and the reminders move with it (R-PROMO-3D)."""
+        await self.decide_for_person(command, p.Reschedule.model_validate)
+        return self.view()
+
+    @reschedule.validator
+    def _reschedule(self, command: Any) -> None:
+        self.validate(command, p.Reschedule.model_validate)
+
+    @workflow.update
+    async def cancel(self, command: Any) -> PromotionView:
+        """The promotion is called off: the obligation ends; what is out is listed for a follow-up."""
+        await self.decide_for_person(command, p.Cancel.model_validate)
+        return self.view()
+
+    @cancel.validator
+    def _cancel(self, command: Any) -> None:
+        self.validate(command, p.Cancel.model_validate)
+
+    @workflow.query
+    def current(self) -> PromotionView:
+        return self.view()

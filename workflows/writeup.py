@@ -1,0 +1,143 @@
+"""The write-up workflow (`writeup-<key>`): R-NEWS-3WD, the write-up decider in the obligation loop.
+
+Started by the API with the reporter's signed `report` of a major event. It asks China's calendar
+once for the due time (24:00 Beijing time of the 3rd working day after the event ends,
+P-EVENT-DAY-END) and the reminder (the close of the first working day, P-NEWS-REMIND); a year the
+calendar does not know gives a flagged guess. It follows the write-up articles linked to the
+event (workflows/obligation.py), reminds the owner, and at the due time records met, or breached
+and escalated to the operations manager. A write-up that comes late is recorded as late, with
+how late, for the policy's `late_recorded_for`. The event's end can be corrected (`correct_end`): the
+due time is asked for again and the rule judged anew at it.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.calendar import DueTime, WorkingDaysDeadlineRequest
+    from activities.notify import Notification
+    from domain import writeups as w
+    from domain.announcements import Announcement, unpublished
+    from domain.platforms import Platform
+    from domain.roles import Role
+    from domain.rules import RuleId
+    from workflows.contracts import WriteUpStart, WriteUpView
+    from workflows.obligation import Obligation
+
+
+@workflow.defn(name="WriteUp")
+class WriteUpWorkflow(Obligation[w.WriteUp]):
+    decider = w.WRITEUPS
+    link = "writeup_id"
+    rule = RuleId.NEWS_3WD
+    prefix = "writeup-"
+    writers = Role.CONTENT_SPECIALIST
+
+    @workflow.run
+    async def run(self, start: WriteUpStart) -> WriteUpView:
+        await self.begin(None)
+        try:
+            await self.decide_for_person(start.report, self.reporting)
+        except ApplicationError:
+            await self.finish()
+            return self.view()  # an unproven or refused report: recorded, nothing to keep
+        await self.keep()
+        return self.view()
+
+    def reporting(self, fields: Any) -> w.Report:
+        report = w.Report.model_validate(fields)
+        self.own(report.writeup_id, "writeup_id")
+        return report
+
+    # --- the obligation's clock -------------------------------------------------------------------
+
+    async def before_waiting(self) -> None:
+        """The due time and the reminder for the event's current end, asked once per end."""
+        ends_at = self.state.ends_at
+        if ends_at is None or self.state.due is not None:
+            return
+        news = self.policy.news_3wd
+        due = await self.working_days_after(ends_at, news.within_working_days, None, RuleId.NEWS_3WD)
+        remind = await self.working_days_after(
+            ends_at,
+            self.policy.news_remind.after_working_days,
+            self.policy.working_hours.end,
+            RuleId.NEWS_REMIND,
+        )
+        years = tuple(sorted({*due.fallback_years, *remind.fallback_years}))
+        set_due = w.SetDue(ends_at=ends_at, due=due.at, remind_at=remind.at, flagged_years=years)
+        await self.handle(set_due)  # an end corrected meanwhile: nothing, and it is asked again
+
+    async def working_days_after(
+        self, ends_at: datetime, n: int, day_end: timedelta | None, rule: RuleId
+    ) -> DueTime:
+        request = WorkingDaysDeadlineRequest(
+            rule=rule, ended_at=ends_at, working_days=n, day_end=day_end, policy=self.policy
+        )
+        return await self.step("calendar", "calendar.working_days_deadline", [request], DueTime, rule)
+
+    def tick(self) -> w.Tick:
+        return w.Tick(at=workflow.now())
+
+    def next_due(self) -> datetime | None:
+        return w.next_due(self.state)
+
+    def closes_at(self) -> datetime | None:
+        due = self.state.due
+        return None if due is None else due + self.policy.news_3wd.late_recorded_for
+
+    def over(self) -> bool:
+        """Judged with everything out, or watched for as long as the policy says."""
+        closes = self.closes_at()
+        if closes is None:
+            return False
+        done = self.state.verdict is not None and not unpublished(self.state.platforms)
+        return done or workflow.now() >= closes
+
+    def platforms(self) -> dict[Platform, Announcement]:
+        return self.state.platforms
+
+    def status(self) -> str:
+        return self.state.status
+
+    def owner(self) -> str:
+        return self.state.owner
+
+    def deadline(self) -> datetime | None:
+        return self.state.due if self.state.verdict is None else None
+
+    async def tell(self, event: Any) -> None:
+        s, subject = self.state, workflow.info().workflow_id
+        if isinstance(event, w.WriteUpReminded):
+            missing = ", ".join(f"{platform} ({stage})" for platform, stage in event.missing.items())
+            due = s.due.isoformat() if s.due else "unknown"
+            message = f"the write-up of {s.name!r} is due {due}; not out yet on: {missing}"
+            await self.notify(Notification(kind=event.type, rule=RuleId.NEWS_REMIND, to=self.writers,
+                                           subject=subject, message=message, user=event.to))  # fmt: skip
+        elif isinstance(event, w.WriteUpBreached):
+            message = f"the write-up of {s.name!r} was not out by its due time on: {', '.join(event.missing)}"
+            await self.notify(Notification(kind=event.type, rule=RuleId.NEWS_3WD, to=event.escalated_to,
+                                           subject=subject, message=message, user=s.owner))  # fmt: skip
+
+    # --- people's commands and what they see ----------------------------------------------------
+
+    def view(self) -> WriteUpView:
+        return WriteUpView(writeup=self.state, decisions=self.decisions)
+
+    @workflow.update
+    async def correct_end(self, command: Any) -> WriteUpView:
+        """The event ended at another time: its due time is asked for again (R-NEWS-3WD)."""
+        await self.decide_for_person(command, w.CorrectEnd.model_validate)
+        await workflow.wait_condition(lambda: self.state.due is not None)  # answered with the new due time
+        return self.view()
+
+    @correct_end.validator
+    def _correct_end(self, command: Any) -> None:
+        self.validate(command, w.CorrectEnd.model_validate)
+
+    @workflow.query
+    def current(self) -> WriteUpView:
+        return self.view()
