@@ -65,6 +65,16 @@ class ArticleIn(BaseModel):
     publish_at: Instant | None = None
     source: Source = ""
     editor: Editor = ""
+    promotion_id: a.LinkKey | None = Field(
+        default=None, description="the promotion it announces (R-PROMO-3D)"
+    )
+    writeup_id: a.LinkKey | None = Field(
+        default=None, description="the major event it writes up (R-NEWS-3WD)"
+    )
+
+
+LINKS = {"promotion_id", "writeup_id"}
+"""What an article is linked to: on its submission, never in its content (whose hash approvals keep)."""
 
 
 class RevisionIn(BaseModel):
@@ -116,6 +126,8 @@ def article_json(article: a.Article) -> dict[str, Any]:
             {"version": x.version, "role": x.role.value, "actor": x.actor, "at": x.at.isoformat()}
             for x in article.approvals
         ],
+        "promotion_id": article.promotion_id,
+        "writeup_id": article.writeup_id,
         "publications": {
             p.value: {"state": pub.state, "url": pub.url, "manual": pub.manual, "reason": pub.reason}
             for p, pub in article.publications.items()
@@ -215,6 +227,8 @@ async def submit(
 ) -> JSONResponse:
     """Submit an article; it is checked, then reviewed (R-REVIEW-ALL) and, if needed, confirmed."""
     a.check_publish_at(body.publish_at, datetime.now(UTC), state.settings.policy)
+    content = a.Content.model_validate(body.model_dump(exclude=LINKS))
+    a.check_link(body.promotion_id, body.writeup_id, content)
     accounts = accounts_for(state, body.platforms)
     if isinstance(accounts, JSONResponse):
         return accounts
@@ -222,8 +236,9 @@ async def submit(
     submit = {
         "kind": "submit",
         "article_id": article_id,
-        "content": body.model_dump(mode="json"),
+        "content": body.model_dump(mode="json", exclude=LINKS),
         "accounts": {platform.value: name for platform, name in accounts.items()},
+        **body.model_dump(include=LINKS, exclude_none=True),
     }
     signed = sign(state, user, workflow_id(article_id), submit)
     client = await state.temporal()

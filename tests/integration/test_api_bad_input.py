@@ -187,3 +187,152 @@ async def test_a_back_filled_inquiry_passes_the_boundary(
 async def test_a_huge_article_is_413(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
     answer = await client.post("/articles", json=ARTICLE | {"body": "长" * 3_000_000}, headers=staff)
     assert (answer.status_code, answer.json()["error"]) == (413, "too_large")
+
+
+# --- issue 11, must show 4: promotions and write-ups -------------------------------------------
+
+STARTS = NOW + timedelta(days=10)
+PROMOTION: dict[str, Any] = {
+    "name": "双十二大促",
+    "starts_at": STARTS.isoformat(),
+    "ends_at": (STARTS + timedelta(days=3)).isoformat(),
+    "major": True,
+    "platforms": ["website", "wechat"],
+}
+WRITEUP: dict[str, Any] = {"name": "秋季新品发布会", "ends_at": NOW.isoformat(), "platforms": ["website"]}
+PROMOTION_CASES = [
+    ({"ends_at": (STARTS - timedelta(hours=1)).isoformat()}, "ends_at", "R-PROMO-3D"),
+    ({"starts_at": (NOW - timedelta(days=1)).isoformat()}, "starts_at", "R-PROMO-3D"),
+    (
+        {
+            "starts_at": (NOW + timedelta(days=800)).isoformat(),
+            "ends_at": (NOW + timedelta(days=801)).isoformat(),
+        },
+        "starts_at",
+        "R-PROMO-3D",
+    ),  # beyond the policy's horizon
+    ({"platforms": ["website", "myspace"]}, "platforms", None),
+    ({"platforms": []}, "platforms", None),
+    ({"starts_at": "2027-01-01T10:00:00"}, "starts_at", None),  # whose 10:00?
+    ({"ends_at": "2027-01-05T10:00:00"}, "ends_at", None),
+    ({"name": ""}, "name", None),
+    ({"name": "促\u0000"}, "name", None),
+    ({"major": "perhaps"}, "major", None),
+    ({"owner": "Not An Id!"}, "owner", None),
+    ({"owner": "nobody.here"}, "owner", "R-PROMO-3D"),  # not in the user directory
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    PROMOTION_CASES,
+    ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(PROMOTION_CASES)],
+)
+async def test_a_bad_promotion_field_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], change: dict[str, Any], field: str, rule: str | None
+) -> None:
+    answer = await client.post("/promotions", json=PROMOTION | change, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+    if rule is not None:
+        assert answer.json()["rule"] == rule
+
+
+async def test_a_major_promotion_too_close_to_its_start_cannot_meet_the_rule(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    """Planned 2 days ahead, it cannot be announced 3 days ahead: said, and it needs an acknowledgement."""
+    soon = NOW + timedelta(days=2)
+    close = PROMOTION | {"starts_at": soon.isoformat(), "ends_at": (soon + timedelta(days=1)).isoformat()}
+    answer = await client.post("/promotions", json=close, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert {k: answer.json()[k] for k in ("compliance", "rule", "field")} == {
+        "compliance": "cannot_meet",
+        "rule": "R-PROMO-3D",
+        "field": "acknowledge_late",
+    }
+    acknowledged = await client.post("/promotions", json=close | {"acknowledge_late": True}, headers=staff)
+    assert acknowledged.status_code == 503  # past the boundary: it reaches Temporal, which is down here
+
+
+WRITEUP_CASES = [
+    ({"ends_at": "2026-12-01T18:00:00"}, "ends_at"),
+    ({"ends_at": (NOW + timedelta(days=800)).isoformat()}, "ends_at"),
+    ({"platforms": ["myspace"]}, "platforms"),
+    ({"name": ""}, "name"),
+    ({"owner": "nobody.here"}, "owner"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), WRITEUP_CASES, ids=[f"{f}-{i}" for i, (_, f) in enumerate(WRITEUP_CASES)]
+)
+async def test_a_bad_writeup_field_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    answer = await client.post("/writeups", json=WRITEUP | change, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+
+
+LINK_CASES = [
+    ({"promotion_id": "abc123"}, "category", "R-PROMO-3D"),  # an announcement is a promotion article
+    ({"writeup_id": "abc123"}, "body", "R-NEWS-3WD"),  # a write-up carries its pictures
+    ({"category": "promotion", "promotion_id": "a", "writeup_id": "b"}, "writeup_id", "R-ACCOUNTABLE"),
+    ({"promotion_id": "Not/A/Key"}, "promotion_id", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"), LINK_CASES, ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(LINK_CASES)]
+)
+async def test_a_bad_article_link_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], change: dict[str, Any], field: str, rule: str | None
+) -> None:
+    answer = await client.post("/articles", json=ARTICLE | change, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+    if rule is not None:
+        assert answer.json()["rule"] == rule
+
+
+@pytest.fixture(scope="module")
+async def others(database: str) -> dict[Role, dict[str, str]]:
+    """Bearer headers of a content specialist and an auditor."""
+    conn = await asyncpg.connect(database)
+    try:
+        await ensure_demo_users(conn)
+        return {
+            role: {"Authorization": f"Bearer {await issue_token(conn, demo_user_id(role), 'test')}"}
+            for role in (Role.CONTENT_SPECIALIST, Role.AUDITOR)
+        }
+    finally:
+        await conn.close()
+
+
+async def test_a_wrong_role_is_403_naming_the_permission_and_the_rule(
+    client: httpx.AsyncClient, others: dict[Role, dict[str, str]]
+) -> None:
+    moved = {"starts_at": STARTS.isoformat(), "ends_at": STARTS.isoformat()}
+    for role, path, body, permission, rule in (
+        (Role.CONTENT_SPECIALIST, "/promotions", PROMOTION, "promotion.plan", "R-PROMO-3D"),
+        (Role.CONTENT_SPECIALIST, "/promotions/abc123/reschedule", moved, "promotion.plan", "R-PROMO-3D"),
+        (
+            Role.CONTENT_SPECIALIST,
+            "/promotions/abc123/cancel",
+            {"reason": "取消"},
+            "promotion.plan",
+            "R-PROMO-3D",
+        ),
+        (Role.AUDITOR, "/writeups", WRITEUP, "coverage.report", "R-NEWS-3WD"),
+        (
+            Role.AUDITOR,
+            "/writeups/abc123/correct",
+            {"ends_at": NOW.isoformat()},
+            "coverage.report",
+            "R-NEWS-3WD",
+        ),
+    ):
+        answer = await client.post(path, json=body, headers=others[role])
+        assert answer.status_code == 403, answer.text
+        assert (answer.json()["permission"], answer.json()["rule"]) == (permission, rule)

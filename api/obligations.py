@@ -1,0 +1,133 @@
+"""What the promotion and write-up endpoints share: start an obligation's workflow with a person's
+signed command, read one (its workflow, else the read model), list them, and render platforms.
+
+The command is decided by the domain here first, with the API's clock and policy, so a bad date,
+a start in the past or a plan that cannot meet R-PROMO-3D is a 4xx naming the field and the rule
+before any workflow exists; the workflow decides it again on its own time and the directory's roles.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.articles import READ_MODEL_ANSWERS
+from api.errors import Unreachable, error_body
+from api.state import AppState
+from api.updates import sign
+from domain.announcements import Announcement
+from domain.decider import Decider
+from domain.errors import Invalid
+from domain.platforms import Platform
+from domain.rules import RuleId
+from eventstore.users import User
+
+Owner = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{2,64}$", description="a user id in the directory")]
+DECIDED_WITHIN_S = 10.0
+"""How long a new obligation's first command is waited for (milliseconds, normally)."""
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def platforms_json(platforms: dict[Platform, Announcement]) -> dict[str, Any]:
+    """Each required platform's announcement: its state, the article, and when it came out."""
+    return {
+        platform.value: {
+            "state": a.state,
+            "article_id": a.article_id,
+            "announced_at": a.announced_at.isoformat() if a.announced_at else None,
+            "late_by_s": a.late_by_s,
+            "stage": a.stage,
+        }
+        for platform, a in platforms.items()
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def check_owner(state: AppState, owner: str | None, rule: RuleId) -> None:
+    """An owner is an active person in the user directory (R-KPI counts the obligation against them)."""
+    if owner is None:
+        return
+    known = await (await state.database()).fetchval(
+        "SELECT true FROM users WHERE id = $1 AND NOT disabled", owner
+    )
+    if not known:
+        raise Invalid(rule, f"no active user {owner!r} in the directory", field="owner")
+
+
+async def start(
+    state: AppState,
+    user: User,
+    decider: Decider[Any],
+    command: BaseModel,
+    workflow: tuple[str, str],
+    start_input: Callable[[dict[str, Any]], BaseModel],
+    view_field: str,
+) -> dict[str, Any]:
+    """Decide `command` (a DomainError is the 4xx), start the workflow with it signed (`start_input`
+    wraps the signed command), and return the workflow's view once it has decided it."""
+    kind, workflow_id = workflow
+    decider.decide(command, decider.initial(), state.settings.policy)
+    fields = command.model_dump(mode="json", exclude={"actor", "at"})
+    signed = sign(state, user, workflow_id, fields).model_dump(mode="json")
+    client = await state.temporal()
+    handle = await client.start_workflow(
+        kind,
+        start_input(signed),
+        id=workflow_id,
+        task_queue=state.settings.task_queue,
+    )
+    deadline = asyncio.get_running_loop().time() + DECIDED_WITHIN_S
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            view: dict[str, Any] = await handle.query("current")
+        except RPCError:
+            view = {}
+        if view.get(view_field, {}).get("id") or any(not d["accepted"] for d in view.get("decisions", [])):
+            return view
+        await asyncio.sleep(0.05)
+    raise Unreachable("the workflow's worker")
+
+
+def first_refusal(view: dict[str, Any]) -> JSONResponse | None:
+    """The workflow refused the command (the directory changed the person's roles meanwhile, say)."""
+    refused = [d for d in view.get("decisions", []) if not d["accepted"]]
+    if refused:
+        return JSONResponse(error_body("refused", refused[0]["detail"]), status_code=409)
+    return None
+
+
+async def current(state: AppState, workflow_id: str, table: str, key: str, view_field: str) -> dict[str, Any]:
+    """The obligation as its workflow has it, or as the read model does when the workflow cannot
+    answer (closed, its worker restarting, Temporal down)."""
+    client = await state.temporal()
+    try:
+        view: dict[str, Any] = await client.get_workflow_handle(workflow_id).query(
+            "current", rpc_timeout=timedelta(seconds=state.settings.query_timeout_s)
+        )
+        found: dict[str, Any] = view[view_field]
+        return found
+    except RPCError as exc:
+        if exc.status not in READ_MODEL_ANSWERS:
+            raise
+        stored = await (await state.database()).fetchval(
+            f"SELECT state FROM {table} WHERE id = $1",  # noqa: S608 - one of two table names
+            key,
+        )
+        if stored is not None:
+            row: dict[str, Any] = stored
+            return row
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(404, detail=f"no {workflow_id}") from None
+        raise Unreachable("temporal") from None
