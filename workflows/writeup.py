@@ -113,8 +113,10 @@ class WriteUpWorkflow(Obligation[w.WriteUp]):
         s, subject = self.state, workflow.info().workflow_id
         if isinstance(event, w.WriteUpReminded):
             missing = ", ".join(f"{platform} ({stage})" for platform, stage in event.missing.items())
-            due = s.due.isoformat() if s.due else "unknown"
-            message = f"the write-up of {s.name!r} is due {due}; not out yet on: {missing}"
+            due = s.due.astimezone(self.policy.zone).strftime("%Y-%m-%d %H:%M") if s.due else "unknown"
+            message = (
+                f"the write-up of {s.name!r} is due {due} ({self.policy.timezone}); not out yet on: {missing}"
+            )
             await self.notify(Notification(kind=event.type, rule=RuleId.NEWS_REMIND, to=self.writers,
                                            subject=subject, message=message, user=event.to))  # fmt: skip
         elif isinstance(event, w.WriteUpBreached):

@@ -23,6 +23,8 @@ from deploy.postgres import scratch_server
 from deploy.processes import venv_bin
 from domain import articles as a
 from domain import inquiries as q
+from domain import promotions as pr
+from domain import writeups as wu
 from domain.platforms import Platform
 from domain.policy import Policy
 from domain.roles import Role
@@ -37,8 +39,17 @@ from tests.replay.keys import RECORDING_KEYS
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes
 from workflows.article import ArticleWorkflow
-from workflows.contracts import ArticleStart, ArticleView, InquiryStart, InquiryView
+from workflows.contracts import (
+    ArticleStart,
+    ArticleView,
+    InquiryStart,
+    InquiryView,
+    PromotionStart,
+    WriteUpStart,
+)
 from workflows.inquiry import InquiryWorkflow
+from workflows.promotion import PromotionWorkflow
+from workflows.writeup import WriteUpWorkflow
 
 HERE = Path(__file__).parent
 QUEUE = "replay-recording"
@@ -184,6 +195,118 @@ INQUIRY_SCENARIOS: dict[str, Callable[[WorkflowEnvironment, InquiryHandle], Awai
 }
 
 
+PROMOTER = a.Actor(id="zhao.promo", roles=frozenset({Role.PROMOTION_SPECIALIST}))
+Obligation = WorkflowHandle[Any, Any]
+
+
+def key_of(name: str) -> str:
+    """A scenario's promotion or write-up key (tests/replay/test_replay.py derives the same)."""
+    return name.split("_", 1)[1].replace("_", "-")
+
+
+async def linked_article(env: WorkflowEnvironment, fakes: Fakes, article_id: str, **link: str) -> Handle:
+    """An announcement (or write-up) article on the website, approved and published."""
+    content = a.Content(
+        title="双十二大促预告",
+        body=f'<p>十二月十二日起全场八折。</p><img src="{fakes.image()}">',
+        category="promotion",
+        platforms=(Platform.WEBSITE,),
+        source="市场部",
+    )
+    submit = a.Submit(article_id=article_id, actor=WRITER, content=content, at=datetime.now(UTC), **link)
+    handle = await env.client.start_workflow(
+        ArticleWorkflow.run,
+        ArticleStart(submit=signed(f"article-{article_id}", submit), accounts={Platform.WEBSITE: "demo"}),
+        id=f"article-{article_id}",
+        task_queue=QUEUE,
+    )
+    await happy(handle, fakes)
+    await handle.result()
+    return handle
+
+
+async def plan(env: WorkflowEnvironment, name: str) -> Obligation:
+    key, starts = key_of(name), datetime.now(UTC) + timedelta(days=10)
+    command = pr.Plan(actor=PROMOTER, promotion_id=key, name="双十二大促", starts_at=starts,
+                      ends_at=starts + timedelta(days=2), major=True, platforms=(Platform.WEBSITE,),
+                      at=datetime.now(UTC))  # fmt: skip
+    return await env.client.start_workflow(
+        PromotionWorkflow.run,
+        PromotionStart(plan=signed(f"promotion-{key}", command)),
+        id=f"promotion-{key}",
+        task_queue=QUEUE,
+    )
+
+
+async def report(env: WorkflowEnvironment, name: str) -> Obligation:
+    key = key_of(name)
+    command = wu.Report(actor=WRITER, writeup_id=key, name="秋季新品发布会", ends_at=datetime.now(UTC),
+                        platforms=(Platform.WEBSITE,), at=datetime.now(UTC))  # fmt: skip
+    return await env.client.start_workflow(
+        WriteUpWorkflow.run,
+        WriteUpStart(report=signed(f"writeup-{key}", command)),
+        id=f"writeup-{key}",
+        task_queue=QUEUE,
+    )
+
+
+async def record_obligations(env: WorkflowEnvironment, fakes: Fakes) -> None:
+    """Promotions and write-ups met, breached, rescheduled, cancelled and corrected; and an article
+    that wakes the promotion it announces."""
+    await linked_article(env, fakes, "for-met", promotion_id=key_of("promotion_met"))
+    for name in ("promotion_met", "promotion_breached"):
+        handle = await plan(env, name)
+        await handle.result()
+        save(name, await handle.fetch_history())
+
+    with env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        handle = await plan(env, "promotion_rescheduled")
+    article = await linked_article(
+        env, fakes, "article-linked-to-promotion", promotion_id=key_of("promotion_rescheduled")
+    )
+    save("article_linked_to_promotion", await article.fetch_history())
+    view = await handle.query(PromotionWorkflow.current)
+    assert view.promotion.starts_at is not None
+    later = view.promotion.starts_at + timedelta(days=5)
+    moved = pr.Reschedule(
+        actor=PROMOTER, starts_at=later, ends_at=later + timedelta(days=2), at=datetime.now(UTC)
+    )
+    await handle.execute_update(PromotionWorkflow.reschedule, signed(handle.id, moved))
+    await env.fast_forward(handle, timedelta(days=20))  # type: ignore[attr-defined]
+    await handle.result()
+    save("promotion_rescheduled", await handle.fetch_history())
+
+    await linked_article(env, fakes, "for-cancelled", promotion_id=key_of("promotion_cancelled"))
+    with env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        handle = await plan(env, "promotion_cancelled")
+    for _ in range(100):  # the announcement already out is read before it is called off
+        website = (await handle.query(PromotionWorkflow.current)).promotion.platforms.get(Platform.WEBSITE)
+        if website is not None and website.announced_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    cancel = pr.Cancel(actor=PROMOTER, reason="场地取消", at=datetime.now(UTC))
+    await handle.execute_update(PromotionWorkflow.cancel, signed(handle.id, cancel))
+    await handle.result()
+    save("promotion_cancelled", await handle.fetch_history())
+
+    await linked_article(env, fakes, "for-writeup", writeup_id=key_of("writeup_met"))
+    for name in ("writeup_met", "writeup_breached"):
+        handle = await report(env, name)
+        await handle.result()
+        save(name, await handle.fetch_history())
+    with env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        handle = await report(env, "writeup_corrected")
+    for _ in range(100):
+        if (await handle.query(WriteUpWorkflow.current)).writeup.due is not None:
+            break
+        await asyncio.sleep(0.1)
+    correct = wu.CorrectEnd(actor=WRITER, ends_at=datetime.now(UTC) - timedelta(days=1), at=datetime.now(UTC))
+    await handle.execute_update(WriteUpWorkflow.correct_end, signed(handle.id, correct))
+    await env.fast_forward(handle, timedelta(days=40))  # type: ignore[attr-defined]
+    await handle.result()
+    save("writeup_corrected", await handle.fetch_history())
+
+
 def save(name: str, history: WorkflowHistory) -> None:
     """Write a new reference history; an existing one is kept (it may be from before a patch)."""
     path = HERE / f"{name}.json"
@@ -253,7 +376,7 @@ async def record(server: str) -> None:
     dsn = with_database(server, database)
     conn = await connect(dsn)
     await migrate(conn)
-    await in_directory(conn, WRITER, MANAGER, BOSS, INQUIRY_STAFF, INQUIRY_MANAGER)
+    await in_directory(conn, WRITER, MANAGER, BOSS, PROMOTER, INQUIRY_STAFF, INQUIRY_MANAGER)
     await conn.close()
     if "--inquiries-only" in sys.argv:
         await record_inquiries(dsn)
@@ -267,6 +390,10 @@ async def record(server: str) -> None:
             *platform_workers(env.client, Policy(), fakes.accounts, pool),
         ]:
             await stack.enter_async_context(worker)
+        if "--obligations-only" in sys.argv:
+            await record_obligations(env, fakes)
+            await env.shutdown()
+            return
         for name, (changes, play) in SCENARIOS.items():
             if name == "article_unknown_outcome_reconciled":
                 fault = {"path": "/wp-json/wp/v2/posts", "method": "POST", "kind": "timeout_after_accept"}
@@ -292,6 +419,7 @@ async def record(server: str) -> None:
             await play(handle, fakes)
             await handle.result()
             save(name, await handle.fetch_history())
+        await record_obligations(env, fakes)
     await store.close()
     await pool.close()
     await env.shutdown()

@@ -17,6 +17,8 @@ from tests.replay.keys import REPLAY_KEYS
 from workflows.article import ArticleWorkflow
 from workflows.contracts import ArticleStart, ArticleView
 from workflows.inquiry import InquiryWorkflow
+from workflows.promotion import PromotionWorkflow
+from workflows.writeup import WriteUpWorkflow
 
 HERE = Path(__file__).parent
 HISTORIES = sorted(HERE.glob("*.json"))
@@ -27,6 +29,9 @@ def history(path: Path) -> WorkflowHistory:
     """The history under the workflow id tests/replay/record.py ran it as (workflows check their id)."""
     if path.stem.startswith("article"):
         workflow_id = f"article-{path.stem.replace('_', '-')}"
+    elif path.stem.startswith(("promotion_", "writeup_")):
+        kind, key = path.stem.split("_", 1)
+        workflow_id = f"{kind}-{key.replace('_', '-')}"
     else:
         workflow_id = f"inquiry-{path.stem}"
     return WorkflowHistory.from_json(workflow_id, path.read_text())
@@ -46,7 +51,25 @@ def test_the_reference_histories_are_present() -> None:
         "inquiry_signed_reply",
         "article_local_steps",  # recorded after local steps (and every patch before them)
         "inquiry_local_steps",
+        "article_linked_to_promotion",  # an announcement that wakes its promotion
+        "promotion_met",
+        "promotion_breached",
+        "promotion_rescheduled",
+        "promotion_cancelled",
+        "writeup_met",
+        "writeup_breached",
+        "writeup_corrected",
     }
+
+
+def test_the_linked_article_woke_its_promotion() -> None:
+    """It guards the wake-ups: a signal to the promotion, sent after what the article recorded."""
+    events = history(HERE / "article_linked_to_promotion.json").events
+    sent = [e for e in events if e.HasField("signal_external_workflow_execution_initiated_event_attributes")]
+    assert sent
+    assert {e.signal_external_workflow_execution_initiated_event_attributes.workflow_execution.workflow_id
+            for e in sent} == {"promotion-rescheduled"}  # fmt: skip
+    assert any(e.HasField("external_workflow_execution_signaled_event_attributes") for e in events)
 
 
 @pytest.mark.parametrize("name", ["article_local_steps", "inquiry_local_steps"])
@@ -63,7 +86,10 @@ def test_the_newest_histories_took_the_local_steps(name: str) -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_histories_replay(path: Path) -> None:
-    replayer = Replayer(workflows=[ArticleWorkflow, InquiryWorkflow], data_converter=DATA_CONVERTER)
+    replayer = Replayer(
+        workflows=[ArticleWorkflow, InquiryWorkflow, PromotionWorkflow, WriteUpWorkflow],
+        data_converter=DATA_CONVERTER,
+    )
     await replayer.replay_workflow(history(path))
 
 
