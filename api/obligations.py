@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,6 +28,7 @@ from domain.platforms import Platform
 from domain.rules import RuleId
 from eventstore.users import User
 
+Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="the id the API gave it")]
 Owner = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{2,64}$", description="a user id in the directory")]
 DECIDED_WITHIN_S = 10.0
 """How long a new obligation's first command is waited for (milliseconds, normally)."""

@@ -17,7 +17,17 @@ from pydantic import BaseModel, Field
 from api.articles import Platforms
 from api.auth import allowed
 from api.errors import error_body
-from api.obligations import Owner, check_owner, current, first_refusal, iso, new_key, platforms_json, start
+from api.obligations import (
+    Key,
+    Owner,
+    check_owner,
+    current,
+    first_refusal,
+    iso,
+    new_key,
+    platforms_json,
+    start,
+)
 from api.state import AppState, app_state
 from api.updates import run_update
 from domain import promotions as p
@@ -135,7 +145,7 @@ async def calendar(
 
 @router.get("/{key}")
 async def get_promotion(
-    key: str, state: State, _user: Annotated[User, Depends(allowed(Permission.PROMOTION_READ))]
+    key: Key, state: State, _user: Annotated[User, Depends(allowed(Permission.PROMOTION_READ))]
 ) -> dict[str, Any]:
     found = await current(state, workflow_id(key), "promotions", key, "promotion")
     return promotion_json(p.Promotion.model_validate(found))
@@ -147,7 +157,7 @@ def _render(view: Any) -> dict[str, Any]:
 
 @router.post("/{key}/reschedule")
 async def reschedule(
-    key: str,
+    key: Key,
     body: RescheduleIn,
     state: State,
     user: Annotated[User, Depends(allowed(Permission.PROMOTION_PLAN))],
@@ -159,7 +169,7 @@ async def reschedule(
 
 @router.post("/{key}/cancel")
 async def cancel(
-    key: str, body: CancelIn, state: State, user: Annotated[User, Depends(allowed(Permission.PROMOTION_PLAN))]
+    key: Key, body: CancelIn, state: State, user: Annotated[User, Depends(allowed(Permission.PROMOTION_PLAN))]
 ) -> JSONResponse:
     """Call the promotion off: the obligation ends; what is out is listed for a follow-up."""
     return await run_update(state, user, workflow_id(key), {"kind": "cancel", **body.model_dump()}, _render)

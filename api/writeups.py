@@ -14,7 +14,17 @@ from pydantic import BaseModel, Field
 
 from api.articles import Platforms
 from api.auth import allowed
-from api.obligations import Owner, check_owner, current, first_refusal, iso, new_key, platforms_json, start
+from api.obligations import (
+    Key,
+    Owner,
+    check_owner,
+    current,
+    first_refusal,
+    iso,
+    new_key,
+    platforms_json,
+    start,
+)
 from api.state import AppState, app_state
 from api.updates import run_update
 from domain import writeups as w
@@ -106,7 +116,7 @@ async def list_writeups(
 
 @router.get("/{key}")
 async def get_writeup(
-    key: str, state: State, _user: Annotated[User, Depends(allowed(Permission.COVERAGE_READ))]
+    key: Key, state: State, _user: Annotated[User, Depends(allowed(Permission.COVERAGE_READ))]
 ) -> dict[str, Any]:
     return writeup_json(
         w.WriteUp.model_validate(await current(state, workflow_id(key), "writeups", key, "writeup"))
@@ -115,7 +125,7 @@ async def get_writeup(
 
 @router.post("/{key}/correct")
 async def correct(
-    key: str,
+    key: Key,
     body: CorrectIn,
     state: State,
     user: Annotated[User, Depends(allowed(Permission.COVERAGE_REPORT))],

@@ -105,8 +105,17 @@ class Obligation(Process[S]):
             raise Invalid(self.rule, "the command is for another process", field=field)
 
     async def keep(self) -> None:
-        """Follow the linked articles and keep the clock until the obligation is over."""
+        """Follow the linked articles and keep the clock until the obligation is over, and stays
+        over once every handler has finished: a command taken as it ended (an event's end
+        corrected, say) opens it again, and the loop goes on for it rather than leave it waiting."""
         await self.catch_up()
+        while True:
+            await self.until_over()
+            if workflow.all_handlers_finished() and self.over():
+                return
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or not self.over())
+
+    async def until_over(self) -> None:
         while not self.over():
             await self.before_waiting()
             times = [t for t in (self.next_due(), self.closes_at()) if t is not None]
@@ -119,7 +128,6 @@ class Obligation(Process[S]):
                 continue
             if self.woken:
                 await self.catch_up()
-        await self.finish()
 
     def changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self.changes != seen or self.woken

@@ -336,3 +336,14 @@ async def test_a_wrong_role_is_403_naming_the_permission_and_the_rule(
         answer = await client.post(path, json=body, headers=others[role])
         assert answer.status_code == 403, answer.text
         assert (answer.json()["permission"], answer.json()["rule"]) == (permission, rule)
+
+
+async def test_an_id_that_no_promotion_or_write_up_could_have_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    """A NUL in a path reached PostgreSQL's text parameter once (a 500): ids are the API's own shape."""
+    for method, path in (("GET", "/promotions/Bad%00Id"), ("GET", "/writeups/NO_SUCH"),
+                         ("POST", "/promotions/UPPER/cancel")):  # fmt: skip
+        answer = await client.request(method, path, headers=staff, json={"reason": "取消"})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["path", "key"]
