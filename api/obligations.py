@@ -132,3 +132,34 @@ async def current(state: AppState, workflow_id: str, table: str, key: str, view_
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise HTTPException(404, detail=f"no {workflow_id}") from None
         raise Unreachable("temporal") from None
+
+
+LISTS = {
+    "promotions": ("starts_at", "ends_at"),
+    "writeups": ("ends_at", "ends_at"),
+}
+"""Each list's read model, and the columns a period is matched on: what began before its end and
+ended at or after its start (a promotion running in it; an event that ended in it)."""
+
+
+async def listed(
+    state: AppState,
+    table: str,
+    since: datetime | None,
+    until: datetime | None,
+    status: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The states in a read model for a period and a status, in order of their start."""
+    begins, ends = LISTS[table]
+    rows = await (await state.database()).fetch(
+        f"""SELECT state FROM {table}
+             WHERE ($1::timestamptz IS NULL OR {ends} >= $1) AND ($2::timestamptz IS NULL OR {begins} < $2)
+               AND ($3::text IS NULL OR status = $3)
+             ORDER BY {begins}, id LIMIT $4""",  # noqa: S608 - names from LISTS only
+        since,
+        until,
+        status,
+        limit,
+    )
+    return [dict(r["state"]) for r in rows]

@@ -24,6 +24,7 @@ from api.obligations import (
     current,
     first_refusal,
     iso,
+    listed,
     new_key,
     platforms_json,
     start,
@@ -130,17 +131,8 @@ async def calendar(
 ) -> list[dict[str, Any]]:
     """The promotion calendar: those running in [from, to), by start, with each one's deadline and
     per-platform announcement state (from the `promotions` read model)."""
-    rows = await (await state.database()).fetch(
-        """SELECT state FROM promotions
-            WHERE ($1::timestamptz IS NULL OR ends_at >= $1) AND ($2::timestamptz IS NULL OR starts_at < $2)
-              AND ($3::text IS NULL OR status = $3)
-            ORDER BY starts_at, id LIMIT $4""",
-        since,
-        until,
-        status,
-        limit,
-    )
-    return [promotion_json(p.Promotion.model_validate(r["state"])) for r in rows]
+    rows = await listed(state, "promotions", since, until, status, limit)
+    return [promotion_json(p.Promotion.model_validate(row)) for row in rows]
 
 
 @router.get("/{key}")

@@ -21,6 +21,7 @@ from api.obligations import (
     current,
     first_refusal,
     iso,
+    listed,
     new_key,
     platforms_json,
     start,
@@ -101,17 +102,8 @@ async def list_writeups(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[dict[str, Any]]:
     """Event write-ups by the event's end, with each one's due time and per-platform state."""
-    rows = await (await state.database()).fetch(
-        """SELECT state FROM writeups
-            WHERE ($1::timestamptz IS NULL OR ends_at >= $1) AND ($2::timestamptz IS NULL OR ends_at < $2)
-              AND ($3::text IS NULL OR status = $3)
-            ORDER BY ends_at, id LIMIT $4""",
-        since,
-        until,
-        status,
-        limit,
-    )
-    return [writeup_json(w.WriteUp.model_validate(r["state"])) for r in rows]
+    rows = await listed(state, "writeups", since, until, status, limit)
+    return [writeup_json(w.WriteUp.model_validate(row)) for row in rows]
 
 
 @router.get("/{key}")

@@ -175,6 +175,31 @@ def stuck(platforms: Platforms) -> dict[Platform, Stage | Literal["no_article"]]
     return {p: platforms[p].stage or "no_article" for p in unpublished(platforms)}
 
 
+class Tick(BaseModel):
+    """Internal: a timer fired; whatever is due by `at` is decided."""
+
+    kind: Literal["tick"] = "tick"
+    at: Instant
+
+
+class Obligation(BaseModel):
+    """What a promotion and a write-up both are: an owner's obligation, per required platform,
+    judged once (`verdict`)."""
+
+    id: str = ""
+    name: str = ""
+    owner: str = ""
+    platforms: dict[Platform, Announcement] = Field(default_factory=dict)
+    verdict: Literal["met", "breached"] | None = None
+
+    @property
+    def status(self) -> str:
+        raise NotImplementedError
+
+    def missing(self) -> list[Platform]:
+        return missing(self.platforms)
+
+
 # --- the events' shared shapes (each process registers its own types) -----------------------------
 
 

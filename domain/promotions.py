@@ -28,15 +28,16 @@ from domain.announcements import (
     ArticleLinked,
     Broken,
     Kept,
+    Obligation,
     Progress,
     Published,
     PublishedOn,
     Stage,
+    Tick,
     amends,
     first_publication,
     late_by_s,
     linked,
-    missing,
     moved,
     published,
     rejudged,
@@ -154,21 +155,16 @@ class PromotionCancelled(DomainEvent):
 # --- state ----------------------------------------------------------------------------------------
 
 
-class Promotion(BaseModel):
-    id: str = ""
-    name: str = ""
+class Promotion(Obligation):
     starts_at: Instant | None = None
     ends_at: Instant | None = None
     major: bool = True
-    owner: str = ""
     announce_by: Instant | None = None
     cannot_meet: bool = False
-    platforms: dict[Platform, Announcement] = Field(default_factory=dict)
     reminded: list[int] = Field(default_factory=list)
     """The reminders sent for the current start, as seconds before it."""
     since: Instant | None = None
     """When the current start was set (planned or rescheduled): reminders due before it are moot."""
-    verdict: Literal["met", "breached"] | None = None
     cancelled: bool = False
 
     @property
@@ -192,9 +188,6 @@ class Promotion(BaseModel):
         if self.verdict is not None:
             return self.verdict
         return "announced" if not self.missing() else "planned"
-
-    def missing(self) -> list[Platform]:
-        return missing(self.platforms)
 
 
 def initial_promotion() -> Promotion:
@@ -243,13 +236,6 @@ class Plan(BaseModel):
     platforms: tuple[Platform, ...] | None = None
     owner: str | None = None
     acknowledge_late: bool = False
-    at: Instant
-
-
-class Tick(BaseModel):
-    """Internal: a timer fired; whatever is due by `at` is decided."""
-
-    kind: Literal["tick"] = "tick"
     at: Instant
 
 

@@ -25,15 +25,16 @@ from domain.announcements import (
     ArticleLinked,
     Broken,
     Kept,
+    Obligation,
     Progress,
     Published,
     PublishedOn,
     Stage,
+    Tick,
     amends,
     first_publication,
     late_by_s,
     linked,
-    missing,
     moved,
     published,
     rejudged,
@@ -136,17 +137,12 @@ Status = Literal["open", "published", "met", "breached"]
 """`published`: out everywhere required, before the verdict."""
 
 
-class WriteUp(BaseModel):
-    id: str = ""
-    name: str = ""
+class WriteUp(Obligation):
     ends_at: Instant | None = None
-    owner: str = ""
     due: Instant | None = None
     remind_at: Instant | None = None
     flagged_years: tuple[int, ...] = ()
-    platforms: dict[Platform, Announcement] = Field(default_factory=dict)
     reminded: bool = False
-    verdict: Literal["met", "breached"] | None = None
 
     @property
     def reported(self) -> bool:
@@ -162,9 +158,6 @@ class WriteUp(BaseModel):
         if self.verdict is not None:
             return self.verdict
         return "published" if self.platforms and not self.missing() else "open"
-
-    def missing(self) -> list[Platform]:
-        return missing(self.platforms)
 
 
 def initial_writeup() -> WriteUp:
@@ -220,11 +213,6 @@ class SetDue(BaseModel):
     due: Instant
     remind_at: Instant
     flagged_years: tuple[int, ...] = ()
-
-
-class Tick(BaseModel):
-    kind: Literal["tick"] = "tick"
-    at: Instant
 
 
 class CorrectEnd(BaseModel):

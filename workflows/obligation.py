@@ -19,19 +19,20 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.announcements import LinkedRequest
-    from domain.announcements import Announcement, Seen, commands_for
+    from domain.announcements import Announcement, Obligation, Seen, Tick, commands_for
     from domain.errors import Invalid
     from domain.platforms import Platform
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows import search_attributes as sa
-    from workflows.shell import Process
+    from workflows.shell import Parse, Process
     from workflows.signals import LINKED_ARTICLE_MOVED
 
-S = TypeVar("S", bound=BaseModel)
+S = TypeVar("S", bound=Obligation)
 
 SEEN: type[list[Seen]] = list[Seen]
 
@@ -43,7 +44,7 @@ WAITING_ON: dict[str, Role | None] = {
 """Who an obligation waits on, by where its least advanced platform is (the rest: its writers)."""
 
 
-class Obligation(Process[S]):
+class ObligationProcess(Process[S]):
     """The shared loop; a process says what its link is, its rule, its clock and how it tells people."""
 
     link: ClassVar[Literal["promotion_id", "writeup_id"]]
@@ -57,10 +58,6 @@ class Obligation(Process[S]):
         self.woken = False
 
     # --- what each process says -----------------------------------------------------------------
-
-    def tick(self) -> BaseModel:
-        """The process's own timer command, at the workflow's time."""
-        raise NotImplementedError
 
     def next_due(self) -> datetime | None:
         """When the decider must next decide (`tick`), or None."""
@@ -80,20 +77,24 @@ class Obligation(Process[S]):
     async def tell(self, event: Any) -> None:
         """Tell people what an event means for them (reminders, breaches)."""
 
-    def platforms(self) -> dict[Platform, Announcement]:
-        raise NotImplementedError
-
-    def status(self) -> str:
-        raise NotImplementedError
-
-    def owner(self) -> str:
-        raise NotImplementedError
-
     def deadline(self) -> datetime | None:
         """The rule's deadline, while it is still to be judged (the `NextDeadline` ops see)."""
         raise NotImplementedError
 
     # --- the loop -------------------------------------------------------------------------------
+
+    async def lifetime(self, first: Any, parse: Parse) -> None:
+        """The process from its first person's command (the plan, the report) to its end."""
+        await self.begin(None)
+        try:
+            await self.decide_for_person(first, parse)
+        except ApplicationError:
+            await self.finish()
+            return  # an unproven or refused first command: recorded, nothing to keep
+        await self.keep()
+
+    def platforms(self) -> dict[Platform, Announcement]:
+        return self.state.platforms
 
     @property
     def key(self) -> str:
@@ -124,7 +125,7 @@ class Obligation(Process[S]):
                 await workflow.wait_condition(self.changed_since(self.changes), timeout=within)
             except TimeoutError:
                 await self.catch_up()  # what is out is read before anything is judged
-                await self.decide_and_tell([self.tick()])
+                await self.decide_and_tell([Tick(at=workflow.now())])
                 continue
             if self.woken:
                 await self.catch_up()
@@ -173,9 +174,9 @@ class Obligation(Process[S]):
         deadline, waiting = self.deadline(), self.waiting_on()
         workflow.upsert_search_attributes(
             [
-                sa.PROCESS_STATUS.value_set(self.status()),
+                sa.PROCESS_STATUS.value_set(self.state.status),
                 sa.WAITING_ON_ROLE.value_set(waiting.value if waiting else ""),
-                sa.ASSIGNEE.value_set(self.owner()),
+                sa.ASSIGNEE.value_set(self.state.owner),
                 sa.PLATFORMS.value_set([p.value for p in self.platforms()]),
                 sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset(),
             ]

@@ -12,22 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import Notification
     from domain import promotions as p
-    from domain.announcements import Announcement
     from domain.durations import format_duration
-    from domain.platforms import Platform
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows.contracts import PromotionStart, PromotionView
-    from workflows.obligation import Obligation
+    from workflows.obligation import ObligationProcess
 
 
 @workflow.defn(name="Promotion")
-class PromotionWorkflow(Obligation[p.Promotion]):
+class PromotionWorkflow(ObligationProcess[p.Promotion]):
     decider = p.PROMOTIONS
     link = "promotion_id"
     rule = RuleId.PROMO_3D
@@ -36,13 +33,7 @@ class PromotionWorkflow(Obligation[p.Promotion]):
 
     @workflow.run
     async def run(self, start: PromotionStart) -> PromotionView:
-        await self.begin(None)
-        try:
-            await self.decide_for_person(start.plan, self.planning)
-        except ApplicationError:
-            await self.finish()
-            return self.view()  # an unproven or refused plan: recorded, nothing to keep
-        await self.keep()
+        await self.lifetime(start.plan, self.planning)
         return self.view()
 
     def planning(self, fields: Any) -> p.Plan:
@@ -51,9 +42,6 @@ class PromotionWorkflow(Obligation[p.Promotion]):
         return plan
 
     # --- the obligation's clock -------------------------------------------------------------------
-
-    def tick(self) -> p.Tick:
-        return p.Tick(at=workflow.now())
 
     def next_due(self) -> datetime | None:
         return p.next_due(self.state, self.policy)
@@ -64,15 +52,6 @@ class PromotionWorkflow(Obligation[p.Promotion]):
     def over(self) -> bool:
         ends = self.state.ends_at
         return self.state.cancelled or ends is None or workflow.now() >= ends
-
-    def platforms(self) -> dict[Platform, Announcement]:
-        return self.state.platforms
-
-    def status(self) -> str:
-        return self.state.status
-
-    def owner(self) -> str:
-        return self.state.owner
 
     def deadline(self) -> datetime | None:
         return self.state.announce_by if self.state.verdict is None and not self.state.cancelled else None

@@ -14,22 +14,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, WorkingDaysDeadlineRequest
     from activities.notify import Notification
     from domain import writeups as w
-    from domain.announcements import Announcement, unpublished
-    from domain.platforms import Platform
+    from domain.announcements import unpublished
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows.contracts import WriteUpStart, WriteUpView
-    from workflows.obligation import Obligation
+    from workflows.obligation import ObligationProcess
 
 
 @workflow.defn(name="WriteUp")
-class WriteUpWorkflow(Obligation[w.WriteUp]):
+class WriteUpWorkflow(ObligationProcess[w.WriteUp]):
     decider = w.WRITEUPS
     link = "writeup_id"
     rule = RuleId.NEWS_3WD
@@ -38,13 +36,7 @@ class WriteUpWorkflow(Obligation[w.WriteUp]):
 
     @workflow.run
     async def run(self, start: WriteUpStart) -> WriteUpView:
-        await self.begin(None)
-        try:
-            await self.decide_for_person(start.report, self.reporting)
-        except ApplicationError:
-            await self.finish()
-            return self.view()  # an unproven or refused report: recorded, nothing to keep
-        await self.keep()
+        await self.lifetime(start.report, self.reporting)
         return self.view()
 
     def reporting(self, fields: Any) -> w.Report:
@@ -79,9 +71,6 @@ class WriteUpWorkflow(Obligation[w.WriteUp]):
         )
         return await self.step("calendar", "calendar.working_days_deadline", [request], DueTime, rule)
 
-    def tick(self) -> w.Tick:
-        return w.Tick(at=workflow.now())
-
     def next_due(self) -> datetime | None:
         return w.next_due(self.state)
 
@@ -96,15 +85,6 @@ class WriteUpWorkflow(Obligation[w.WriteUp]):
             return False
         done = self.state.verdict is not None and not unpublished(self.state.platforms)
         return done or workflow.now() >= closes
-
-    def platforms(self) -> dict[Platform, Announcement]:
-        return self.state.platforms
-
-    def status(self) -> str:
-        return self.state.status
-
-    def owner(self) -> str:
-        return self.state.owner
 
     def deadline(self) -> datetime | None:
         return self.state.due if self.state.verdict is None else None
