@@ -17,14 +17,10 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from domain import articles
-from domain.announcements import Seen, stage_of
+from domain.announcements import LINKED_AT_MOST, Seen, stage_of
 from domain.events import REGISTRY
 from domain.platforms import Platform
 from eventstore.store import EventStore
-
-LINKED_AT_MOST = 50
-"""Articles one obligation is read with: a promotion has an announcement or two (a technical bound,
-so a runaway link cannot make one answer grow past Temporal's payload limit)."""
 
 _LINKED = {
     link: f"""SELECT stream_id FROM events
@@ -37,8 +33,6 @@ _LINKED = {
 class LinkedRequest(BaseModel):
     link: Literal["promotion_id", "writeup_id"]
     key: str = Field(min_length=1, max_length=64)
-    article_id: str | None = None
-    """Only this article (the one that woke the obligation); unset: every linked article."""
 
 
 class Announcements:
@@ -47,13 +41,11 @@ class Announcements:
 
     @activity.defn(name="announcements.linked")
     async def linked(self, request: LinkedRequest) -> list[Seen]:
-        """The articles linked to the obligation (or the one asked for, if it is linked), folded."""
+        """The articles linked to the obligation, each folded from its events."""
         streams = [
             r["stream_id"]
             for r in await self.store.pool.fetch(_LINKED[request.link], request.key, LINKED_AT_MOST)
         ]
-        if request.article_id is not None:
-            streams = [s for s in streams if s == f"article-{request.article_id}"]
         return [await self._read(stream) for stream in streams]
 
     async def _read(self, stream_id: str) -> Seen:

@@ -24,8 +24,9 @@ from api.errors import Unreachable, error_body
 from api.state import AppState, app_state
 from api.updates import run_update, sign
 from domain import articles as a
+from domain.announcements import LINKED_AT_MOST
 from domain.durations import Instant
-from domain.errors import DomainError
+from domain.errors import DomainError, Invalid
 from domain.platforms import Platform
 from domain.roles import Permission
 from domain.rules import RuleId
@@ -221,6 +222,21 @@ def accounts_for(state: AppState, platforms: Iterable[Platform]) -> dict[Platfor
     return accounts
 
 
+async def _check_room(state: AppState, body: ArticleIn) -> None:
+    """An obligation is read with at most `LINKED_AT_MOST` articles: a link beyond them is refused."""
+    for link in LINKS:
+        key = getattr(body, link)
+        if key is None:
+            continue
+        linked = await (await state.database()).fetchval(
+            f"SELECT count(*) FROM events WHERE type = 'article.submitted' AND data->>'{link}' = $1",  # noqa: S608
+            key,
+        )
+        if linked >= LINKED_AT_MOST:
+            rule = RuleId.PROMO_3D if link == "promotion_id" else RuleId.NEWS_3WD
+            raise Invalid(rule, f"{LINKED_AT_MOST} articles are linked to it already", field=link)
+
+
 @router.post("", status_code=201)
 async def submit(
     body: ArticleIn, state: State, user: Annotated[User, Depends(allowed(Permission.ARTICLE_SUBMIT))]
@@ -229,6 +245,7 @@ async def submit(
     a.check_publish_at(body.publish_at, datetime.now(UTC), state.settings.policy)
     content = a.Content.model_validate(body.model_dump(exclude=LINKS))
     a.check_link(body.promotion_id, body.writeup_id, content)
+    await _check_room(state, body)
     accounts = accounts_for(state, body.platforms)
     if isinstance(accounts, JSONResponse):
         return accounts

@@ -9,27 +9,32 @@ before any workflow exists; the workflow decides it again on its own time and th
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.articles import READ_MODEL_ANSWERS
 from api.errors import Unreachable, error_body
+from api.errors import refused as refusal_answer
 from api.state import AppState
 from api.updates import sign
 from domain.announcements import Announcement
 from domain.decider import Decider
-from domain.errors import Invalid
+from domain.errors import Invalid, Refusal
 from domain.platforms import Platform
 from domain.rules import RuleId
 from eventstore.users import User
 
 Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="the id the API gave it")]
 Owner = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{2,64}$", description="a user id in the directory")]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""An open end of a period."""
 DECIDED_WITHIN_S = 10.0
 """How long a new obligation's first command is waited for (milliseconds, normally)."""
 
@@ -102,11 +107,14 @@ async def start(
 
 
 def first_refusal(view: dict[str, Any]) -> JSONResponse | None:
-    """The workflow refused the command (the directory changed the person's roles meanwhile, say)."""
+    """The workflow refused the command (the directory changed the person's roles meanwhile, or
+    its own clock found the start too close): answered as the boundary answers its refusals."""
     refused = [d for d in view.get("decisions", []) if not d["accepted"]]
-    if refused:
-        return JSONResponse(error_body("refused", refused[0]["detail"]), status_code=409)
-    return None
+    if not refused:
+        return None
+    if refused[0].get("refusal"):
+        return refusal_answer(Refusal.model_validate(refused[0]["refusal"]))
+    return JSONResponse(error_body("refused", refused[0]["detail"]), status_code=409)
 
 
 async def current(state: AppState, workflow_id: str, table: str, key: str, view_field: str) -> dict[str, Any]:
@@ -117,10 +125,8 @@ async def current(state: AppState, workflow_id: str, table: str, key: str, view_
         view: dict[str, Any] = await client.get_workflow_handle(workflow_id).query(
             "current", rpc_timeout=timedelta(seconds=state.settings.query_timeout_s)
         )
-        found: dict[str, Any] = view[view_field]
-        return found
-    except RPCError as exc:
-        if exc.status not in READ_MODEL_ANSWERS:
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        if isinstance(exc, RPCError) and exc.status not in READ_MODEL_ANSWERS:
             raise
         stored = await (await state.database()).fetchval(
             f"SELECT state FROM {table} WHERE id = $1",  # noqa: S608 - one of two table names
@@ -129,17 +135,24 @@ async def current(state: AppState, workflow_id: str, table: str, key: str, view_
         if stored is not None:
             row: dict[str, Any] = stored
             return row
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, detail=f"no {workflow_id}") from None
-        raise Unreachable("temporal") from None
+        if isinstance(exc, RPCError) and exc.status not in (
+            RPCStatusCode.NOT_FOUND,
+            RPCStatusCode.INVALID_ARGUMENT,
+        ):
+            raise Unreachable("temporal") from None
+        raise HTTPException(404, detail=f"no {workflow_id}") from None
+    found: dict[str, Any] = view[view_field]
+    if not found.get("id"):  # its first command was refused: there is no such obligation
+        raise HTTPException(404, detail=f"no {workflow_id}")
+    return found
 
 
 LISTS = {
-    "promotions": ("starts_at", "ends_at"),
-    "writeups": ("ends_at", "ends_at"),
+    "promotions": ("ends_at > $1 AND starts_at < $2", "starts_at"),
+    "writeups": ("ends_at >= $1 AND ends_at < $2", "ends_at"),
 }
-"""Each list's read model, and the columns a period is matched on: what began before its end and
-ended at or after its start (a promotion running in it; an event that ended in it)."""
+"""Each list's read model, and what matches a period [from, to): a promotion running in it, an
+event that ended in it; and the order they are listed in."""
 
 
 async def listed(
@@ -151,14 +164,12 @@ async def listed(
     limit: int,
 ) -> list[dict[str, Any]]:
     """The states in a read model for a period and a status, in order of their start."""
-    begins, ends = LISTS[table]
+    matches, order = LISTS[table]
     rows = await (await state.database()).fetch(
-        f"""SELECT state FROM {table}
-             WHERE ($1::timestamptz IS NULL OR {ends} >= $1) AND ($2::timestamptz IS NULL OR {begins} < $2)
-               AND ($3::text IS NULL OR status = $3)
-             ORDER BY {begins}, id LIMIT $4""",  # noqa: S608 - names from LISTS only
-        since,
-        until,
+        f"""SELECT state FROM {table} WHERE {matches} AND ($3::text IS NULL OR status = $3)
+             ORDER BY {order}, id LIMIT $4""",  # noqa: S608 - from LISTS only
+        since or EARLIEST,
+        until or LATEST,
         status,
         limit,
     )

@@ -38,6 +38,10 @@ class Announcement(BaseModel):
 
 
 Platforms = dict[Platform, Announcement]
+LINKED_AT_MOST = 50
+"""Articles linked to one obligation at most: a promotion has an announcement or two. A technical
+bound, so what the obligation reads of them never outgrows Temporal's payload limit (the API
+refuses a link beyond it)."""
 
 
 class Progress(BaseModel):
@@ -51,7 +55,8 @@ class Progress(BaseModel):
 
 
 class Published(BaseModel):
-    """Internal: the linked article was published on a platform, at the platform's time."""
+    """Internal: the linked article was published on a platform, at the time its workflow recorded
+    the platform's answer (a manual platform's: when a person reported the URL)."""
 
     kind: Literal["published"] = "published"
     article_id: str
@@ -110,8 +115,12 @@ def rejudged(platforms: Platforms, deadline: datetime) -> Platforms:
 
 
 def moved(platforms: Platforms, command: Progress) -> tuple[Platform, ...]:
-    """The required platforms not out yet whose article or stage this progress changes (a closed
-    article: those it was the article of)."""
+    """The required platforms not out yet that this article holds, or may take (none holds them),
+    and whose stage this progress changes; a closed article's: those it held.
+
+    A platform stays with the article that first took it until that one is out or closed, so two
+    open articles on one platform never take it from each other at every reading.
+    """
     return tuple(
         p
         for p in command.platforms
@@ -120,7 +129,7 @@ def moved(platforms: Platforms, command: Progress) -> tuple[Platform, ...]:
         and (
             platforms[p].article_id == command.article_id
             if command.stage == "closed"
-            else (platforms[p].article_id, platforms[p].stage) != (command.article_id, command.stage)
+            else platforms[p].article_id in (None, command.article_id) and platforms[p].stage != command.stage
         )
     )
 
@@ -213,7 +222,7 @@ class ArticleLinked(DomainEvent):
 
 
 class PublishedOn(DomainEvent):
-    """The linked article was published on a platform, at `published_at` (the platform's time)."""
+    """The linked article was published on a platform, at `published_at` (when its workflow recorded it)."""
 
     platform: Platform
     article_id: str

@@ -544,7 +544,8 @@ def escalation_target(role: Role, policy: Policy) -> Role:
     )
 
 
-_PICTURE = re.compile(r"<img\b[^>]*\bsrc\s*=", re.IGNORECASE)
+_PICTURE = re.compile(r"<img\b[^>]*?\ssrc\s*=\s*(\"[^\"\s]+\"|'[^'\s]+'|[^\s>\"']+)", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
 def check_link(promotion_id: str | None, writeup_id: str | None, content: Content) -> None:
@@ -560,7 +561,7 @@ def check_link(promotion_id: str | None, writeup_id: str | None, content: Conten
         raise Invalid(
             RuleId.PROMO_3D, "a promotion's announcement has the category promotion", field="category"
         )
-    if writeup_id and not _PICTURE.search(content.body):
+    if writeup_id and not _PICTURE.search(_COMMENT.sub("", content.body)):
         raise Invalid(RuleId.NEWS_3WD, "a major event's write-up carries its pictures (<img>)", field="body")
 
 

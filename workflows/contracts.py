@@ -13,6 +13,7 @@ from domain import articles as a
 from domain import inquiries as q
 from domain import promotions as p
 from domain import writeups as w
+from domain.errors import Refusal
 from domain.platforms import Platform
 from domain.policy import Policy
 
@@ -30,6 +31,8 @@ class Decision(BaseModel):
     actor: str | None
     accepted: bool
     detail: str = ""
+    refusal: Refusal | None = None
+    """Why it was refused, typed (what the API answers with: its kind, rule and field)."""
 
 
 class ArticleView(BaseModel):

@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.announcements import LinkedRequest
+    from activities.notify import Notification
     from domain.announcements import Announcement, Obligation, Seen, Tick, commands_for
     from domain.errors import Invalid
     from domain.platforms import Platform
@@ -37,8 +38,8 @@ S = TypeVar("S", bound=Obligation)
 SEEN: type[list[Seen]] = list[Seen]
 
 WAITING_ON: dict[str, Role | None] = {
-    "waiting_on_general_manager": Role.GENERAL_MANAGER,
     "waiting_on_manager": Role.OPERATIONS_MANAGER,
+    "waiting_on_general_manager": Role.GENERAL_MANAGER,
     "publishing": None,
 }
 """Who an obligation waits on, by where its least advanced platform is (the rest: its writers)."""
@@ -76,6 +77,13 @@ class ObligationProcess(Process[S]):
 
     async def tell(self, event: Any) -> None:
         """Tell people what an event means for them (reminders, breaches)."""
+
+    async def tell_role(self, kind: str, rule: RuleId, to: Role, message: str) -> None:
+        """Tell a role, and the obligation's owner by name, about this obligation."""
+        subject = workflow.info().workflow_id
+        await self.notify(
+            Notification(kind=kind, rule=rule, to=to, subject=subject, message=message, user=self.state.owner)
+        )
 
     def deadline(self) -> datetime | None:
         """The rule's deadline, while it is still to be judged (the `NextDeadline` ops see)."""
@@ -183,6 +191,7 @@ class ObligationProcess(Process[S]):
         )
 
     @workflow.signal(name=LINKED_ARTICLE_MOVED)
-    def linked_article_moved(self, article_id: str) -> None:
-        """A linked article recorded something: read the record (the signal says nothing else)."""
+    def linked_article_moved(self, *_: Any) -> None:
+        """A linked article recorded something: read the record. Whatever the signal carries (any
+        number of arguments, from anyone) is ignored, so none can fail the workflow's task."""
         self.woken = True

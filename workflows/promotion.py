@@ -14,7 +14,6 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import Notification
     from domain import promotions as p
     from domain.durations import format_duration
     from domain.roles import Role
@@ -50,32 +49,37 @@ class PromotionWorkflow(ObligationProcess[p.Promotion]):
         return self.state.ends_at
 
     def over(self) -> bool:
+        """Watched until the promotion ends, also once it is called off: an announcement that still
+        comes out then is recorded and its follow-up asked for."""
         ends = self.state.ends_at
-        return self.state.cancelled or ends is None or workflow.now() >= ends
+        return ends is None or workflow.now() >= ends
 
     def deadline(self) -> datetime | None:
-        return self.state.announce_by if self.state.verdict is None and not self.state.cancelled else None
+        """R-PROMO-3D's deadline while it is still to be judged (a promotion that is not major never is)."""
+        s = self.state
+        return s.announce_by if s.major and s.verdict is None and not s.cancelled else None
 
     async def tell(self, event: Any) -> None:
-        s, subject = self.state, workflow.info().workflow_id
+        s = self.state
         if isinstance(event, p.PromotionReminded):
             missing = ", ".join(f"{platform} ({stage})" for platform, stage in event.missing.items())
-            message = (
-                f"promotion {s.name!r} starts in {format_duration(timedelta(seconds=event.before_start_s))}; "
-                f"not announced yet on: {missing}"
-            )
+            ahead = format_duration(timedelta(seconds=event.before_start_s))
+            message = f"promotion {s.name!r} starts in {ahead}; not announced yet on: {missing}"
             for role in event.to:
-                await self.notify(
-                    Notification(kind=event.type, rule=RuleId.PROMO_REMIND, to=role, subject=subject,
-                                 message=message, user=event.owner)
-                )  # fmt: skip
-        elif isinstance(event, p.AnnouncementBreached):
+                await self.tell_role(event.type, RuleId.PROMO_REMIND, role, message)
+            return
+        if isinstance(event, p.AnnouncementBreached):
+            lead, missing = format_duration(self.policy.promo_3d.lead), ", ".join(event.missing)
+            message = f"promotion {s.name!r} was not announced {lead} before its start on: {missing}"
+        elif isinstance(event, p.Announced) and s.cancelled:
             message = (
-                f"promotion {s.name!r} was not announced {format_duration(self.policy.promo_3d.lead)} "
-                f"before its start on: {', '.join(event.missing)}"
+                f"promotion {s.name!r} was called off, yet it was announced on {event.platform}: follow up"
             )
-            await self.notify(Notification(kind=event.type, rule=RuleId.PROMO_3D, to=event.escalated_to,
-                                           subject=subject, message=message, user=s.owner))  # fmt: skip
+        elif isinstance(event, p.AnnouncementMet) and event.after_breach:
+            message = f"promotion {s.name!r}: the breach is amended, its announcement was out in time"
+        else:
+            return
+        await self.tell_role(event.type, RuleId.PROMO_3D, Role.OPERATIONS_MANAGER, message)
 
     # --- people's commands and what they see ----------------------------------------------------
 

@@ -483,8 +483,9 @@ class Process(Generic[S]):
             at=workflow.now(),
         )
         await self.record([refused], actor=claimed or "unknown", rules=(RuleId.ACCOUNTABLE, error.rule))
-        self.decisions.append(Decision(command=refused.command, actor=claimed, accepted=False,
-                                       detail=f"{error.rule}: {error.message}"))  # fmt: skip
+        detail = f"{error.rule}: {error.message}"
+        self.decisions.append(Decision(command=refused.command, actor=claimed, accepted=False, detail=detail,
+                                       refusal=refusal_of(error)))  # fmt: skip
 
 
 def failure_type(exc: ActivityError) -> str:

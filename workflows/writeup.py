@@ -17,9 +17,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import DueTime, WorkingDaysDeadlineRequest
-    from activities.notify import Notification
     from domain import writeups as w
-    from domain.announcements import unpublished
     from domain.roles import Role
     from domain.rules import RuleId
     from workflows.contracts import WriteUpStart, WriteUpView
@@ -48,20 +46,18 @@ class WriteUpWorkflow(ObligationProcess[w.WriteUp]):
 
     async def before_waiting(self) -> None:
         """The due time and the reminder for the event's current end, asked once per end."""
-        ends_at = self.state.ends_at
-        if ends_at is None or self.state.due is not None:
-            return
-        news = self.policy.news_3wd
-        due = await self.working_days_after(ends_at, news.within_working_days, None, RuleId.NEWS_3WD)
-        remind = await self.working_days_after(
-            ends_at,
-            self.policy.news_remind.after_working_days,
-            self.policy.working_hours.end,
-            RuleId.NEWS_REMIND,
-        )
-        years = tuple(sorted({*due.fallback_years, *remind.fallback_years}))
-        set_due = w.SetDue(ends_at=ends_at, due=due.at, remind_at=remind.at, flagged_years=years)
-        await self.handle(set_due)  # an end corrected meanwhile: nothing, and it is asked again
+        while (ends_at := self.state.ends_at) is not None and self.state.due is None:
+            news = self.policy.news_3wd
+            due = await self.working_days_after(ends_at, news.within_working_days, None, RuleId.NEWS_3WD)
+            remind = await self.working_days_after(
+                ends_at,
+                self.policy.news_remind.after_working_days,
+                self.policy.working_hours.end,
+                RuleId.NEWS_REMIND,
+            )
+            years = tuple(sorted({*due.fallback_years, *remind.fallback_years}))
+            set_due = w.SetDue(ends_at=ends_at, due=due.at, remind_at=remind.at, flagged_years=years)
+            await self.handle(set_due)  # an end corrected meanwhile: nothing, and it is asked again here
 
     async def working_days_after(
         self, ends_at: datetime, n: int, day_end: timedelta | None, rule: RuleId
@@ -79,30 +75,29 @@ class WriteUpWorkflow(ObligationProcess[w.WriteUp]):
         return None if due is None else due + self.policy.news_3wd.late_recorded_for
 
     def over(self) -> bool:
-        """Judged with everything out, or watched for as long as the policy says."""
+        """Watched for as long as the policy says after the due time: a late write-up is recorded
+        until then, and a wrong end can be corrected until then, also after a verdict."""
         closes = self.closes_at()
-        if closes is None:
-            return False
-        done = self.state.verdict is not None and not unpublished(self.state.platforms)
-        return done or workflow.now() >= closes
+        return closes is not None and workflow.now() >= closes
 
     def deadline(self) -> datetime | None:
         return self.state.due if self.state.verdict is None else None
 
     async def tell(self, event: Any) -> None:
-        s, subject = self.state, workflow.info().workflow_id
+        s = self.state
         if isinstance(event, w.WriteUpReminded):
             missing = ", ".join(f"{platform} ({stage})" for platform, stage in event.missing.items())
             due = s.due.astimezone(self.policy.zone).strftime("%Y-%m-%d %H:%M") if s.due else "unknown"
             message = (
                 f"the write-up of {s.name!r} is due {due} ({self.policy.timezone}); not out yet on: {missing}"
             )
-            await self.notify(Notification(kind=event.type, rule=RuleId.NEWS_REMIND, to=self.writers,
-                                           subject=subject, message=message, user=event.to))  # fmt: skip
+            await self.tell_role(event.type, RuleId.NEWS_REMIND, self.writers, message)
         elif isinstance(event, w.WriteUpBreached):
             message = f"the write-up of {s.name!r} was not out by its due time on: {', '.join(event.missing)}"
-            await self.notify(Notification(kind=event.type, rule=RuleId.NEWS_3WD, to=event.escalated_to,
-                                           subject=subject, message=message, user=s.owner))  # fmt: skip
+            await self.tell_role(event.type, RuleId.NEWS_3WD, event.escalated_to, message)
+        elif isinstance(event, w.WriteUpMet) and event.after_breach:
+            message = f"the write-up of {s.name!r}: the breach is amended, it was out in time"
+            await self.tell_role(event.type, RuleId.NEWS_3WD, Role.OPERATIONS_MANAGER, message)
 
     # --- people's commands and what they see ----------------------------------------------------
 
@@ -113,8 +108,7 @@ class WriteUpWorkflow(ObligationProcess[w.WriteUp]):
     async def correct_end(self, command: Any) -> WriteUpView:
         """The event ended at another time: its due time is asked for again (R-NEWS-3WD)."""
         await self.decide_for_person(command, w.CorrectEnd.model_validate)
-        await workflow.wait_condition(lambda: self.state.due is not None)  # answered with the new due time
-        return self.view()
+        return self.view()  # the due time follows in a moment, from the calendar (`due` is null until then)
 
     @correct_end.validator
     def _correct_end(self, command: Any) -> None:

@@ -286,6 +286,7 @@ async def record_obligations(env: WorkflowEnvironment, fakes: Fakes) -> None:
         await asyncio.sleep(0.1)
     cancel = pr.Cancel(actor=PROMOTER, reason="场地取消", at=datetime.now(UTC))
     await handle.execute_update(PromotionWorkflow.cancel, signed(handle.id, cancel))
+    await env.fast_forward(handle, timedelta(days=15))  # type: ignore[attr-defined]  # watched until it ends
     await handle.result()
     save("promotion_cancelled", await handle.fetch_history())
 

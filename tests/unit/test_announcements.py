@@ -141,3 +141,39 @@ def test_a_publication_records_the_workflows_time() -> None:
     [event] = a.decide(outcome, state, POLICY)
     assert isinstance(event, a.PublicationRecorded)
     assert event.at == NOW
+
+
+def test_two_open_articles_on_one_platform_never_take_it_from_each_other() -> None:
+    """The reviewer's case: a replacement announcement submitted while the first is in review."""
+    first = an.Seen(article_id="a1", platforms=TWO, stage="waiting_on_manager")
+    second = an.Seen(article_id="a2", platforms=TWO, stage="drafting")
+    state, _ = told(planned(), first)
+    for _ in range(3):  # every reading: the same two articles, nothing new
+        state, events = told(state, second)
+        assert events == 0
+        state, events = told(state, first)
+        assert events == 0
+    assert {x.article_id for x in state.platforms.values()} == {"a1"}
+    state, _ = told(state, first.model_copy(update={"stage": "closed"}))
+    state, _ = told(state, second)
+    assert {x.article_id for x in state.platforms.values()} == {"a2"}  # once the first is closed
+
+
+@pytest.mark.parametrize(
+    ("body", "pictured"),
+    [
+        ('<p>x</p><img src="https://img.example/a.jpg">', True),
+        ("<img alt='a' src='a.png'>", True),
+        ('<img data-src="a.jpg">', False),
+        ('<img src="">', False),
+        ('<!-- <img src="a.jpg"> --><p>x</p>', False),
+    ],
+)
+def test_a_write_up_carries_a_real_picture(body: str, pictured: bool) -> None:
+    content = a.Content(title="t", body=body, category="company_news", platforms=TWO)
+    submit = a.Submit(article_id="a1", actor=WRITER, content=content, at=NOW, writeup_id="w1")
+    if pictured:
+        assert a.decide(submit, a.initial_state(), POLICY)
+    else:
+        with pytest.raises(Invalid):
+            a.decide(submit, a.initial_state(), POLICY)

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -249,4 +250,25 @@ async def test_a_year_the_calendar_does_not_know_is_flagged_on_the_due_time(worl
     assert writeup.due_flagged
     assert writeup.flagged_years == (2027,)
     assert writeup.due == beijing(2027, 1, 5, 0)  # 31 Dec, then a guessed Mon–Fri 2027: 1 and 4 Jan
+    await handle.terminate("the test saw what it needed")
+
+
+async def test_a_wake_up_signal_with_any_arguments_fails_no_workflow_task(world: World) -> None:
+    """Anyone can signal from the Temporal UI or CLI: none, one or two arguments only wake it."""
+    with world.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        handle = await report(world, datetime.now(UTC))
+    await handle.signal("linked_article_moved")
+    await handle.signal("linked_article_moved", args=["a", {"forged": True}])
+    await handle.signal("linked_article_moved", "article-x")
+    for _ in range(100):
+        if (await handle.query(WriteUpWorkflow.current)).writeup.due is not None:
+            break
+        await asyncio.sleep(0.1)
+    history = await handle.fetch_history()
+    failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert failed == []
+    assert (
+        len([e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED])
+        == 3
+    )
     await handle.terminate("the test saw what it needed")
