@@ -79,6 +79,14 @@ class Accountable(_Params):
     publish_at) and still be taken as meant: clocks and typing are not exact."""
     schedule_within: Duration = timedelta(days=366)
     """A publishing time is at most this far ahead: a year's typo must not hold an approved post for years."""
+    history_retention: Duration = timedelta(days=30)
+    """How long Temporal keeps a closed workflow's history (the namespace's retention). The archive
+    in PostgreSQL keeps every one beyond it: the record an audit replays."""
+    archive_every: Duration = timedelta(minutes=5)
+    """How often the workers archive the histories of workflows that closed since they last looked."""
+    seal_every: Duration = timedelta(hours=1)
+    """How often the heads of the hash chains are sealed outside the events table, so that a deleted
+    stream or a truncated tail is found (`mediaops events verify --against`)."""
 
 
 class Length(_Params):

@@ -1,0 +1,1 @@
+"""Audits: the record replayed, archived, sealed and re-checked against every rule."""
