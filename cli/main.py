@@ -9,6 +9,8 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -46,6 +48,10 @@ ops_app = typer.Typer(
 app.add_typer(dev_app, name="dev")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ops_app, name="ops")
+audit_app = typer.Typer(
+    help="Audits: the record checked against this release's code and rules.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -254,13 +260,85 @@ def users_token(
     typer.echo(token)
 
 
+@events_app.command("seal")
+def events_seal(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="also write the seal as JSON to this file, for an auditor")
+    ] = None,
+) -> None:
+    """Seal the hash chains' heads now (the workers do every R-ACCOUNTABLE.seal_every)."""
+    from audit.seals import seal
+
+    sealed = _with_db(_settings(validate_policy=False), seal)
+    typer.echo(f"seal {sealed.id}: position {sealed.position}, digest {sealed.digest}")
+    if out is not None:
+        try:
+            out.write_text(sealed.to_json() + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise _fail(
+                f"seal {sealed.id} is kept in chain_seals, but not in {out}: {exc.strerror}", 1
+            ) from None
+
+
+def _verify_against(against: str) -> None:
+    """`events verify --against`: the seal (an id, `latest`, a file) and the chains, every problem named."""
+    from audit.seals import Discrepancy, Seal, SealError, get, latest, verify_against
+
+    kept: Seal | None = None
+    if against != "latest" and not against.isdigit():
+        try:
+            kept = Seal.from_json(Path(against).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise _fail(f"cannot read the seal file {against}: {exc.strerror}") from None
+        except SealError as exc:
+            raise _fail(f"{against}: {exc}", 1) from None
+
+    async def check(conn: Any) -> tuple[Seal, list[Discrepancy]]:
+        if kept is not None:
+            sealed: Seal | None = kept
+        else:
+            sealed = await (latest(conn) if against == "latest" else get(conn, int(against)))
+        if sealed is None:
+            raise _fail(f"no seal {against} in chain_seals (`mediaops events seal` takes one)", 1)
+        return sealed, await verify_against(conn, sealed)
+
+    try:
+        sealed, problems = _with_db(_settings(validate_policy=False), check)
+    except SealError as exc:
+        raise _fail(str(exc), 1) from None
+    for problem in problems:
+        typer.echo(f"broken: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(
+        f"intact: the store holds the {sealed.events} events in {sealed.streams} streams of seal "
+        f"{sealed.id} (position {sealed.position}, digest {sealed.digest}), and every chain"
+    )
+
+
 @events_app.command("verify")
 def events_verify(
     stream: Annotated[str | None, typer.Option("--stream", help="check only this stream")] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="SEAL",
+            help="also check the store still holds what a seal saw: its id, `latest`, or its JSON file",
+        ),
+    ] = None,
 ) -> None:
-    """Check every stream's hash chain: exit 0 when intact, 1 naming the first broken link."""
+    """Check every stream's hash chain: exit 0 when intact, 1 naming the first broken link.
+
+    With --against, also every stream, version and position the store no longer holds as the seal saw it.
+    """
     from eventstore.verify import verify
 
+    if against is not None:
+        if stream is not None:
+            raise _fail("--against checks every stream: leave out --stream")
+        _verify_against(against)
+        return
     result = _with_db(_settings(validate_policy=False), lambda conn: verify(conn, stream))
     if result.broken is not None:
         typer.echo(f"broken: {result.broken}", err=True)
@@ -457,6 +535,177 @@ def ops_sign(
     if response.status_code != 200:
         raise _fail(f"{response.status_code} {response.text}", 1)
     typer.echo(response.text)
+
+
+def _moment(option: str, value: str | None) -> datetime | None:
+    """An RFC 3339 time given on the command line (None: unbounded); it must carry its time zone."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not an RFC 3339 time, e.g. 2026-01-01T00:00:00+08:00") from None
+    if moment.tzinfo is None:
+        raise _fail(f"{option} {value!r} has no time zone, e.g. 2026-01-01T00:00:00+08:00 or ...Z")
+    return moment
+
+
+@audit_app.command("replay")
+def audit_replay(
+    workflow_id: Annotated[
+        str | None,
+        typer.Option("--workflow-id", help="every run of this workflow: from Temporal, else the archive"),
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option("--query", help="a Temporal visibility query, e.g. \"WorkflowType='Article'\""),
+    ] = None,
+    archive: Annotated[bool, typer.Option("--archive", help="the archived histories of closed runs")] = False,
+    start: Annotated[
+        str | None, typer.Option("--from", help="with --archive: closed at or after this RFC 3339 time")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="with --archive: closed before this RFC 3339 time")
+    ] = None,
+) -> None:
+    """Replay histories against this code: exit 0 when all replay, 1 when any does not, 2 when none matched.
+
+    Give exactly one of --workflow-id, --query or --archive (every archived run, or those that closed
+    from --from up to --to). One line per run: `OK <workflow id> <run id>`, or `NONDETERMINISTIC
+    <workflow id> <run id> event <id>: <error>` naming the event where the code took another path
+    (`FAILED ...` for any other failure), then a summary. Wrong options also exit 2.
+    """
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from audit.replay import Replayed, histories_archived, histories_matching, histories_of, replay
+    from mediaops.keys import KeysError
+    from mediaops.temporal import connect, data_converter
+
+    if (workflow_id is not None) + (query is not None) + archive != 1:
+        raise _fail("give exactly one of --workflow-id, --query or --archive")
+    if (start is not None or end is not None) and not archive:
+        raise _fail("--from and --to go with --archive")
+    since, until = _moment("--from", start), _moment("--to", end)
+    settings = _settings()
+    try:
+        converter = data_converter(settings.keys)
+    except KeysError as exc:
+        raise _fail(str(exc)) from None
+
+    async def replayed(conn: Any) -> list[Replayed]:
+        if archive:
+            return await replay(histories_archived(conn, since, until), converter=converter)
+        try:
+            client = await connect(settings)
+        except RuntimeError as exc:
+            raise _fail(
+                f"cannot reach Temporal at {settings.temporal_target} ({exc}); is `make run` running, "
+                "or is TEMPORAL_ADDRESS right?",
+                1,
+            ) from None
+        try:
+            if workflow_id is not None:
+                return await replay(await histories_of(client, conn, workflow_id), converter=converter)
+            return await replay(histories_matching(client, query or ""), converter=converter)
+        except RPCError as exc:  # a query it cannot parse is the caller's (2), anything else Temporal's (1)
+            code = 2 if exc.status == RPCStatusCode.INVALID_ARGUMENT else 1
+            raise _fail(f"Temporal refused: {exc.message}", code) from None
+
+    results = asyncio.run(replayed(None)) if query is not None else _with_db(settings, replayed)
+    for result in results:
+        if result.ok:
+            typer.echo(f"OK {result.workflow_id} {result.run_id}")
+        elif result.nondeterministic:
+            event = "unknown" if result.event_id is None else result.event_id
+            typer.echo(f"NONDETERMINISTIC {result.workflow_id} {result.run_id} event {event}: {result.error}")
+        else:
+            typer.echo(f"FAILED {result.workflow_id} {result.run_id}: {result.error}")
+    if not results:
+        raise _fail("no workflow history matched")
+    failed = sum(not result.ok for result in results)
+    typer.echo(f"replayed {len(results)}: {len(results) - failed} OK, {failed} not")
+    if failed:
+        raise typer.Exit(1)
+
+
+@audit_app.command("archive")
+def audit_archive() -> None:
+    """Archive now the histories of the workflows that closed since the workers last did (they do
+    it every R-ACCOUNTABLE.archive_every): before an audit of a period that just ended, say."""
+    from audit.archive import archive_closed
+    from eventstore.db import create_pool
+    from mediaops.temporal import connect
+
+    settings = _settings()
+
+    async def run() -> int:
+        try:
+            client = await connect(settings)
+        except RuntimeError as exc:
+            raise _fail(f"cannot reach Temporal at {settings.temporal_target} ({exc})", 1) from None
+        pool = await create_pool(settings.dsn)
+        try:
+            return await archive_closed(client, pool)
+        finally:
+            await pool.close()
+
+    typer.echo(f"archived {asyncio.run(run())} histories")
+
+
+@audit_app.command("check")
+def audit_check(
+    start: Annotated[str, typer.Option("--from", help="the period's start (RFC 3339, with its time zone)")],
+    end: Annotated[str, typer.Option("--to", help="the period's end, excluded")],
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="judge under this policy.toml instead (what-if: nothing recorded changes)"
+        ),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report's JSON here")] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="write the report as an HTML page here")
+    ] = None,
+) -> None:
+    """Re-check every rule over the period from the event store: exit 0 with the breaches listed,
+    1 when the record itself does not hold (a chain broken, a verdict its facts contradict, an
+    archived history and its events apart), naming the stream and position.
+
+    Prints one line per rule id (checked, kept, broken, pending, each breach by stream @ position),
+    the rules not checked automatically, the seals of the period and the report's digest: the same
+    record, release and policy give the same digest.
+    """
+    from audit.check import Period
+    from audit.report import Judged, make_report, summary, to_html
+    from mediaops.keys import KeysError
+    from mediaops.temporal import data_converter
+    from workflows.shell import policy_digest
+
+    since, until = _moment("--from", start), _moment("--to", end)
+    if since is None or until is None or until <= since:
+        raise _fail("--to must come after --from")
+    settings = _settings()
+    try:
+        converter = data_converter(settings.keys)
+        policy = settings.policy if policy_file is None else load_policy(policy_file)[0]
+    except (KeysError, PolicyError) as exc:
+        raise _fail(str(exc)) from None
+    in_force = settings.policy
+    judged = Judged(
+        period=Period(start=since, end=until, as_of=min(until, datetime.now(UTC))),
+        policy=policy,
+        policy_digest=policy_digest(policy),
+        in_force=policy_digest(policy) == policy_digest(in_force),
+    )
+    report = _with_db(settings, lambda conn: make_report(conn, judged, converter))
+    for line in summary(report):
+        typer.echo(line)
+    if json_out is not None:
+        json_out.write_bytes(report.canonical())
+    if html_out is not None:
+        html_out.write_text(to_html(report), encoding="utf-8")
+    if not report.integrity.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ from activities.identity import Identity, PolicyInForce
 from activities.notify import Notifier
 from activities.platform_calls import CommentThreads, PlatformCalls
 from activities.platforms.accounts import Accounts
+from audit.archive import apply_retention, keep_archiving
+from audit.seals import keep_sealing
 from domain.policy import Policy
 from eventstore.db import create_pool
 from eventstore.migrate import require_migrated
@@ -164,6 +166,7 @@ async def run_worker(settings: Settings) -> None:
     if added:  # e.g. NeedsAttention, new in this version: upserting an unknown one fails a workflow task
         log.info("search attributes registered", names=added)
     store = EventStore(pool)
+    await apply_retention(client, policy.accountable.history_retention)  # a refusal is logged, not fatal
     await ensure_comment_polls(client, settings.task_queue, policy, accounts)
     workers = [
         build_worker(client, settings, policy, store, accounts=accounts),
@@ -182,13 +185,15 @@ async def run_worker(settings: Settings) -> None:
     projections = [
         asyncio.create_task(ProjectionRunner(store, projection).supervise()) for projection in PROJECTIONS
     ]
+    projections.append(asyncio.create_task(keep_archiving(client, pool, policy.accountable.archive_every)))
+    sealing = asyncio.create_task(keep_sealing(pool, policy.accountable.seal_every))
     try:
         async with AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
             await stop.wait()
     finally:
-        for task in projections:
+        for task in [*projections, sealing]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

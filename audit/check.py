@@ -1,0 +1,373 @@
+"""The compliance check: every process rebuilt from the event store, every rule checked again.
+
+Each stream is folded with its process's own decider (`evolve`, the code the workflows run), and
+each rule is judged from the facts under the policy given: the one in force, or another
+(`--policy`, a what-if that changes nothing recorded). A rule is judged from what happened (who
+approved which content hash, when an inquiry was answered, when each platform announced), not
+from the verdicts the workflows recorded, so a stricter policy shows what it would have broken and
+a verdict that disagrees with the facts under the same policy is found. Rules the system does not
+check automatically are listed as not checked, never passed in silence.
+
+One pass over the events, stream by stream in version order; a stream's state is dropped once it
+is judged, so memory holds one process at a time whatever the store's size.
+"""
+
+import contextlib
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domain import articles as a
+from domain import inquiries as q
+from domain import promotions as pr
+from domain import writeups as wu
+from domain.calendar import WorkingCalendar
+from domain.decider import Decider
+from domain.events import REGISTRY, DomainEvent
+from domain.policy import Policy
+from domain.rules import RuleId
+from eventstore.db import Conn
+
+CHECKED: tuple[RuleId, ...] = (
+    RuleId.REVIEW_ALL,
+    RuleId.REVIEW_PROJECT,
+    RuleId.REVIEW_STRICT,
+    RuleId.ACCOUNTABLE,
+    RuleId.LAWFUL,
+    RuleId.INQUIRY_12H,
+    RuleId.ESCALATE_4H,
+    RuleId.PROMO_3D,
+    RuleId.NEWS_3WD,
+)
+"""The rules this check judges from the record; every other rule id is listed as not checked."""
+NOT_CHECKED_BECAUSE: dict[RuleId, str] = {
+    RuleId.CADENCE_WEB: "posting cadence is not kept as a process yet",
+    RuleId.CADENCE_DAILY: "posting cadence is not kept as a process yet",
+    RuleId.CADENCE_MP: "posting cadence is not kept as a process yet",
+    RuleId.FIXED_MONTHLY: "fixed columns are not kept as a process yet",
+    RuleId.KPI: "KPIs are not computed yet",
+    RuleId.WEEKLY: "meeting reports are not kept as a process yet",
+    RuleId.MONTHLY: "meeting reports are not kept as a process yet",
+    RuleId.SITE_QUARTERLY: "meeting reports are not kept as a process yet",
+    RuleId.NO_INSIDE: "a judgement about content: a reviewer's, not the record's",
+    RuleId.NO_PERSONAL: "a judgement about content: a reviewer's, not the record's",
+    RuleId.DESIGN: "a judgement about layout: a reviewer's, not the record's",
+    RuleId.CLASSIFIED: "the classification is the reviewer's judgement",
+}
+"""Why a rule is not judged here (any rule id without a reason: enforced where it applies, not re-checked)."""
+
+
+class Breach(BaseModel):
+    """One broken instance: where it is in the record, and what was wrong."""
+
+    stream_id: str
+    position: int
+    detail: str
+
+
+class RuleCount(BaseModel):
+    rule: RuleId
+    checked: int = 0
+    kept: int = 0
+    broken: int = 0
+    pending: int = Field(default=0, description="its deadline had not come by the check's time")
+    breaches: list[Breach] = Field(default_factory=list)
+
+
+class NotChecked(BaseModel):
+    rule: RuleId
+    reason: str
+
+
+class Findings(BaseModel):
+    """What a rule check found, before integrity: per rule, and the facts the record contradicts."""
+
+    rules: list[RuleCount]
+    not_checked: list[NotChecked]
+    disagreements: list[Breach] = Field(default_factory=list)
+    """A verdict recorded under the same policy that the facts do not bear out (a tampered or
+    mis-decided record): each one is an integrity finding."""
+    streams: int = 0
+    events: int = 0
+
+
+@dataclass
+class Tally:
+    counts: dict[RuleId, RuleCount] = field(default_factory=lambda: {r: RuleCount(rule=r) for r in CHECKED})
+    disagreements: list[Breach] = field(default_factory=list)
+
+    def kept(self, rule: RuleId) -> None:
+        count = self.counts[rule]
+        count.checked, count.kept = count.checked + 1, count.kept + 1
+
+    def broken(self, rule: RuleId, stream_id: str, position: int, detail: str) -> None:
+        count = self.counts[rule]
+        count.checked, count.broken = count.checked + 1, count.broken + 1
+        count.breaches.append(Breach(stream_id=stream_id, position=position, detail=detail))
+
+    def pending(self, rule: RuleId) -> None:
+        self.counts[rule].pending += 1
+
+    def judge(self, rule: RuleId, stream_id: str, position: int, problem: str | None) -> None:
+        if problem is None:
+            self.kept(rule)
+        else:
+            self.broken(rule, stream_id, position, problem)
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end): a process is in it when its anchor is (an article's publication, an inquiry's
+    arrival, a promotion's announcement deadline, a write-up's due time); `as_of` is when the
+    deadlines not come yet are pending (the end, for a period in the past)."""
+
+    start: datetime
+    end: datetime
+    as_of: datetime
+
+    def holds(self, moment: datetime | None) -> bool:
+        return moment is not None and self.start <= moment < self.end
+
+
+@dataclass
+class Folded:
+    """One stream as its events made it, with the positions a breach is named by."""
+
+    stream_id: str
+    state: Any
+    first: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
+    """The position of the latest event of each type (what a breach points at)."""
+    started: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """An article's versions that began publishing: their content hash and position."""
+    published_at: datetime | None = None
+    escalated_at: datetime | None = None
+    events: int = 0
+
+
+PROCESSES: dict[str, Decider[Any]] = {
+    "article-": a.ARTICLES,
+    "inquiry-": q.INQUIRIES,
+    "promotion-": pr.PROMOTIONS,
+    "writeup-": wu.WRITEUPS,
+}
+_ROWS = """SELECT position, stream_id, type, schema_version, data, recorded_at FROM events
+            WHERE stream_id LIKE 'article-%' OR stream_id LIKE 'inquiry-%'
+               OR stream_id LIKE 'promotion-%' OR stream_id LIKE 'writeup-%'
+            ORDER BY stream_id, stream_version"""
+
+
+async def folded(conn: Conn) -> AsyncGenerator[Folded]:
+    """Every process stream, folded with its decider, one at a time, in one snapshot."""
+    current: Folded | None = None
+    decider: Decider[Any] | None = None
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        async for row in conn.cursor(_ROWS, prefetch=5000):
+            stream = row["stream_id"]
+            if current is None or stream != current.stream_id:
+                if current is not None:
+                    yield current
+                prefix = stream.split("-", 1)[0] + "-"
+                decider = PROCESSES[prefix]
+                current = Folded(stream, decider.initial(), first=row["position"])
+            kind = row["type"]
+            current.events += 1
+            if kind.split(".", 1)[0] + "-" != stream.split("-", 1)[0] + "-":
+                continue  # the shell's own records (a refusal, a flag): not the process's facts
+            event = REGISTRY.decode(kind, row["schema_version"], row["data"])
+            assert decider is not None  # noqa: S101 - set with `current`
+            current.state = decider.evolve(current.state, event)
+            current.positions[kind] = row["position"]
+            _note(current, event, row["position"], row["recorded_at"])
+    if current is not None:
+        yield current
+
+
+def _note(f: Folded, event: DomainEvent, position: int, recorded_at: datetime) -> None:
+    if isinstance(event, a.PublishStarted):
+        f.started.setdefault(event.version, (event.content_hash, position))
+    elif isinstance(event, a.PublicationRecorded) and event.outcome.state == "published":
+        at = event.at or recorded_at
+        f.published_at = at if f.published_at is None else min(f.published_at, at)
+    elif isinstance(event, q.Escalated) and f.escalated_at is None:
+        f.escalated_at = event.at
+
+
+async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
+    """Judge every rule in `CHECKED` over the processes in the period, under `policy`."""
+    tally, streams, events = Tally(), 0, 0
+    judges: dict[type, Callable[[Folded, Period, Policy, Tally], None]] = {
+        a.Article: _article,
+        q.Inquiry: _inquiry,
+        pr.Promotion: _promotion,
+        wu.WriteUp: _writeup,
+    }
+    async with contextlib.aclosing(folded(conn)) as found:
+        async for f in found:
+            streams += 1
+            events += f.events
+            judges[type(f.state)](f, period, policy, tally)
+    return Findings(
+        rules=[tally.counts[r] for r in CHECKED],
+        not_checked=[
+            NotChecked(
+                rule=r, reason=NOT_CHECKED_BECAUSE.get(r, "enforced where it applies, not re-checked here")
+            )
+            for r in RuleId
+            if r not in CHECKED
+        ],
+        disagreements=tally.disagreements,
+        streams=streams,
+        events=events,
+    )
+
+
+# --- articles: R-REVIEW-ALL, R-REVIEW-PROJECT / R-REVIEW-STRICT, R-ACCOUNTABLE, R-LAWFUL ----------
+
+
+def _article(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
+    article: a.Article = f.state
+    if not period.holds(f.published_at) or article.content is None:
+        return  # only what was published in the period is judged
+    version = max(f.started) if f.started else article.version
+    content_hash, position = f.started.get(version, (article.content_hash, f.first))
+    content = article.content
+    for role in a.required_approvals(content, policy):
+        approved = any(x.role is role and x.version == version and x.content_hash == content_hash
+                       for x in article.approvals)  # fmt: skip
+        problem = (
+            None if approved else f"published v{version} without the {role.value}'s approval of its content"
+        )
+        tally.judge(a.approval_rule(role, policy), f.stream_id, position, problem)
+    reviewer = any(x.version == version for x in article.approvals)
+    recorded = {
+        "author": article.author,
+        "reviewer": reviewer,
+        "source": content.source,
+        "editor": content.editor,
+    }
+    absent = [name for name in policy.accountable.required_fields if not recorded[name]]
+    tally.judge(
+        RuleId.ACCOUNTABLE, f.stream_id, position, f"not recorded: {', '.join(absent)}" if absent else None
+    )
+    checked = "article.checks_passed" in f.positions and f.positions["article.checks_passed"] < position
+    tally.judge(
+        RuleId.LAWFUL, f.stream_id, position, None if checked else "published without passing its checks"
+    )
+
+
+# --- inquiries: R-INQUIRY-12H, R-ESCALATE-4H ------------------------------------------------------
+
+
+def calendar_of(policy: Policy) -> WorkingCalendar:
+    hours = policy.working_hours
+    return WorkingCalendar(
+        allow_fallback=True, holidays=frozenset(hours.holidays), workdays=frozenset(hours.workdays)
+    )
+
+
+def inquiry_deadline(sent_at: datetime, policy: Policy) -> datetime:
+    """R-INQUIRY-12H's deadline under `policy` (what activities/calendar.py answers the workflow)."""
+    rule = policy.inquiry_12h
+    if rule.clock == "wall":
+        due = sent_at + rule.within
+    else:
+        hours = policy.working_hours
+        due = calendar_of(policy).add_working_hours(sent_at, rule.within, hours.start, hours.end, policy.zone)
+    if policy.inquiry_sameday.enabled:
+        local = sent_at.astimezone(policy.zone)
+        end_of_day = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), policy.zone)
+        due = min(due, end_of_day)
+    return due
+
+
+def _inquiry(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
+    inquiry: q.Inquiry = f.state
+    if not period.holds(inquiry.received_at) or inquiry.sent_at is None:
+        return
+    if inquiry.closed in ("spam", "duplicate") and inquiry.answered_at is None:
+        return  # not an inquiry to answer: closed by the manager (recorded, R-INQUIRY-12H)
+    deadline = inquiry_deadline(inquiry.sent_at, policy)
+    answered = inquiry.answered_at
+    position = f.positions.get("inquiry.replied", f.first)
+    if answered is None and period.as_of < deadline:
+        tally.pending(RuleId.INQUIRY_12H)
+    elif answered is not None and answered <= deadline:
+        tally.kept(RuleId.INQUIRY_12H)
+    else:
+        late = "unanswered" if answered is None else f"answered {_late(answered - deadline)} late"
+        recorded = "breach recorded and escalated" if inquiry.breached else "breach NOT recorded"
+        where = f.positions.get("inquiry.breached", position)
+        tally.broken(
+            RuleId.INQUIRY_12H, f.stream_id, where, f"{late} (deadline {deadline.isoformat()}); {recorded}"
+        )
+        if not inquiry.breached and deadline == inquiry.deadline:
+            detail = "R-INQUIRY-12H: past its deadline, no breach recorded"
+            tally.disagreements.append(Breach(stream_id=f.stream_id, position=where, detail=detail))
+    if policy.escalate_4h.enabled and inquiry.escalated:
+        within = inquiry.sent_at + policy.escalate_4h.within
+        at = f.positions.get("inquiry.escalated", f.first)
+        slow = f.escalated_at is not None and f.escalated_at > within
+        tally.judge(RuleId.ESCALATE_4H, f.stream_id, at, "reported up later than its bound" if slow else None)
+
+
+# --- promotions and write-ups: R-PROMO-3D, R-NEWS-3WD ---------------------------------------------
+
+
+def _promotion(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
+    promotion: pr.Promotion = f.state
+    if not promotion.major or promotion.cancelled or promotion.starts_at is None:
+        return  # R-PROMO-3D judges major promotions that were held
+    deadline = promotion.starts_at - policy.promo_3d.lead
+    if not period.holds(promotion.announce_by):
+        return
+    _judge_out(f, promotion.platforms, deadline, RuleId.PROMO_3D, "promotion", period, tally,
+               same_deadline=deadline == promotion.announce_by)  # fmt: skip
+
+
+def _writeup(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
+    writeup: wu.WriteUp = f.state
+    if writeup.ends_at is None or writeup.due is None:
+        return
+    if not period.holds(writeup.due):
+        return
+    due = calendar_of(policy).working_days_deadline(
+        writeup.ends_at, policy.news_3wd.within_working_days, policy.event_day_end.at, policy.zone
+    )
+    _judge_out(f, writeup.platforms, due, RuleId.NEWS_3WD, "writeup", period, tally,
+               same_deadline=due == writeup.due)  # fmt: skip
+
+
+def _judge_out(
+    f: Folded,
+    platforms: dict[Any, Any],
+    deadline: datetime,
+    rule: RuleId,
+    kind: str,
+    period: Period,
+    tally: Tally,
+    *,
+    same_deadline: bool,
+) -> None:
+    """Kept when every required platform was out by the deadline; pending while it has not come."""
+    missing = sorted(
+        str(p) for p, x in platforms.items() if x.announced_at is None or x.announced_at > deadline
+    )
+    if period.as_of < deadline and missing:
+        tally.pending(rule)
+        return
+    recorded = f.state.verdict
+    where = f.positions.get(f"{kind}.breached", f.positions.get(f"{kind}.met", f.first))
+    problem = f"not out by {deadline.isoformat()} on: {', '.join(missing)}" if missing else None
+    tally.judge(rule, f.stream_id, where, problem)
+    if same_deadline and recorded is not None and (recorded == "met") != (not missing):
+        detail = f"{rule}: recorded {recorded}, the facts say otherwise"
+        tally.disagreements.append(Breach(stream_id=f.stream_id, position=where, detail=detail))
+
+
+def _late(by: timedelta) -> str:
+    minutes = int(by.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
