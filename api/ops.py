@@ -34,7 +34,7 @@ codec = APIRouter()
 State = Annotated[AppState, Depends(app_state)]
 SESSION_COOKIE = "mediaops_codec"
 SESSION_HOURS = 8
-PROCESS_PREFIXES = ("article-", "inquiry-")
+PROCESS_PREFIXES = ("article-", "inquiry-", "promotion-", "writeup-")
 
 
 async def codec_user(

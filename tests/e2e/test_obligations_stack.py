@@ -7,6 +7,7 @@ the rule changes (the reminders 7 and 5 days ahead fall before it was planned, s
 """
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -235,6 +236,26 @@ def test_an_audit_rechecks_every_rule_from_the_record_and_finds_tampering(
     assert f"breach {in_time} @" in what_if.stdout
     assert b'"policy_is_in_force": false' in (tmp_path / "w.json").read_bytes()
 
+    params = {"from": period[1], "to": period[3]}
+    over_http = httpx.get(api(env, "/audit/reports"), params=params, headers=reader, timeout=60)
+    assert over_http.status_code == 200, over_http.text
+    assert (
+        f"report digest {over_http.headers['X-Report-Digest']}" in digest
+    )  # the CLI's report, byte for byte
+    refused = httpx.get(api(env, "/audit/reports"), params=params, headers=bearer(env, "content_specialist"))
+    assert (refused.status_code, refused.json()["permission"]) == (403, "audit.read")
+    shown = httpx.get(
+        api(env, f"/audit/workflows/article-{article}/history"), headers=reader, timeout=30
+    ).json()
+    assert shown["source"] == "temporal"
+    assert "article.submitted" in json.dumps(shown["events"], ensure_ascii=False)  # payloads opened
+    replayed = httpx.post(
+        api(env, "/audit/replay"), json={"workflow_id": f"article-{article}"}, headers=reader
+    )
+    assert replayed.json()["ok"] is True, replayed.text
+    reads = wait_for_rows(run_cli(env, "dev", "dsn").stdout.strip(), "audit-demo.auditor")
+    assert [r["read"] for r in reads][-3:] == ["report", "history", "replay"]
+
     owner = run_cli(env, "dev", "dsn", "--admin").stdout.strip()
     sealed = run_cli(env, "events", "seal", "--out", str(tmp_path / "seal.json"))
     assert sealed.returncode == 0, sealed.stderr
@@ -266,6 +287,22 @@ def as_owner(dsn: str, statement: str, *args: object) -> object:
             found = await conn.fetchval(statement, *args)
             await conn.execute("ALTER TABLE events ENABLE TRIGGER USER")
             return found
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def wait_for_rows(dsn: str, stream: str) -> list[dict[str, object]]:
+    """The data of a stream's events (the auditor's recorded reads)."""
+
+    async def run() -> list[dict[str, object]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            found = await conn.fetch(
+                "SELECT data FROM events WHERE stream_id = $1 ORDER BY stream_version", stream
+            )
+            return [json.loads(r["data"]) if isinstance(r["data"], str) else dict(r["data"]) for r in found]
         finally:
             await conn.close()
 
