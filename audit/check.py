@@ -28,6 +28,7 @@ from domain.calendar import WorkingCalendar
 from domain.decider import Decider
 from domain.events import REGISTRY, DomainEvent
 from domain.policy import Policy
+from domain.roles import Role
 from domain.rules import RuleId
 from eventstore.db import Conn
 
@@ -241,7 +242,7 @@ def _article(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
         problem = (
             None if approved else f"published v{version} without the {role.value}'s approval of its content"
         )
-        tally.judge(a.approval_rule(role, policy), f.stream_id, position, problem)
+        tally.judge(_approval_rule(role, content, policy), f.stream_id, position, problem)
     reviewer = any(x.version == version for x in article.approvals)
     recorded = {
         "author": article.author,
@@ -260,6 +261,15 @@ def _article(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
 
 
 # --- inquiries: R-INQUIRY-12H, R-ESCALATE-4H ------------------------------------------------------
+
+
+def _approval_rule(role: Role, content: a.Content, policy: Policy) -> RuleId:
+    """The rule an approval is owed to: the general manager's to R-REVIEW-STRICT when only the
+    strict option asks for it (not a company project)."""
+    rule = a.approval_rule(role, policy)
+    if rule is RuleId.REVIEW_PROJECT and not content.involves_company_project:
+        return RuleId.REVIEW_STRICT
+    return rule
 
 
 def calendar_of(policy: Policy) -> WorkingCalendar:
