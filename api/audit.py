@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from pydantic import BaseModel, Field
@@ -31,7 +31,7 @@ from api.state import AppState, app_state
 from audit import archive
 from audit.check import Period
 from audit.replay import histories_of, replay
-from audit.report import Judged, make_report, to_html
+from audit.report import Judged, make_report, to_html, to_pdf
 from domain.audits import AuditRead, audit_stream
 from domain.durations import Instant
 from domain.errors import Invalid
@@ -70,7 +70,9 @@ async def report(
     user: Auditor,
     since: Annotated[Instant, Query(alias="from", description="the period's start (RFC 3339)")],
     until: Annotated[Instant, Query(alias="to", description="the period's end, excluded")],
-    format: Annotated[Literal["json", "html"], Query(description="the canonical JSON, or the page")] = "json",
+    format: Annotated[
+        Literal["json", "html", "pdf"], Query(description="the canonical JSON, the page, or a PDF")
+    ] = "json",
 ) -> Any:
     """Every rule re-judged from the record over [from, to) (see `mediaops audit check`)."""
     if until <= since:
@@ -88,6 +90,8 @@ async def report(
     headers = {"X-Report-Digest": made.digest}
     if format == "html":
         return HTMLResponse(to_html(made), headers=headers)
+    if format == "pdf":
+        return Response(to_pdf(made), media_type="application/pdf", headers=headers)
     return JSONResponse(json.loads(made.canonical()), headers=headers)
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
+from fpdf import FPDF
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
@@ -249,6 +250,32 @@ STYLE = (
     "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
     "tr.broken th{color:#a00}.what-if{color:#a60;font-weight:bold}"
 )
+
+
+def to_pdf(report: Report) -> bytes:
+    """The report's summary as a PDF page, for the file an auditor signs off.
+
+    Its text is the command's summary (rule ids, counts, streams, positions, digests: all ASCII), in a
+    core font, dated with the report's own `as_of`, so the same report gives the same bytes.
+    """
+    pdf = FPDF(format="A4")
+    pdf.set_creation_date(report.as_of)
+    pdf.set_title(f"MediaOps audit report {report.period_from.date().isoformat()}")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 10, "MediaOps audit report", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Courier", size=7)
+    start, end, as_of = (t.isoformat() for t in (report.period_from, report.period_to, report.as_of))
+    period = f"period {start} - {end}, as of {as_of}"
+    for line in [
+        period,
+        f"code {report.code_version}, chinesecalendar {report.calendar_version}",
+        *summary(report),
+    ]:
+        pdf.multi_cell(
+            0, 3.5, line.encode("latin-1", "replace").decode("latin-1"), new_x="LMARGIN", new_y="NEXT"
+        )
+    return bytes(pdf.output())
 
 
 def summary(report: Report) -> list[str]:

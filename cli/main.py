@@ -666,6 +666,9 @@ def audit_check(
     html_out: Annotated[
         Path | None, typer.Option("--html", help="write the report as an HTML page here")
     ] = None,
+    pdf_out: Annotated[
+        Path | None, typer.Option("--pdf", help="write the report's summary as a PDF here")
+    ] = None,
 ) -> None:
     """Re-check every rule over the period from the event store: exit 0 with the breaches listed,
     1 when the record itself does not hold (a chain broken, a verdict its facts contradict, an
@@ -676,7 +679,7 @@ def audit_check(
     record, release and policy give the same digest.
     """
     from audit.check import Period
-    from audit.report import Judged, make_report, summary, to_html
+    from audit.report import Judged, make_report, summary, to_html, to_pdf
     from mediaops.keys import KeysError
     from mediaops.temporal import data_converter
     from workflows.shell import policy_digest
@@ -704,6 +707,8 @@ def audit_check(
         json_out.write_bytes(report.canonical())
     if html_out is not None:
         html_out.write_text(to_html(report), encoding="utf-8")
+    if pdf_out is not None:
+        pdf_out.write_bytes(to_pdf(report))
     if not report.integrity.ok:
         raise typer.Exit(1)
 

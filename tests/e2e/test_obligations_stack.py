@@ -8,6 +8,7 @@ the rule changes (the reminders 7 and 5 days ahead fall before it was planned, s
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -205,9 +206,8 @@ def test_an_audit_rechecks_every_rule_from_the_record_and_finds_tampering(
 
     now = datetime.now(UTC)
     period = ["--from", (now - timedelta(days=2)).isoformat(), "--to", now.isoformat()]
-    first = audit(
-        env, "check", *period, "--json", str(tmp_path / "a.json"), "--html", str(tmp_path / "a.html")
-    )
+    written = {kind: str(tmp_path / f"a.{kind}") for kind in ("json", "html", "pdf")}
+    first = audit(env, "check", *period, *(x for kind, path in written.items() for x in (f"--{kind}", path)))
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
     for rule in ("R-REVIEW-ALL", "R-ACCOUNTABLE", "R-LAWFUL", "R-INQUIRY-12H", "R-PROMO-3D", "R-NEWS-3WD",
@@ -221,12 +221,18 @@ def test_an_audit_rechecks_every_rule_from_the_record_and_finds_tampering(
     assert f"breach {late} @" in first.stdout
     assert "R-KPI" in first.stdout
     digest = [line for line in lines if line.startswith("report digest")]
-    second = audit(env, "check", *period, "--json", str(tmp_path / "b.json"))
+    second = audit(
+        env, "check", *period, "--json", str(tmp_path / "b.json"), "--pdf", str(tmp_path / "b.pdf")
+    )
     assert second.returncode == 0
     assert digest == [line for line in second.stdout.splitlines() if line.startswith("report digest")]
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
-    page = (tmp_path / "a.html").read_text(encoding="utf-8")
-    assert "<th>R-PROMO-3D</th><td>2</td><td>1</td><td>1</td>" in page
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
+    page = in_browser(tmp_path / "a.html", tmp_path / "chromium")
+    assert '<tr class="broken"><th>R-PROMO-3D</th><td>2</td><td>1</td><td>1</td>' in page
+    for rule in ("R-REVIEW-ALL", "R-INQUIRY-12H", "R-NEWS-3WD"):
+        assert f"<th>{rule}</th><td>" in page
 
     stricter = tmp_path / "stricter.toml"
     stricter.write_text(POLICY + '["R-INQUIRY-12H"]\nwithin = "8h"\n')
@@ -307,3 +313,14 @@ def wait_for_rows(dsn: str, stream: str) -> list[dict[str, object]]:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def in_browser(page: Path, profile: Path) -> str:
+    """The page as Chromium rendered it (its DOM after loading): what an auditor opening it sees."""
+    browser = shutil.which("chromium")
+    assert browser, "the browser tests need Chromium (make test installs Debian's chromium)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    shown = subprocess.run([browser, *flags, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    return shown.stdout
