@@ -96,6 +96,16 @@ async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+@pytest.fixture
+async def tamper(db: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    """The owner's connection with the events' immutability triggers off: what a tamperer can do."""
+    await db.execute("ALTER TABLE events DISABLE TRIGGER USER")
+    try:
+        yield db
+    finally:
+        await db.execute("ALTER TABLE events ENABLE TRIGGER USER")
+
+
 @pytest.fixture(scope="module")
 def app_database(database: str, app_password: str) -> str:
     """This module's database as the application role: what the worker and the API connect as."""

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,15 +30,6 @@ async def new_stream(store: EventStore, n: int = 3) -> str:
     s = f"sealed-{uuid.uuid4().hex[:10]}"
     await store.append(s, NO_STREAM, steps(n))
     return s
-
-
-@pytest.fixture
-async def tamper(db: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
-    await db.execute("ALTER TABLE events DISABLE TRIGGER USER")
-    try:
-        yield db
-    finally:
-        await db.execute("ALTER TABLE events ENABLE TRIGGER USER")
 
 
 async def test_a_seal_of_an_untouched_store_verifies_and_growth_is_fine(store: EventStore) -> None:

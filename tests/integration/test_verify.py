@@ -9,10 +9,8 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from eventstore.store import NO_STREAM, EventStore, NewEvent
 from eventstore.verify import verify
@@ -22,15 +20,6 @@ async def new_stream(store: EventStore, n: int = 5) -> str:
     s = f"chain-{uuid.uuid4().hex[:10]}"
     await store.append(s, NO_STREAM, [NewEvent(uuid.uuid4(), "step.taken", {"i": i}) for i in range(n)])
     return s
-
-
-@pytest.fixture
-async def tamper(db: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
-    await db.execute("ALTER TABLE events DISABLE TRIGGER USER")
-    try:
-        yield db
-    finally:
-        await db.execute("ALTER TABLE events ENABLE TRIGGER USER")
 
 
 async def test_an_untouched_store_verifies(store: EventStore, db: asyncpg.Connection) -> None:
