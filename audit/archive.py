@@ -77,6 +77,11 @@ def history_json(history: WorkflowHistory) -> str:
     return json_format.MessageToJson(History(events=history.events), sort_keys=True)
 
 
+def history_binary(history: WorkflowHistory) -> bytes:
+    """The history in protobuf's encoding (deterministic): what a replay reads back fast."""
+    return History(events=history.events).SerializeToString(deterministic=True)
+
+
 def digest_of(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
@@ -99,8 +104,8 @@ async def keep(conn: Conn, execution: WorkflowExecution, history: WorkflowHistor
     closed_at = execution.close_time or history.events[-1].event_time.ToDatetime(tzinfo=UTC)
     stored = await conn.fetchval(
         """INSERT INTO history_archive
-               (workflow_id, run_id, workflow_type, status, started_at, closed_at, history, digest)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             (workflow_id, run_id, workflow_type, status, started_at, closed_at, history, history_pb, digest)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (workflow_id, run_id) DO NOTHING
            RETURNING true""",
         execution.id,
@@ -110,6 +115,7 @@ async def keep(conn: Conn, execution: WorkflowExecution, history: WorkflowHistor
         execution.start_time,
         closed_at,
         text,
+        history_binary(history),
         digest,
     )
     if stored:
@@ -272,7 +278,9 @@ async def apply_retention(client: Client, retention: timedelta) -> bool:
 
 Reader = asyncpg.Pool | Conn
 """Where the archive is read from: the workers' pool, or one connection (the CLI's)."""
-_COLUMNS = "workflow_id, run_id, workflow_type, status, started_at, closed_at, history, digest, archived_at"
+_COLUMNS = (
+    "workflow_id, run_id, workflow_type, status, started_at, closed_at, history_pb, digest, archived_at"
+)
 
 
 def _archived(row: asyncpg.Record) -> Archived:
@@ -283,7 +291,7 @@ def _archived(row: asyncpg.Record) -> Archived:
         status=row["status"],
         started_at=row["started_at"],
         closed_at=row["closed_at"],
-        history=WorkflowHistory.from_json(row["workflow_id"], row["history"]),
+        history=WorkflowHistory(row["workflow_id"], History.FromString(row["history_pb"]).events),
         digest=bytes(row["digest"]),
         archived_at=row["archived_at"],
     )

@@ -152,6 +152,9 @@ async def archive_check(conn: Conn, period: Period, converter: DataConverter) ->
         if not kept.workflow_id.startswith(tuple(PROCESSES)):
             continue
         result.histories += 1
+        if archive.digest_of(archive.history_json(kept.history)) != kept.digest:
+            detail = f"run {kept.run_id}: its archived history and its digest-bearing text differ"
+            result.mismatches.append(Breach(stream_id=kept.workflow_id, position=0, detail=detail))
         recorded = await appended(kept.history, kept.run_id, converter)
         rows = await conn.fetch(_RUN_EVENTS, kept.workflow_id, kept.run_id)
         stored = {str(r["event_id"]): (r["type"], r["position"]) for r in rows}
