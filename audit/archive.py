@@ -150,23 +150,40 @@ async def _unarchived(conn: Conn, executions: Sequence[WorkflowExecution]) -> li
     return [e for e in executions if (e.id, e.run_id) not in kept]
 
 
+class SweepIncomplete(Exception):
+    """Some runs could not be archived this sweep: the others were, and the cursor stays, so the
+    next sweep tries those again."""
+
+
 async def _archive_batch(client: Client, conn: Conn, executions: Sequence[WorkflowExecution]) -> int:
-    stored = 0
+    """Archive each run not kept yet; one that fails (too large, a timeout) does not stop the rest."""
+    stored, failed = 0, 0
     for execution in await _unarchived(conn, executions):
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         try:
             history = await handle.fetch_history()
+            kept = await keep(conn, execution, history)
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+                failed += 1
+                log.error("a run could not be archived; tried again next sweep", workflow_id=execution.id,
+                          run_id=execution.run_id, status=exc.status.name)  # fmt: skip
+                continue
             log.warning(
                 "a closed workflow was gone from Temporal before it was archived",
                 workflow_id=execution.id,
                 run_id=execution.run_id,
             )
             continue
-        if await keep(conn, execution, history) is Kept.STORED:
+        except asyncpg.PostgresError as exc:
+            failed += 1
+            log.error("a run could not be archived; tried again next sweep", workflow_id=execution.id,
+                      run_id=execution.run_id, error=type(exc).__name__)  # fmt: skip
+            continue
+        if kept is Kept.STORED:
             stored += 1
+    if failed:
+        raise SweepIncomplete(f"{failed} runs could not be archived ({stored} were)")
     return stored
 
 

@@ -24,6 +24,7 @@ from domain import articles as a
 from domain import inquiries as q
 from domain import promotions as pr
 from domain import writeups as wu
+from domain.announcements import late_by_s
 from domain.calendar import WorkingCalendar
 from domain.decider import Decider
 from domain.events import REGISTRY, DomainEvent
@@ -146,6 +147,10 @@ class Folded:
     """An article's versions that began publishing: their content hash and position."""
     published_at: datetime | None = None
     escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+    """When an inquiry was closed, or a promotion called off."""
+    checks: dict[int, bool] = field(default_factory=dict)
+    """An article's versions and whether their latest content check passed."""
     events: int = 0
 
 
@@ -195,6 +200,10 @@ def _note(f: Folded, event: DomainEvent, position: int, recorded_at: datetime) -
         f.published_at = at if f.published_at is None else min(f.published_at, at)
     elif isinstance(event, q.Escalated) and f.escalated_at is None:
         f.escalated_at = event.at
+    elif isinstance(event, (q.Closed, pr.PromotionCancelled)):
+        f.closed_at = event.at
+    elif isinstance(event, (a.ChecksPassed, a.ChecksFailed)):
+        f.checks[event.version] = isinstance(event, a.ChecksPassed)
 
 
 async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
@@ -211,6 +220,9 @@ async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
             streams += 1
             events += f.events
             judges[type(f.state)](f, period, policy, tally)
+    for count in tally.counts.values():  # in the order of the stream ids, whatever the database's collation
+        count.breaches.sort(key=lambda b: (b.stream_id, b.position, b.detail))
+    tally.disagreements.sort(key=lambda b: (b.stream_id, b.position, b.detail))
     return Findings(
         rules=[tally.counts[r] for r in CHECKED],
         not_checked=[
@@ -254,10 +266,8 @@ def _article(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
     tally.judge(
         RuleId.ACCOUNTABLE, f.stream_id, position, f"not recorded: {', '.join(absent)}" if absent else None
     )
-    checked = "article.checks_passed" in f.positions and f.positions["article.checks_passed"] < position
-    tally.judge(
-        RuleId.LAWFUL, f.stream_id, position, None if checked else "published without passing its checks"
-    )
+    problem = None if f.checks.get(version, False) else f"v{version} published without passing its checks"
+    tally.judge(RuleId.LAWFUL, f.stream_id, position, problem)
 
 
 # --- inquiries: R-INQUIRY-12H, R-ESCALATE-4H ------------------------------------------------------
@@ -298,10 +308,13 @@ def _inquiry(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
     inquiry: q.Inquiry = f.state
     if not period.holds(inquiry.received_at) or inquiry.sent_at is None:
         return
-    if inquiry.closed in ("spam", "duplicate") and inquiry.answered_at is None:
-        return  # not an inquiry to answer: closed by the manager (recorded, R-INQUIRY-12H)
     deadline = inquiry_deadline(inquiry.sent_at, policy)
     answered = inquiry.answered_at
+    if answered is None and inquiry.closed is not None and f.closed_at is not None:
+        if inquiry.closed != "answered" and f.closed_at <= deadline and not inquiry.breached:
+            return  # spam or a duplicate, closed by the manager in time: not an inquiry to answer
+        if inquiry.closed == "answered":
+            answered = f.closed_at  # answered another way (by phone) and closed as answered
     position = f.positions.get("inquiry.replied", f.first)
     if answered is None and period.as_of < deadline:
         tally.pending(RuleId.INQUIRY_12H)
@@ -329,9 +342,11 @@ def _inquiry(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
 
 def _promotion(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
     promotion: pr.Promotion = f.state
-    if not promotion.major or promotion.cancelled or promotion.starts_at is None:
-        return  # R-PROMO-3D judges major promotions that were held
+    if not promotion.major or promotion.starts_at is None:
+        return  # R-PROMO-3D judges major promotions
     deadline = promotion.starts_at - policy.promo_3d.lead
+    if promotion.cancelled and (f.closed_at is None or f.closed_at < deadline):
+        return  # called off before its deadline: nothing was owed (one called off after it still was)
     if not period.holds(promotion.announce_by):
         return
     _judge_out(f, promotion.platforms, deadline, RuleId.PROMO_3D, "promotion", period, tally,
@@ -363,8 +378,8 @@ def _judge_out(
     same_deadline: bool,
 ) -> None:
     """Kept when every required platform was out by the deadline; pending while it has not come."""
-    missing = sorted(
-        str(p) for p, x in platforms.items() if x.announced_at is None or x.announced_at > deadline
+    missing = sorted(  # late by whole seconds, as the deciders judge it
+        str(p) for p, x in platforms.items() if x.announced_at is None or late_by_s(x.announced_at, deadline)
     )
     if period.as_of < deadline and missing:
         tally.pending(rule)

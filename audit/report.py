@@ -55,10 +55,17 @@ class Integrity(BaseModel):
     disagreements: list[Breach] = Field(default_factory=list)
     archive: ArchiveCheck
     seals: list[SealRef]
+    unsealed: list[Breach] = Field(default_factory=list)
+    """What the last seal before the period's end saw that the store no longer holds."""
 
     @property
     def ok(self) -> bool:
-        return self.chains_intact and not self.disagreements and not self.archive.mismatches
+        return (
+            self.chains_intact
+            and not self.disagreements
+            and not self.archive.mismatches
+            and not self.unsealed
+        )
 
 
 class Report(BaseModel):
@@ -122,24 +129,39 @@ async def make_report(conn: Conn, judged: Judged, converter: DataConverter) -> R
             disagreements=findings.disagreements,
             archive=await archive_check(conn, judged.period, converter),
             seals=await seals_in(conn, judged.period),
+            unsealed=await against_last_seal(conn, judged.period),
         ),
     )
 
 
+_SEALS = """SELECT id, sealed_at, position, events, digest FROM chain_seals
+             WHERE sealed_at >= $1 AND sealed_at < $2 ORDER BY id"""
+
+
 async def seals_in(conn: Conn, period: Period) -> list[SealRef]:
-    """The seals taken in the period (the anchors an outsider compares the store against)."""
-    rows = await conn.fetch(
-        "SELECT id FROM chain_seals WHERE sealed_at >= $1 AND sealed_at < $2 ORDER BY id",
-        period.start,
-        period.end,
-    )
-    found = []
-    for row in rows:
-        sealed = await seals.get(conn, row["id"])
-        if sealed is not None:
-            found.append(SealRef(id=sealed.id, sealed_at=sealed.sealed_at, position=sealed.position,
-                                 events=sealed.events, digest=sealed.digest))  # fmt: skip
-    return found
+    """The seals taken in the period, as recorded (the anchors an outsider compares the store against)."""
+    return [SealRef(**dict(row)) for row in await conn.fetch(_SEALS, period.start, period.end)]
+
+
+async def against_last_seal(conn: Conn, period: Period) -> list[Breach]:
+    """What the last seal taken before the period's end saw that the store no longer holds: a
+    deleted stream or tail, which no chain shows; a seal altered since is itself a finding."""
+    seal_id = await conn.fetchval("SELECT max(id) FROM chain_seals WHERE sealed_at < $1", period.end)
+    if seal_id is None:
+        return []
+    try:
+        sealed = await seals.get(conn, seal_id)
+    except seals.SealError as exc:
+        return [Breach(stream_id="chain_seals", position=int(seal_id), detail=str(exc))]
+    if sealed is None:
+        return []
+    return [
+        Breach(
+            stream_id=d.stream_id or "", position=d.position or d.version or 0, detail=f"seal {seal_id}: {d}"
+        )
+        for d in await seals.verify_against(conn, sealed)
+        if not d.problem.startswith("hash chain broken")  # said once, as the broken link
+    ]
 
 
 _RUN_EVENTS = "SELECT event_id, type, position FROM events WHERE stream_id = $1 AND metadata->>'run_id' = $2"
@@ -152,27 +174,39 @@ async def archive_check(conn: Conn, period: Period, converter: DataConverter) ->
         if not kept.workflow_id.startswith(tuple(PROCESSES)):
             continue
         result.histories += 1
+        where = f"run {kept.run_id}"
         if archive.digest_of(archive.history_json(kept.history)) != kept.digest:
-            detail = f"run {kept.run_id}: its archived history and its digest-bearing text differ"
+            detail = f"{where}: its archived history and its text differ"
             result.mismatches.append(Breach(stream_id=kept.workflow_id, position=0, detail=detail))
-        recorded = await appended(kept.history, kept.run_id, converter)
+        try:
+            recorded, maybe = await appended(kept.history, kept.run_id, converter)
+        except (ValueError, TypeError) as exc:  # a payload no configured codec key opens, or not an append
+            detail = f"{where}: its appends cannot be read ({type(exc).__name__})"
+            result.mismatches.append(Breach(stream_id=kept.workflow_id, position=0, detail=detail))
+            continue
         rows = await conn.fetch(_RUN_EVENTS, kept.workflow_id, kept.run_id)
         stored = {str(r["event_id"]): (r["type"], r["position"]) for r in rows}
         for eid, kind in recorded.items():
             found = stored.pop(eid, None)
             if found is None or found[0] != kind:
-                detail = f"run {kept.run_id}: its {kind} is not in the store"
+                detail = f"{where}: its {kind} is not in the store"
                 result.mismatches.append(Breach(stream_id=kept.workflow_id, position=0, detail=detail))
             else:
                 result.events_matched += 1
-        for kind, position in stored.values():
-            detail = f"run {kept.run_id}: {kind} is in no append of its history"
+        for eid, (kind, position) in sorted(stored.items(), key=lambda item: item[1][1]):
+            if maybe.get(eid) == kind:
+                continue  # an append the run was ended during: it may have committed, as it did
+            detail = f"{where}: {kind} is in no append of its history"
             result.mismatches.append(Breach(stream_id=kept.workflow_id, position=position, detail=detail))
+    result.mismatches.sort(key=lambda b: (b.stream_id, b.position, b.detail))
     return result
 
 
-async def appended(history: WorkflowHistory, run_id: str, converter: DataConverter) -> dict[str, str]:
-    """The events a run's history says it appended (completed `eventstore.append` activities): id → type."""
+async def appended(
+    history: WorkflowHistory, run_id: str, converter: DataConverter
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The events a run's history says it appended (completed `eventstore.append` activities), and
+    those of appends it scheduled but never heard back from (the run ended first): id → type each."""
     scheduled: dict[int, Any] = {}
     found: dict[str, str] = {}
     for event in history.events:
@@ -182,13 +216,20 @@ async def appended(history: WorkflowHistory, run_id: str, converter: DataConvert
                 scheduled[event.event_id] = attributes.input
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             payloads = scheduled.pop(event.activity_task_completed_event_attributes.scheduled_event_id, None)
-            if payloads is None:
-                continue
-            [request] = await converter.decode(payloads.payloads, [AppendRequest])
-            for i, draft in enumerate(request.events):
-                eid = event_id(history.workflow_id, run_id, request.first_sequence + i)
-                found[str(eid)] = draft.type
-    return found
+            if payloads is not None:
+                found.update(await _drafts(payloads, history.workflow_id, run_id, converter))
+    maybe: dict[str, str] = {}
+    for payloads in scheduled.values():
+        maybe.update(await _drafts(payloads, history.workflow_id, run_id, converter))
+    return found, maybe
+
+
+async def _drafts(payloads: Any, workflow_id: str, run_id: str, converter: DataConverter) -> dict[str, str]:
+    [request] = await converter.decode(payloads.payloads, [AppendRequest])
+    return {
+        str(event_id(workflow_id, run_id, request.first_sequence + i)): draft.type
+        for i, draft in enumerate(request.events)
+    }
 
 
 # --- the readable page ---------------------------------------------------------------------------
@@ -213,6 +254,7 @@ def to_html(report: Report) -> str:
         *([integrity.broken_link] if integrity.broken_link else []),
         *integrity.disagreements,
         *integrity.archive.mismatches,
+        *integrity.unsealed,
     ]
     listed = "".join(
         f"<li><code>{e(b.stream_id)}</code> @ {b.position}: {e(b.detail)}</li>" for b in problems
@@ -295,6 +337,7 @@ def summary(report: Report) -> list[str]:
         lines.append(f"TAMPERED {link.stream_id} @ position {link.position}: {link.detail}")
     lines += [f"DISAGREES {b.stream_id} @ {b.position}: {b.detail}" for b in integrity.disagreements]
     lines += [f"ARCHIVE {b.stream_id} @ {b.position}: {b.detail}" for b in integrity.archive.mismatches]
+    lines += [f"UNSEALED {b.stream_id} @ {b.position}: {b.detail}" for b in integrity.unsealed]
     lines += [f"seal {s.id}: position {s.position}, digest {s.digest}" for s in integrity.seals]
     lines.append(f"integrity {'ok' if integrity.ok else 'PROBLEMS FOUND'}; policy {report.policy_digest}")
     lines.append(f"report digest {report.digest}")

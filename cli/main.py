@@ -649,7 +649,12 @@ def audit_archive() -> None:
         finally:
             await pool.close()
 
-    typer.echo(f"archived {asyncio.run(run())} histories")
+    from audit.archive import SweepIncomplete
+
+    try:
+        typer.echo(f"archived {asyncio.run(run())} histories")
+    except SweepIncomplete as exc:
+        raise _fail(str(exc), 1) from None
 
 
 @audit_app.command("check")
@@ -687,6 +692,9 @@ def audit_check(
     since, until = _moment("--from", start), _moment("--to", end)
     if since is None or until is None or until <= since:
         raise _fail("--to must come after --from")
+    since, until = since.astimezone(UTC), until.astimezone(UTC)  # one period, one text, however it was typed
+    if until > datetime.now(UTC):
+        raise _fail("--to is in the future: a report is of a period that has ended (its record is fixed)")
     settings = _settings()
     try:
         converter = data_converter(settings.keys)
@@ -695,7 +703,7 @@ def audit_check(
         raise _fail(str(exc)) from None
     in_force = settings.policy
     judged = Judged(
-        period=Period(start=since, end=until, as_of=min(until, datetime.now(UTC))),
+        period=Period(start=since, end=until, as_of=until),
         policy=policy,
         policy_digest=policy_digest(policy),
         in_force=policy_digest(policy) == policy_digest(in_force),

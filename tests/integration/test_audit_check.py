@@ -150,3 +150,43 @@ async def test_each_rule_is_judged_from_what_happened_and_a_what_if_shows_what_i
     assert grew(strict, RuleId.REVIEW_STRICT, strict_before) == (2, 0, 2)  # a website post needs the GM too
     assert {n.rule for n in after.not_checked} >= {RuleId.CADENCE_WEB, RuleId.KPI, RuleId.NO_PERSONAL}
     assert not {n.rule for n in after.not_checked} & {r.rule for r in after.rules}
+
+
+async def test_an_answer_by_phone_and_a_sub_second_announcement_are_kept_as_the_workflows_judged_them(
+    store: EventStore,
+) -> None:
+    """The reviewer's cases: closed as answered without a reply; out 0.5 s after the deadline (the
+    deciders count whole seconds). Neither is a breach, nor a disagreement with the record."""
+    key = uuid.uuid4().hex[:8]
+    async with store.pool.acquire() as conn:
+        before = await judged(conn)
+    came = NOW - timedelta(hours=2)
+    received = q.InquiryReceived(platform="phone", account="demo", message_id=f"c{key}", user="张",
+                                 text="在吗", sent_at=came, detected_at=came)  # fmt: skip
+    state, events = q.evolve_inquiry(q.initial_inquiry(), received), [received]
+    manager = q.Responder(id=MANAGER.id, roles=MANAGER.roles)
+    closing = q.Close(actor=manager, reason="answered", at=NOW)
+    for command in (q.StartSla(deadline=came + timedelta(hours=12)), closing):
+        for event in q.decide_inquiry(command, state, POLICY):
+            state = q.evolve_inquiry(state, event)
+            events.append(event)
+    await store.append(f"inquiry-phone-c{key}", NO_STREAM,
+                       [NewEvent(uuid.uuid4(), e.type, e.payload()) for e in events])  # fmt: skip
+
+    starts = NOW + timedelta(days=10)
+    deadline = starts - POLICY.promo_3d.lead
+    plan = pr.Plan(actor=PLANNER, promotion_id=f"s{key}", name="大促", starts_at=starts,
+                   ends_at=starts + timedelta(days=2), major=True, platforms=(Platform.WEBSITE,),
+                   at=NOW - timedelta(days=5))  # fmt: skip
+    out = Published(
+        article_id="x", platform=Platform.WEBSITE, published_at=deadline + timedelta(milliseconds=500)
+    )
+    await played(
+        store, f"promotion-s{key}", pr.PROMOTIONS, [plan, out, pr.Tick(at=deadline + timedelta(seconds=1))]
+    )
+
+    async with store.pool.acquire() as conn:
+        after = await judged(conn)
+    assert count(after, RuleId.INQUIRY_12H)[1] - count(before, RuleId.INQUIRY_12H)[1] == 1
+    assert count(after, RuleId.PROMO_3D)[1] - count(before, RuleId.PROMO_3D)[1] == 1
+    assert after.disagreements == before.disagreements
