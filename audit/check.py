@@ -146,11 +146,27 @@ class Folded:
     started: dict[int, tuple[str, int]] = field(default_factory=dict)
     """An article's versions that began publishing: their content hash and position."""
     published_at: datetime | None = None
-    escalated_at: datetime | None = None
+    events: int = 0
     closed_at: datetime | None = None
     """When an inquiry was closed, or a promotion called off."""
     checks: dict[int, bool] = field(default_factory=dict)
     """An article's versions and whether their latest content check passed."""
+    clocks: list["Clock"] = field(default_factory=list)
+    """An inquiry's response clocks: its first message's, and one per reopening."""
+
+
+@dataclass
+class Clock:
+    """One response clock of an inquiry (R-INQUIRY-12H is owed once per clock)."""
+
+    started: datetime
+    position: int
+    deadline: datetime | None = None
+    """The deadline its workflow recorded."""
+    answered: datetime | None = None
+    breached: int | None = None
+    """The position of its recorded breach."""
+    escalated: datetime | None = None
     events: int = 0
 
 
@@ -198,12 +214,29 @@ def _note(f: Folded, event: DomainEvent, position: int, recorded_at: datetime) -
     elif isinstance(event, a.PublicationRecorded) and event.outcome.state == "published":
         at = event.at or recorded_at
         f.published_at = at if f.published_at is None else min(f.published_at, at)
-    elif isinstance(event, q.Escalated) and f.escalated_at is None:
-        f.escalated_at = event.at
+    elif isinstance(event, (q.InquiryReceived, q.Reopened)):
+        f.clocks.append(Clock(started=event.sent_at, position=position))
+    elif isinstance(event, q.SlaStarted) and f.clocks:
+        f.clocks[-1].deadline = event.deadline
+    elif f.clocks and (answered := _answered(event)) is not None:
+        f.clocks[-1].answered = f.clocks[-1].answered or answered
+    elif isinstance(event, q.Breached) and f.clocks:
+        f.clocks[-1].breached = position
+    elif isinstance(event, q.Escalated) and f.clocks:
+        f.clocks[-1].escalated = f.clocks[-1].escalated or event.at
     elif isinstance(event, (q.Closed, pr.PromotionCancelled)):
         f.closed_at = event.at
     elif isinstance(event, (a.ChecksPassed, a.ChecksFailed)):
         f.checks[event.version] = isinstance(event, a.ChecksPassed)
+
+
+def _answered(event: DomainEvent) -> datetime | None:
+    """When a reply reached the user: sent, or found delivered when a person checked (else None)."""
+    if isinstance(event, q.Replied) and event.outcome.state == "sent":
+        return event.at
+    if isinstance(event, q.ReplyReconciled) and event.delivered:
+        return event.at
+    return None
 
 
 async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
@@ -305,36 +338,56 @@ def inquiry_deadline(sent_at: datetime, policy: Policy) -> datetime:
 
 
 def _inquiry(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
+    """Each response clock of an inquiry that came in the period: the first message's, and each
+    reopening's (a late first answer stays a breach when the second is in time)."""
     inquiry: q.Inquiry = f.state
-    if not period.holds(inquiry.received_at) or inquiry.sent_at is None:
+    if not period.holds(inquiry.received_at):
         return
-    deadline = inquiry_deadline(inquiry.sent_at, policy)
-    answered = inquiry.answered_at
-    if answered is None and inquiry.closed is not None and f.closed_at is not None:
-        if inquiry.closed != "answered" and f.closed_at <= deadline and not inquiry.breached:
+    for n, clock in enumerate(f.clocks):
+        last = n == len(f.clocks) - 1
+        _clock(f, clock, inquiry, last, period, policy, tally)
+
+
+def _clock(
+    f: Folded, clock: Clock, inquiry: q.Inquiry, last: bool, period: Period, policy: Policy, tally: Tally
+) -> None:
+    deadline = inquiry_deadline(clock.started, policy)
+    answered = clock.answered
+    if last and answered is None and inquiry.closed is not None and f.closed_at is not None:
+        if inquiry.closed != "answered" and f.closed_at <= deadline and clock.breached is None:
             return  # spam or a duplicate, closed by the manager in time: not an inquiry to answer
         if inquiry.closed == "answered":
             answered = f.closed_at  # answered another way (by phone) and closed as answered
-    position = f.positions.get("inquiry.replied", f.first)
     if answered is None and period.as_of < deadline:
         tally.pending(RuleId.INQUIRY_12H)
     elif answered is not None and answered <= deadline:
         tally.kept(RuleId.INQUIRY_12H)
     else:
         late = "unanswered" if answered is None else f"answered {_late(answered - deadline)} late"
-        recorded = "breach recorded and escalated" if inquiry.breached else "breach NOT recorded"
-        where = f.positions.get("inquiry.breached", position)
-        tally.broken(
-            RuleId.INQUIRY_12H, f.stream_id, where, f"{late} (deadline {deadline.isoformat()}); {recorded}"
-        )
-        if not inquiry.breached and deadline == inquiry.deadline:
+        recorded = "breach recorded and escalated" if clock.breached else "breach NOT recorded"
+        where = clock.breached or clock.position
+        detail = f"{late} (deadline {deadline.isoformat()}); {recorded}"
+        tally.broken(RuleId.INQUIRY_12H, f.stream_id, where, detail)
+        if clock.breached is None and deadline == clock.deadline:
             detail = "R-INQUIRY-12H: past its deadline, no breach recorded"
             tally.disagreements.append(Breach(stream_id=f.stream_id, position=where, detail=detail))
-    if policy.escalate_4h.enabled and inquiry.escalated:
-        within = inquiry.sent_at + policy.escalate_4h.within
-        at = f.positions.get("inquiry.escalated", f.first)
-        slow = f.escalated_at is not None and f.escalated_at > within
-        tally.judge(RuleId.ESCALATE_4H, f.stream_id, at, "reported up later than its bound" if slow else None)
+    rule = policy.escalate_4h
+    if rule.enabled:
+        owed = (
+            clock.escalated is not None
+            or answered is None
+            or answered > clock.started + rule.report_unanswered_after
+        )
+        if not owed:
+            return  # answered before the option reports it: nothing to report up
+        if clock.escalated is None and period.as_of < clock.started + rule.within:
+            tally.pending(RuleId.ESCALATE_4H)
+            return
+        slow = clock.escalated is None or clock.escalated > clock.started + rule.within
+        problem = "not reported up within its bound" if slow else None
+        tally.judge(
+            RuleId.ESCALATE_4H, f.stream_id, f.positions.get("inquiry.escalated", clock.position), problem
+        )
 
 
 # --- promotions and write-ups: R-PROMO-3D, R-NEWS-3WD ---------------------------------------------

@@ -69,6 +69,12 @@ def count(findings: Findings, rule: RuleId) -> tuple[int, int, int]:
     return found.checked, found.kept, found.broken
 
 
+def delta(after: Findings, before: Findings, rule: RuleId) -> tuple[int, int, int]:
+    """How many more instances of the rule were checked, kept and broken."""
+    now, then = count(after, rule), count(before, rule)
+    return now[0] - then[0], now[1] - then[1], now[2] - then[2]
+
+
 async def test_each_rule_is_judged_from_what_happened_and_a_what_if_shows_what_it_would_break(
     store: EventStore,
 ) -> None:
@@ -132,8 +138,7 @@ async def test_each_rule_is_judged_from_what_happened_and_a_what_if_shows_what_i
         shorter_sla = await judged(conn, policy_from_mapping({"R-INQUIRY-12H": {"within": "8h"}}))
 
     def grew(findings: Findings, rule: RuleId, than: Findings = before) -> tuple[int, int, int]:
-        now, then = count(findings, rule), count(than, rule)
-        return now[0] - then[0], now[1] - then[1], now[2] - then[2]
+        return delta(findings, than, rule)
 
     assert grew(after, RuleId.REVIEW_ALL) == (2, 1, 1)
     [breach] = [
@@ -190,3 +195,52 @@ async def test_an_answer_by_phone_and_a_sub_second_announcement_are_kept_as_the_
     assert count(after, RuleId.INQUIRY_12H)[1] - count(before, RuleId.INQUIRY_12H)[1] == 1
     assert count(after, RuleId.PROMO_3D)[1] - count(before, RuleId.PROMO_3D)[1] == 1
     assert after.disagreements == before.disagreements
+
+
+async def test_each_clock_of_a_reopened_inquiry_is_judged_and_an_unreported_one_breaks_r_escalate_4h(
+    store: EventStore,
+) -> None:
+    """Answered 13 hours late, then reopened and answered in an hour: one breach, one kept; under the
+    R-ESCALATE-4H option the late clock, never reported up, breaks it too."""
+    key = uuid.uuid4().hex[:8]
+    escalating = policy_from_mapping({"R-ESCALATE-4H": {"enabled": True}})
+    async with store.pool.acquire() as conn:
+        before, before_4h = await judged(conn), await judged(conn, escalating)
+    came = NOW - timedelta(days=1)
+    staff = q.Responder(id=WRITER.id, roles=WRITER.roles)
+    received = q.InquiryReceived(platform="phone", account="demo", message_id=f"r{key}", user="张",
+                                 text="在吗", sent_at=came, detected_at=came)  # fmt: skip
+    again = came + timedelta(hours=14)
+    commands: list[BaseModel] = [
+        q.StartSla(deadline=came + timedelta(hours=12)),
+        q.Tick(at=came + timedelta(hours=12)),
+        q.RecordReply(
+            actor=staff, text="在", outcome=ReplyOutcome(state="sent"), at=came + timedelta(hours=13)
+        ),
+        q.UserWrote(
+            message_id=f"r{key}-2", text="还在吗", sent_at=again, deadline=again + timedelta(hours=12)
+        ),
+        q.RecordReply(
+            actor=staff, text="在", outcome=ReplyOutcome(state="sent"), at=again + timedelta(hours=1)
+        ),
+    ]
+    state, events = q.evolve_inquiry(q.initial_inquiry(), received), [received]
+    for command in commands:
+        for event in q.decide_inquiry(command, state, POLICY):
+            state = q.evolve_inquiry(state, event)
+            events.append(event)
+    assert state.reopened == 1
+    await store.append(f"inquiry-phone-r{key}", NO_STREAM,
+                       [NewEvent(uuid.uuid4(), e.type, e.payload()) for e in events])  # fmt: skip
+    async with store.pool.acquire() as conn:
+        after, after_4h = await judged(conn), await judged(conn, escalating)
+    grown = [
+        a - b
+        for a, b in zip(count(after, RuleId.INQUIRY_12H), count(before, RuleId.INQUIRY_12H), strict=True)
+    ]
+    assert grown == [2, 1, 1]
+    [late] = [
+        b for r in after.rules if r.rule is RuleId.INQUIRY_12H for b in r.breaches if f"r{key}" in b.stream_id
+    ]
+    assert "breach recorded" in late.detail
+    assert delta(after_4h, before_4h, RuleId.ESCALATE_4H) == (1, 0, 1)
