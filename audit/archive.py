@@ -293,6 +293,8 @@ async def apply_retention(client: Client, retention: timedelta) -> bool:
     return True
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 Reader = asyncpg.Pool | Conn
 """Where the archive is read from: the workers' pool, or one connection (the CLI's)."""
 _COLUMNS = (
@@ -344,24 +346,20 @@ async def between(
     A history can be megabytes and the archive grows for ever, so it is read in short queries, never
     held whole in memory nor in one long transaction.
     """
-    after: tuple[datetime, str, str] | tuple[None, None, None] = (None, None, None)
+    # Two statements, so that each one's plan bounds the index scan: with one `$n IS NULL OR ...`
+    # statement, a generic plan may scan every page from the start (O(n²) over the archive).
+    first = f"""SELECT {_COLUMNS} FROM history_archive
+                 WHERE closed_at >= $1 AND closed_at < $2
+                 ORDER BY closed_at, workflow_id, run_id LIMIT $3"""  # noqa: S608 - constant columns
+    more = f"""SELECT {_COLUMNS} FROM history_archive
+                WHERE (closed_at, workflow_id, run_id) > ($1, $2, $3) AND closed_at < $4
+                ORDER BY closed_at, workflow_id, run_id LIMIT $5"""  # noqa: S608 - constant columns
+    low, high = start or _EARLIEST, end or _LATEST
+    rows = await pool.fetch(first, low, high, page)
     while True:
-        rows = await pool.fetch(
-            f"""SELECT {_COLUMNS} FROM history_archive
-                 WHERE ($1::timestamptz IS NULL OR closed_at >= $1)
-                   AND ($2::timestamptz IS NULL OR closed_at < $2)
-                   AND ($3::timestamptz IS NULL
-                        OR (closed_at, workflow_id, run_id) > ($3, $4::text, $5::text))
-                 ORDER BY closed_at, workflow_id, run_id
-                 LIMIT $6""",  # noqa: S608 - the column list is a constant
-            start,
-            end,
-            *after,
-            page,
-        )
         for row in rows:
             yield _archived(row)
         if len(rows) < page:
             return
         last = rows[-1]
-        after = (last["closed_at"], last["workflow_id"], last["run_id"])
+        rows = await pool.fetch(more, last["closed_at"], last["workflow_id"], last["run_id"], high, page)

@@ -93,6 +93,7 @@ class Findings(BaseModel):
     """A verdict recorded under the same policy that the facts do not bear out (a tampered or
     mis-decided record): each one is an integrity finding."""
     streams: int = 0
+    """The processes of the period (those with an instance judged or pending), and their events."""
     events: int = 0
 
 
@@ -109,6 +110,10 @@ class Tally:
         count = self.counts[rule]
         count.checked, count.broken = count.checked + 1, count.broken + 1
         count.breaches.append(Breach(stream_id=stream_id, position=position, detail=detail))
+
+    def seen(self) -> int:
+        """Instances judged or pending so far."""
+        return sum(c.checked + c.pending for c in self.counts.values())
 
     def pending(self, rule: RuleId) -> None:
         self.counts[rule].pending += 1
@@ -250,9 +255,11 @@ async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
     }
     async with contextlib.aclosing(folded(conn)) as found:
         async for f in found:
-            streams += 1
-            events += f.events
+            seen = tally.seen()
             judges[type(f.state)](f, period, policy, tally)
+            if tally.seen() != seen:  # a process of the period: the report counts what it judged
+                streams += 1
+                events += f.events
     for count in tally.counts.values():  # in the order of the stream ids, whatever the database's collation
         count.breaches.sort(key=lambda b: (b.stream_id, b.position, b.detail))
     tally.disagreements.sort(key=lambda b: (b.stream_id, b.position, b.detail))

@@ -47,5 +47,7 @@ CREATE TABLE archive_cursors (
 -- Said here, not left to 0008's default privileges: the archive is appended to and read, never
 -- rewritten; only the cursor moves.
 REVOKE ALL ON history_archive, archive_cursors FROM mediaops_app;
-GRANT SELECT, INSERT ON history_archive TO mediaops_app;
+GRANT SELECT ON history_archive TO mediaops_app;
+GRANT INSERT (workflow_id, run_id, workflow_type, status, started_at, closed_at, history, history_pb, digest)
+    ON history_archive TO mediaops_app;  -- not archived_at: the database's own time
 GRANT SELECT, INSERT, UPDATE ON archive_cursors TO mediaops_app;

@@ -35,5 +35,8 @@ CREATE TRIGGER chain_seals_no_truncate BEFORE TRUNCATE ON chain_seals
 -- Said here, not left to 0008's default privileges: seals are added and read, nothing else.
 REVOKE ALL ON chain_seals FROM mediaops_app;
 REVOKE ALL ON SEQUENCE chain_seals_id_seq FROM mediaops_app;
-GRANT SELECT, INSERT ON chain_seals TO mediaops_app;
+-- Every column but the id and the time, which the database gives: a seal cannot be backdated into a
+-- past period's report by whoever writes it.
+GRANT SELECT ON chain_seals TO mediaops_app;
+GRANT INSERT (position, transaction_id, events, streams, heads, digest) ON chain_seals TO mediaops_app;
 GRANT USAGE ON SEQUENCE chain_seals_id_seq TO mediaops_app;

@@ -241,6 +241,8 @@ async def test_a_run_kept_before_is_never_overwritten(world: World, db: asyncpg.
         archive.history_json(kept.history),
     )
 
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):  # nor backdated: its time is the database's
+        await world.pool.execute("INSERT INTO history_archive (workflow_id, archived_at) VALUES ('x', now())")
     for statement in ("UPDATE history_archive SET status = 'FAILED'", "DELETE FROM history_archive"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await world.pool.execute(statement)  # the application role
