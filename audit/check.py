@@ -182,17 +182,21 @@ PROCESSES: dict[str, Decider[Any]] = {
     "writeup-": wu.WRITEUPS,
 }
 _ROWS = """SELECT position, stream_id, type, schema_version, data, recorded_at FROM events
-            WHERE stream_id LIKE 'article-%' OR stream_id LIKE 'inquiry-%'
-               OR stream_id LIKE 'promotion-%' OR stream_id LIKE 'writeup-%'
+            WHERE (stream_id LIKE 'article-%' OR stream_id LIKE 'inquiry-%'
+                   OR stream_id LIKE 'promotion-%' OR stream_id LIKE 'writeup-%')
+              AND recorded_at < $1
             ORDER BY stream_id, stream_version"""
 
 
-async def folded(conn: Conn) -> AsyncGenerator[Folded]:
-    """Every process stream, folded with its decider, one at a time, in one snapshot."""
+async def folded(conn: Conn, until: datetime) -> AsyncGenerator[Folded]:
+    """Every process stream as it stood at `until` (what was recorded before it), folded with its
+    decider, one at a time, in one snapshot: a past period's processes read the same later."""
     current: Folded | None = None
     decider: Decider[Any] | None = None
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
-        async for row in conn.cursor(_ROWS, prefetch=5000):
+        # one long, read-only pass on purpose (it holds no transaction id, so no reader waits on it)
+        await conn.execute("SET LOCAL statement_timeout = 0")
+        async for row in conn.cursor(_ROWS, until, prefetch=5000):
             stream = row["stream_id"]
             if current is None or stream != current.stream_id:
                 if current is not None:
@@ -253,7 +257,7 @@ async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
         pr.Promotion: _promotion,
         wu.WriteUp: _writeup,
     }
-    async with contextlib.aclosing(folded(conn)) as found:
+    async with contextlib.aclosing(folded(conn, period.as_of)) as found:
         async for f in found:
             seen = tally.seen()
             judges[type(f.state)](f, period, policy, tally)

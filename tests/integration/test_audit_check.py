@@ -79,9 +79,12 @@ async def test_each_rule_is_judged_from_what_happened_and_a_what_if_shows_what_i
     store: EventStore,
 ) -> None:
     key = uuid.uuid4().hex[:8]
+    horizon = datetime.now(UTC)
+    past = Period(start=NOW - timedelta(days=30), end=horizon, as_of=horizon)
     async with store.pool.acquire() as conn:
         before = await judged(conn)
         strict_before = await judged(conn, policy_from_mapping({"R-REVIEW-STRICT": {"enabled": True}}))
+        then = await check_rules(conn, past, POLICY)
 
     good, steps = article(f"ok{key}")
     await played(store, good, a.ARTICLES, steps)
@@ -153,6 +156,10 @@ async def test_each_rule_is_judged_from_what_happened_and_a_what_if_shows_what_i
     assert grew(after, RuleId.INQUIRY_12H) == (1, 1, 0)  # answered after 9 hours
     assert grew(shorter_sla, RuleId.INQUIRY_12H) == (1, 0, 1)
     assert grew(strict, RuleId.REVIEW_STRICT, strict_before) == (2, 0, 2)  # a website post needs the GM too
+    async with (
+        store.pool.acquire() as conn
+    ):  # a period that had ended reads the same: later records are not in it
+        assert await check_rules(conn, past, POLICY) == then
     assert {n.rule for n in after.not_checked} >= {RuleId.CADENCE_WEB, RuleId.KPI, RuleId.NO_PERSONAL}
     assert not {n.rule for n in after.not_checked} & {r.rule for r in after.rules}
 
