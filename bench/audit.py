@@ -47,7 +47,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from audit.archive import digest_of, history_binary, history_json
-from audit.check import Findings, Period, check_rules, inquiry_deadline
+from audit.check import PROCESS_ROWS, Findings, Period, check_rules, inquiry_deadline
 from audit.replay import histories_archived, replay
 from deploy.postgres import scratch_server
 from domain import announcements as an
@@ -92,11 +92,7 @@ DECIDERS: dict[str, Decider[Any]] = {
     "promotion-": pr.PROMOTIONS,
     "writeup-": wu.WRITEUPS,
 }
-SCAN = """SELECT position, stream_id, type, schema_version, data, recorded_at FROM events
-           WHERE (stream_id LIKE 'article-%' OR stream_id LIKE 'inquiry-%'
-                  OR stream_id LIKE 'promotion-%' OR stream_id LIKE 'writeup-%')
-             AND recorded_at < $1
-           ORDER BY stream_id, stream_version"""
+SCAN = PROCESS_ROWS
 HORIZON = datetime(2100, 1, 1, tzinfo=UTC)
 """The check's own bound (what was recorded before its period's end), far enough to take everything."""
 """audit/check.py's query, as written there."""
