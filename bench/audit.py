@@ -93,9 +93,9 @@ DECIDERS: dict[str, Decider[Any]] = {
     "writeup-": wu.WRITEUPS,
 }
 SCAN = PROCESS_ROWS
+"""audit/check.py's query, as written there."""
 HORIZON = datetime(2100, 1, 1, tzinfo=UTC)
 """The check's own bound (what was recorded before its period's end), far enough to take everything."""
-"""audit/check.py's query, as written there."""
 
 WRITER = Actor(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 PROMOTER = Actor(id="zhao.promo", roles=frozenset({Role.PROMOTION_SPECIALIST}))
