@@ -5,13 +5,13 @@ so a workflow must not compute it inline: a replay after an upgrade would decide
 Asking this activity records the answer in the workflow's history instead.
 """
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
 
-from domain.calendar import WorkingCalendar
+from domain.calendar import WorkingCalendar, calendar_for, inquiry_due
 from domain.policy import Policy
 from domain.rules import RuleId
 
@@ -59,14 +59,6 @@ class CalendarActivities:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
 
-    def _calendar(self, policy: Policy) -> WorkingCalendar:
-        hours = policy.working_hours
-        return WorkingCalendar(
-            allow_fallback=hours.unknown_year == "fallback_mon_fri",
-            holidays=frozenset(hours.holidays),
-            workdays=frozenset(hours.workdays),
-        )
-
     def _due(self, rule: RuleId, at: datetime, calendar: WorkingCalendar) -> DueTime:
         due = DueTime(rule=rule, at=at, fallback_years=sorted(calendar.fallback_years))
         if due.guessed:
@@ -82,7 +74,7 @@ class CalendarActivities:
     async def working_days_deadline(self, request: WorkingDaysDeadlineRequest) -> DueTime:
         """The end (P-EVENT-DAY-END) of the n-th working day after `ended_at`, e.g. for R-NEWS-3WD."""
         policy = request.policy or self.policy
-        calendar = self._calendar(policy)
+        calendar = calendar_for(policy)
         day_end = policy.event_day_end.at if request.day_end is None else request.day_end
         at = calendar.working_days_deadline(request.ended_at, request.working_days, day_end, policy.zone)
         return self._due(request.rule, at, calendar)
@@ -91,7 +83,7 @@ class CalendarActivities:
     async def working_hours_after(self, request: WorkingHoursRequest) -> DueTime:
         """`duration` of working time (P-WORKING-HOURS) after `start`, e.g. for P-APPROVAL-REMIND."""
         policy = request.policy or self.policy
-        calendar = self._calendar(policy)
+        calendar = calendar_for(policy)
         hours = policy.working_hours
         at = calendar.add_working_hours(request.start, request.duration, hours.start, hours.end, policy.zone)
         return self._due(request.rule, at, calendar)
@@ -100,18 +92,8 @@ class CalendarActivities:
     async def inquiry_deadline(self, request: InquiryDeadlineRequest) -> DueTime:
         """R-INQUIRY-12H: 12 hours on the wall clock, or of working hours over China's calendar (option);
         with R-INQUIRY-SAMEDAY, no later than the end of the day the inquiry came (Beijing time)."""
-        policy = request.policy or self.policy
-        rule = policy.inquiry_12h
-        calendar = self._calendar(policy)
-        if rule.clock == "wall":
-            at = request.sent_at + rule.within
-        else:
-            hours = policy.working_hours
-            at = calendar.add_working_hours(request.sent_at, rule.within, hours.start, hours.end, policy.zone)
-        due = self._due(RuleId.INQUIRY_12H, at, calendar)
-        if policy.inquiry_sameday.enabled:
-            local = request.sent_at.astimezone(policy.zone)
-            end_of_day = datetime.combine(local.date() + timedelta(days=1), time(), policy.zone)
-            if end_of_day < due.at:
-                return DueTime(rule=RuleId.INQUIRY_SAMEDAY, at=end_of_day.astimezone(UTC))
-        return due
+        calendar = calendar_for(request.policy or self.policy)
+        at, rule = inquiry_due(request.sent_at, request.policy or self.policy, calendar)
+        if rule is RuleId.INQUIRY_SAMEDAY:
+            return DueTime(rule=rule, at=at)
+        return self._due(rule, at, calendar)

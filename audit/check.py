@@ -25,8 +25,9 @@ from domain import inquiries as q
 from domain import promotions as pr
 from domain import writeups as wu
 from domain.announcements import late_by_s
-from domain.calendar import WorkingCalendar
+from domain.calendar import calendar_for, inquiry_due
 from domain.decider import Decider
+from domain.errors import CalendarYearUnknown
 from domain.events import REGISTRY, DomainEvent
 from domain.policy import Policy
 from domain.roles import Role
@@ -327,28 +328,6 @@ def _approval_rule(role: Role, content: a.Content, policy: Policy) -> RuleId:
     return rule
 
 
-def calendar_of(policy: Policy) -> WorkingCalendar:
-    hours = policy.working_hours
-    return WorkingCalendar(
-        allow_fallback=True, holidays=frozenset(hours.holidays), workdays=frozenset(hours.workdays)
-    )
-
-
-def inquiry_deadline(sent_at: datetime, policy: Policy) -> datetime:
-    """R-INQUIRY-12H's deadline under `policy` (what activities/calendar.py answers the workflow)."""
-    rule = policy.inquiry_12h
-    if rule.clock == "wall":
-        due = sent_at + rule.within
-    else:
-        hours = policy.working_hours
-        due = calendar_of(policy).add_working_hours(sent_at, rule.within, hours.start, hours.end, policy.zone)
-    if policy.inquiry_sameday.enabled:
-        local = sent_at.astimezone(policy.zone)
-        end_of_day = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), policy.zone)
-        due = min(due, end_of_day)
-    return due
-
-
 def _inquiry(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
     """Each response clock of an inquiry that came in the period: the first message's, and each
     reopening's (a late first answer stays a breach when the second is in time)."""
@@ -363,7 +342,11 @@ def _inquiry(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
 def _clock(
     f: Folded, clock: Clock, inquiry: q.Inquiry, last: bool, period: Period, policy: Policy, tally: Tally
 ) -> None:
-    deadline = inquiry_deadline(clock.started, policy)
+    try:
+        deadline, _ = inquiry_due(clock.started, policy, calendar_for(policy))
+    except CalendarYearUnknown:  # the policy says such a year is an error: not judged, not passed
+        tally.pending(RuleId.INQUIRY_12H)
+        return
     answered = clock.answered
     if last and answered is None and inquiry.closed is not None and f.closed_at is not None:
         if inquiry.closed != "answered" and f.closed_at <= deadline and clock.breached is None:
@@ -424,9 +407,13 @@ def _writeup(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
         return
     if not period.holds(writeup.due):
         return
-    due = calendar_of(policy).working_days_deadline(
-        writeup.ends_at, policy.news_3wd.within_working_days, policy.event_day_end.at, policy.zone
-    )
+    try:
+        due = calendar_for(policy).working_days_deadline(
+            writeup.ends_at, policy.news_3wd.within_working_days, policy.event_day_end.at, policy.zone
+        )
+    except CalendarYearUnknown:  # the policy says such a year is an error: not judged, not passed
+        tally.pending(RuleId.NEWS_3WD)
+        return
     _judge_out(f, writeup.platforms, due, RuleId.NEWS_3WD, "writeup", period, tally,
                same_deadline=due == writeup.due)  # fmt: skip
 

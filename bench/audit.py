@@ -47,7 +47,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from audit.archive import digest_of, history_binary, history_json
-from audit.check import PROCESS_ROWS, Findings, Period, check_rules, inquiry_deadline
+from audit.check import PROCESS_ROWS, Findings, Period, check_rules
 from audit.replay import histories_archived, replay
 from deploy.postgres import scratch_server
 from domain import announcements as an
@@ -55,7 +55,7 @@ from domain import articles as a
 from domain import inquiries as q
 from domain import promotions as pr
 from domain import writeups as wu
-from domain.calendar import WorkingCalendar
+from domain.calendar import calendar_for, inquiry_due
 from domain.commands import Actor
 from domain.decider import Decider
 from domain.events import REGISTRY, DomainEvent
@@ -64,7 +64,7 @@ from domain.platforms import ALL_PLATFORMS, Platform
 from domain.policy import Policy
 from domain.roles import Role
 from domain.rules import RuleId
-from eventstore.db import Conn, connect, create_pool, with_database
+from eventstore.db import Conn, connect, create_pool, ensure_database, with_database
 from eventstore.migrate import migrate
 from eventstore.store import NO_STREAM, EventStore, NewEvent
 from mediaops.temporal import data_converter
@@ -86,6 +86,7 @@ MIX = (("article", 0.45), ("inquiry", 0.43), ("promotion", 0.06), ("writeup", 0.
 """The share of each process among the streams."""
 
 POLICY = Policy()
+CALENDAR = calendar_for(POLICY)
 DECIDERS: dict[str, Decider[Any]] = {
     "article-": a.ARTICLES,
     "inquiry-": q.INQUIRIES,
@@ -250,7 +251,7 @@ def inquiry(key: str, rng: random.Random) -> list[DomainEvent]:
             detected_at=detected,
         )
     )
-    p.do(q.StartSla(deadline=inquiry_deadline(sent, POLICY)))
+    p.do(q.StartSla(deadline=inquiry_due(sent, POLICY, CALENDAR)[0]))
     at = sent + timedelta(minutes=rng.uniform(1, 30))
     if rng.random() < 0.3:
         p.do(q.Assign(actor=MANAGER, assignee=WRITER.id, at=at))
@@ -276,7 +277,7 @@ def inquiry(key: str, rng: random.Random) -> list[DomainEvent]:
     p.do(q.Close(actor=WRITER, reason="answered", at=answered + timedelta(minutes=1)))
     if rng.random() < 0.2:
         again = answered + timedelta(hours=rng.uniform(1, 20))
-        due = inquiry_deadline(again, POLICY)
+        due = inquiry_due(again, POLICY, CALENDAR)[0]
         p.do(q.UserWrote(message_id=f"{key}r", text="还有一个问题。", sent_at=again, deadline=due))
         later = again + timedelta(hours=rng.uniform(0.2, 6))
         p.do(q.RecordReply(actor=WRITER, text=reply, outcome=ReplyOutcome(state="sent"), at=later))
@@ -341,7 +342,7 @@ def writeup(key: str, rng: random.Random) -> list[DomainEvent]:
             at=ends,
         )
     )
-    calendar, end_of_day = WorkingCalendar(allow_fallback=True), POLICY.event_day_end.at
+    calendar, end_of_day = CALENDAR, POLICY.event_day_end.at
     due = calendar.working_days_deadline(ends, POLICY.news_3wd.within_working_days, end_of_day, POLICY.zone)
     remind = calendar.working_days_deadline(
         ends, POLICY.news_remind.after_working_days, end_of_day, POLICY.zone
@@ -629,10 +630,8 @@ async def replay_ratio(pool: asyncpg.Pool, rows: int, rounds: int) -> dict[str, 
 
 async def run(server: str, events: int, histories: int, rounds: int) -> dict[str, Any]:
     database = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    admin = await connect(server)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
     dsn = with_database(server, database)
+    await ensure_database(dsn)
     try:
         conn = await connect(dsn)
         await migrate(conn)

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from domain.errors import CalendarYearUnknown
+from domain.policy import Policy
+from domain.rules import RuleId
 
 _SEARCH_LIMIT_DAYS = 366 * 2
 """No real calendar has a two-year run without a working day; stop rather than loop for ever."""
@@ -118,3 +120,31 @@ def _at(day: date, offset: timedelta, zone: ZoneInfo) -> datetime:
     """Local midnight of `day` plus `offset` (which may be 24:00), as a UTC instant."""
     local = datetime.combine(day, time(), zone) + offset
     return local.astimezone(ZoneInfo("UTC"))
+
+
+def calendar_for(policy: Policy) -> WorkingCalendar:
+    """China's calendar as the policy sets it (P-WORKING-HOURS): the days it announces, and whether
+    a year the package does not know is a flagged guess or an error."""
+    hours = policy.working_hours
+    return WorkingCalendar(
+        allow_fallback=hours.unknown_year == "fallback_mon_fri",
+        holidays=frozenset(hours.holidays),
+        workdays=frozenset(hours.workdays),
+    )
+
+
+def inquiry_due(sent_at: datetime, policy: Policy, calendar: WorkingCalendar) -> tuple[datetime, RuleId]:
+    """R-INQUIRY-12H's deadline: 12 hours on the wall clock, or of working hours (option); with
+    R-INQUIRY-SAMEDAY, no later than the end of the day it came (Beijing time), and then that rule's."""
+    rule = policy.inquiry_12h
+    if rule.clock == "wall":
+        due = sent_at + rule.within
+    else:
+        hours = policy.working_hours
+        due = calendar.add_working_hours(sent_at, rule.within, hours.start, hours.end, policy.zone)
+    if policy.inquiry_sameday.enabled:
+        local = sent_at.astimezone(policy.zone)
+        end_of_day = datetime.combine(local.date() + timedelta(days=1), time(), policy.zone)
+        if end_of_day < due:
+            return end_of_day.astimezone(ZoneInfo("UTC")), RuleId.INQUIRY_SAMEDAY
+    return due, RuleId.INQUIRY_12H

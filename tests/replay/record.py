@@ -28,7 +28,7 @@ from domain import writeups as wu
 from domain.platforms import Platform
 from domain.policy import Policy
 from domain.roles import Role
-from eventstore.db import connect, create_pool, with_database
+from eventstore.db import connect, create_pool, ensure_database, with_database
 from eventstore.migrate import migrate
 from eventstore.store import EventStore
 from mediaops.settings import Settings
@@ -370,11 +370,8 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[Handle, Fakes], Awaitable[N
 
 
 async def record(server: str) -> None:
-    database = f"replay_{uuid.uuid4().hex[:8]}"
-    admin = await connect(server)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    dsn = with_database(server, database)
+    dsn = with_database(server, f"replay_{uuid.uuid4().hex[:8]}")
+    await ensure_database(dsn)
     conn = await connect(dsn)
     await migrate(conn)
     await in_directory(conn, WRITER, MANAGER, BOSS, PROMOTER, INQUIRY_STAFF, INQUIRY_MANAGER)
