@@ -1,4 +1,4 @@
-"""Platform activities: publish and reply at most once; read (status, inquiries, metrics) freely.
+"""Platform activities: publish and reply at most once; read (status, inquiries) freely.
 
 Temporal runs an activity at least once, and a platform call that timed out may still have been
 carried out. So a publish or a reply first *claims* its key in `platform_calls`:
@@ -13,7 +13,7 @@ Credentials never leave this process: requests name an account, the worker holds
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -25,7 +25,6 @@ from activities.platforms.accounts import Accounts
 from activities.platforms.base import (
     Inbound,
     MaybeSent,
-    Metrics,
     PlatformAdapter,
     PlatformError,
     Post,
@@ -65,12 +64,6 @@ class InquiriesRequest(BaseModel):
     since: datetime
 
 
-class MetricsRequest(BaseModel):
-    platform: Platform
-    account: str
-    day: date
-
-
 def as_activity_error(exc: PlatformError) -> ApplicationError:
     """A classified platform error in Temporal's terms: retry later, or stop and tell a person."""
     return ApplicationError(
@@ -101,14 +94,6 @@ async def heartbeating(call: Awaitable[T]) -> T:
             activity.heartbeat()
     finally:
         task.cancel()
-
-
-async def _read(call: Awaitable[T]) -> T:
-    """Reads change nothing on the platform: every failure may simply be retried (or not) by class."""
-    try:
-        return await call
-    except PlatformError as exc:
-        raise as_activity_error(exc) from None
 
 
 class PlatformCalls:
@@ -210,13 +195,6 @@ class PlatformCalls:
             return await heartbeating(
                 self.adapter(request.platform, request.account).inquiries(request.threads, request.since)
             )
-        except PlatformError as exc:
-            raise as_activity_error(exc) from None
-
-    @activity.defn(name="platform.metrics")
-    async def metrics(self, request: MetricsRequest) -> Metrics:
-        try:
-            return await self.adapter(request.platform, request.account).metrics(request.day)
         except PlatformError as exc:
             raise as_activity_error(exc) from None
 

@@ -6,8 +6,8 @@ the platform's code and a reason a person can act on), or unknown (the call may 
 only a person may decide, so it is never retried blindly).
 """
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,10 +54,3 @@ class Inbound(BaseModel):
     sent_at: datetime
     kind: Literal["message", "comment"] = "message"
     thread: str | None = Field(default=None, description="e.g. the article a comment is on")
-
-
-class Metrics(BaseModel):
-    platform: Platform
-    account: str
-    day: date
-    figures: dict[str, Any]

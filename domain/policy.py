@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from domain.durations import Duration, TimeOfDay
-from domain.platforms import ALL_PLATFORMS, NEW_MEDIA_PLATFORMS, Platform
+from domain.platforms import ALL_PLATFORMS, Platform
 from domain.roles import Role
 from domain.rules import RuleId
 
@@ -168,11 +168,25 @@ class CadenceWeb(_Params):
     min_per_week: PositiveInt = 3
 
 
+Days = Literal["every_day", "working_days"]
+"""Which days a daily cadence is owed on: every calendar day, as the rule says, or working days."""
+
+
 class CadenceDaily(_Params):
     """Each new-media platform is updated once a day."""
 
     min_per_day: PositiveInt = 1
-    platforms: tuple[Platform, ...] = NEW_MEDIA_PLATFORMS
+    platforms: tuple[Platform, ...] = (
+        Platform.WECHAT,
+        Platform.WEIBO,
+        Platform.ZHIHU,
+        Platform.BAIJIAHAO,
+        Platform.SOHU,
+        Platform.TOUTIAO,
+    )
+    """The new-media platforms the department posts to (the mini program's sections have their own
+    rule, R-CADENCE-MP; Baidu Zhidao is for answering, not posting)."""
+    days: Days = "every_day"
 
 
 class CadenceMp(_Params):
@@ -180,6 +194,7 @@ class CadenceMp(_Params):
 
     sections: tuple[str, ...] = ("company_moments", "recruitment")
     min_per_day: PositiveInt = 1
+    days: Days = "every_day"
 
 
 class FixedMonthly(_Params):
@@ -211,6 +226,9 @@ class Accounts(_Params):
     status_poll_at_most: Duration = timedelta(hours=1)
     pending_at_most: Duration = timedelta(days=2)
     """A publication the platform still calls pending after this is handed to a person (unconfirmed)."""
+    figures_at_a_moment_within: Duration = timedelta(days=1)
+    """A figure a platform gives only as it is now (Weibo's followers) stands for a period that
+    ended at most this long ago; for an older one it is missing, not a wrong number."""
 
     calls_per_second: dict[Platform, float] = Field(
         default_factory=lambda: {
@@ -235,11 +253,29 @@ class Accounts(_Params):
         return value
 
 
+M = TypeVar("M", "Weekly", "Monthly", "SiteQuarterly")
+
+
+def _prepared_the_same_day(meeting: M) -> M:
+    """A meeting's report is made on the meeting's own day (its schedule names that day)."""
+    if meeting.prepare_before > meeting.at:
+        raise ValueError("prepare_before must not reach back before the meeting's day (it is at most `at`)")
+    return meeting
+
+
 class Weekly(_Params):
     """Every Monday at 14:30 last week's figures are compared with the week before."""
 
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
     at: TimeOfDay = timedelta(hours=14, minutes=30)
+    prepare_before: Duration = timedelta(minutes=10)
+    """The report is made this long before the meeting (its schedule fires then)."""
+    falls_by_pct: float = Field(default=20.0, gt=0)
+    """A figure that fell by more than this percentage against the week before is a problem."""
+
+    @model_validator(mode="after")
+    def _same_day(self) -> "Weekly":
+        return _prepared_the_same_day(self)
 
 
 class Monthly(_Params):
@@ -247,12 +283,26 @@ class Monthly(_Params):
 
     day_of_month: int = Field(default=1, ge=1, le=28)
     at: TimeOfDay = timedelta(hours=14, minutes=30)
+    prepare_before: Duration = timedelta(minutes=10)
+    falls_by_pct: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _same_day(self) -> "Monthly":
+        return _prepared_the_same_day(self)
 
 
 class SiteQuarterly(_Params):
-    """Option: a website management meeting each quarter."""
+    """Option: a website management meeting each quarter, on a day of its first month."""
 
     enabled: bool = False
+    day_of_month: int = Field(default=1, ge=1, le=28)
+    at: TimeOfDay = timedelta(hours=14, minutes=30)
+    prepare_before: Duration = timedelta(minutes=10)
+    falls_by_pct: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _same_day(self) -> "SiteQuarterly":
+        return _prepared_the_same_day(self)
 
 
 class Quota(_Params):

@@ -7,8 +7,8 @@ import httpx
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
+    Figures,
     Inbound,
-    Metrics,
     PlatformError,
     Post,
     PublishOutcome,
@@ -136,5 +136,5 @@ class BaijiahaoAdapter:
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
         raise unsupported(self.platform, "replies (no reply API: answer in Baijiahao's console)")
 
-    async def metrics(self, day: date) -> Metrics:
-        raise unsupported(self.platform, "metrics")
+    async def metrics(self, begin: date, end: date) -> Figures:
+        raise unsupported(self.platform, "figures")

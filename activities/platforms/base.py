@@ -6,11 +6,13 @@ API): it is scrubbed by the redactor where the exception is made (R-SECRETS), so
 adapter's wording nor a platform's own message that echoes a request can carry a credential.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from domain.outcomes import Inbound, Metrics, Post, PublishOutcome, ReplyOutcome
+from domain.metrics import Figures
+from domain.outcomes import Inbound, Post, PublishOutcome, ReplyOutcome
 from domain.platforms import Platform
 from mediaops.logging import scrub
 
@@ -64,7 +66,9 @@ class PlatformAdapter(Protocol):
 
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome: ...
 
-    async def metrics(self, day: date) -> Metrics: ...
+    async def metrics(self, begin: date, end: date) -> Figures:
+        """The platform's figures for the days `begin` to `end` (inclusive), as its API gives them."""
+        ...
 
 
 T = TypeVar("T")
@@ -115,20 +119,33 @@ async def published(
         return doubt.model_copy(update={"reason": f"an answer MediaOps cannot read: {doubt.reason}"})
 
 
+@contextmanager
+def reading(who: str, source: str) -> Iterator[None]:
+    """Reading figures out of an answer: one in a shape we cannot read is a refusal a person looks
+    at (the API changed), not a crash that Temporal would retry for ever."""
+    try:
+        yield
+    except UNREADABLE_ANSWER:
+        raise PlatformError(
+            f"{who} answered {source} in a shape MediaOps cannot read", code="unreadable", retryable=False
+        ) from None
+
+
 def unsupported(platform: Platform, operation: str) -> PlatformError:
     return PlatformError(f"{platform} has no API for {operation}", code="unsupported", retryable=False)
 
 
 __all__ = [
+    "Figures",
     "Inbound",
     "MaybeSent",
-    "Metrics",
     "PlatformAdapter",
     "PlatformError",
     "Post",
     "PublishOutcome",
     "ReplyOutcome",
     "published",
+    "reading",
     "reply_outcome",
     "unsupported",
 ]

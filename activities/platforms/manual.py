@@ -7,7 +7,7 @@ the published URL to be reported and escalates at its deadline. Browser automati
 from datetime import date, datetime
 
 from activities.platforms.accounts import Account
-from activities.platforms.base import Inbound, Metrics, Post, PublishOutcome, ReplyOutcome, unsupported
+from activities.platforms.base import Figures, Inbound, Post, PublishOutcome, ReplyOutcome, unsupported
 from domain.platforms import Platform
 
 MANUAL_PLATFORMS = frozenset({Platform.ZHIHU, Platform.SOHU, Platform.TOUTIAO, Platform.BAIDU_ZHIDAO})
@@ -37,5 +37,5 @@ class ManualAdapter:
     async def reply(self, inbound: Inbound, text: str) -> ReplyOutcome:
         raise unsupported(self.platform, "replies")
 
-    async def metrics(self, day: date) -> Metrics:
-        raise unsupported(self.platform, "metrics")
+    async def metrics(self, begin: date, end: date) -> Figures:
+        raise unsupported(self.platform, "figures")

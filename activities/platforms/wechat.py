@@ -12,6 +12,7 @@ media_id of permanent material), so a text-only post publishes too.
 import hashlib
 import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,19 +22,21 @@ import structlog
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
+    Figures,
     Inbound,
-    Metrics,
     PlatformError,
     Post,
     PublishOutcome,
     ReplyOutcome,
     published,
+    reading,
     reply_outcome,
 )
 from activities.platforms.content import image_sources, rewrite_images, sanitise
 from activities.platforms.http import json_body, send
 from activities.platforms.images import JPEG, PNG, ImageFetcher, ImageHosts
 from domain.counting import length_problems
+from domain.metrics import FigureName
 from domain.platforms import Platform
 
 log = structlog.get_logger(__name__)
@@ -47,6 +50,11 @@ MAX_IMAGE_BYTES = 1_000_000
 IMAGE_FORMATS = (JPEG, PNG)
 """What uploadimg and thumb material take (platforms.md: jpg/png under 1 MB)."""
 MEDIA_ID = re.compile(r"[A-Za-z0-9_-]+")
+DATACUBE_DAYS = {"getusersummary": 7, "getusercumulate": 7, "getarticlesummary": 1}
+"""How many days one call of each datacube API may span (platforms.md)."""
+READY_AFTER = timedelta(hours=8)
+"""A day's datacube figures are ready after 08:00 Beijing time the day after (platforms.md)."""
+Rows = list[dict[str, Any]]
 
 NEEDS_A_PERSON = {
     40013: "the account's appid is invalid",
@@ -97,6 +105,52 @@ def classify(errcode: int, errmsg: str, now: datetime) -> PlatformError:
         )
     reason = NEEDS_A_PERSON.get(errcode, f"WeChat refused the call: {errmsg}")
     return PlatformError(reason, code=str(errcode), retryable=False)
+
+
+def spans(begin: date, end: date, days: int) -> list[tuple[date, date]]:
+    """`begin` to `end` in consecutive pieces of at most `days` days: one API call each."""
+    pieces = []
+    while begin <= end:
+        last = min(begin + timedelta(days=days - 1), end)
+        pieces.append((begin, last))
+        begin = last + timedelta(days=1)
+    return pieces
+
+
+def require_ready(end: date, now: datetime) -> None:
+    """Refuse a range whose last day WeChat has not finished counting: its figures would be partial,
+    and a snapshot is kept for ever. Not retried: the run records them missing, a later run asks."""
+    ready = datetime.combine(end + timedelta(days=1), datetime.min.time(), SHANGHAI) + READY_AFTER
+    if now < ready:
+        raise PlatformError(
+            f"WeChat's figures up to {end.isoformat()} are ready after {ready:%Y-%m-%d %H:%M} Beijing time",
+            code="not_ready",
+            retryable=False,
+        )
+
+
+def total(rows: Rows, field: str) -> int:
+    return sum(int(row[field]) for row in rows)
+
+
+def datacube_figures(rows: dict[str, Rows]) -> dict[FigureName, int]:
+    """The datacube's rows as figures: counts summed over the range, followers as of its last day."""
+    users, articles, cumulate = rows["getusersummary"], rows["getarticlesummary"], rows["getusercumulate"]
+    values: dict[FigureName, int] = {
+        "followers_gained": total(users, "new_user"),
+        "followers_lost": total(users, "cancel_user"),
+        "reads": total(articles, "int_page_read_count"),
+        "readers": total(articles, "int_page_read_user"),
+        "shares": total(articles, "share_count"),
+        "favourites": total(articles, "add_to_fav_count"),
+    }
+    if cumulate:  # no row: no total, rather than a total of 0
+        values["followers_total"] = int(max(cumulate, key=lambda row: str(row["ref_date"]))["cumulate_user"])
+    return values
+
+
+def answered_dates(rows: Iterable[Rows]) -> tuple[date, ...]:
+    return tuple(sorted({date.fromisoformat(str(row["ref_date"])) for each in rows for row in each}))
 
 
 class WeChatAdapter:
@@ -322,12 +376,30 @@ class WeChatAdapter:
                 break
         return found
 
-    async def metrics(self, day: date) -> Metrics:
-        span = {"begin_date": day.isoformat(), "end_date": day.isoformat()}
-        figures: dict[str, Any] = {}
-        for name in ("getusersummary", "getusercumulate", "getarticlesummary"):
-            figures[name] = (await self.call(f"/datacube/{name}", json=span)).get("list", [])
-        return Metrics(platform=self.platform, account=self.account.name, day=day, figures=figures)
+    async def metrics(self, begin: date, end: date) -> Figures:
+        require_ready(end, datetime.now(UTC))
+        rows = {
+            name: await self.datacube(f"/datacube/{name}", spans(begin, end, days))
+            for name, days in DATACUBE_DAYS.items()
+        }
+        with reading(NAME, "datacube"):
+            return Figures(
+                platform=self.platform,
+                account=self.account.name,
+                begin=begin,
+                end=end,
+                values=datacube_figures(rows),
+                platform_dates=answered_dates(rows.values()),
+                sources=tuple(f"datacube/{name}" for name in DATACUBE_DAYS),
+            )
+
+    async def datacube(self, path: str, pieces: list[tuple[date, date]], form: str = "%Y-%m-%d") -> Rows:
+        """An analytics API's rows over `pieces` (each a span it accepts), dates written in `form`."""
+        rows: Rows = []
+        for first, last in pieces:
+            span = {"begin_date": first.strftime(form), "end_date": last.strftime(form)}
+            rows += (await self.call(path, json=span)).get("list", [])
+        return rows
 
 
 def publish_status(handle: str, body: dict[str, Any]) -> PublishOutcome:

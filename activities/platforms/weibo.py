@@ -13,13 +13,14 @@ import httpx
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
+    Figures,
     Inbound,
-    Metrics,
     PlatformError,
     Post,
     PublishOutcome,
     ReplyOutcome,
     published,
+    reading,
     reply_outcome,
 )
 from activities.platforms.http import json_body, refused, send
@@ -155,7 +156,20 @@ class WeiboAdapter:
             )
         return await reply_outcome(sent)
 
-    async def metrics(self, day: date) -> Metrics:
+    async def metrics(self, begin: date, end: date) -> Figures:
+        """The account's counts as they are now: Weibo keeps no history of them. Whether they may
+        stand for the range is the caller's to judge, by `platform_time`."""
         user = await self.call("GET", "/2/users/show.json", uid=self.account.appid)
-        figures = {k: user.get(k) for k in ("followers_count", "friends_count", "statuses_count")}
-        return Metrics(platform=self.platform, account=self.account.name, day=day, figures=figures)
+        with reading("Weibo", "users/show"):
+            return Figures(
+                platform=self.platform,
+                account=self.account.name,
+                begin=begin,
+                end=end,
+                values={
+                    "followers_total": int(user["followers_count"]),
+                    "posts_total": int(user["statuses_count"]),
+                },
+                platform_time=datetime.now(UTC),
+                sources=("users/show",),
+            )

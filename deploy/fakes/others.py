@@ -1,15 +1,23 @@
-"""Fake WordPress (website), Weibo, Baijiahao and the manual platforms' (empty) state."""
+"""Fake WordPress (website), Weibo, Baijiahao and the manual platforms' (empty) state.
+
+The figures they serve (the site's posts per period, Weibo's follower and status counts) are made
+up from the date, so they are the same every time they are asked, until `/__fake__/figures` shifts
+them all."""
 
 import base64
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
-from deploy.fakes.shared import Common, Follower, after, before, common_routes
+from deploy.fakes.shared import Common, Follower, after, before, common_routes, figures_route
 from domain.counting import weibo_units
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 # --- WordPress -------------------------------------------------------------------------------
 
@@ -21,9 +29,58 @@ class WordPressState(Common):
     comments: list[dict[str, Any]] = Field(default_factory=list)
 
 
+def _instant(text: str) -> datetime:
+    """An ISO 8601 `after`/`before`: with its offset, else in the site's time zone (as WordPress)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+
+
+def _within(post: dict[str, Any], first: datetime | None, last: datetime | None) -> bool:
+    """Whether the post was published inside the window (one saved without a date: only when the
+    window is unbounded)."""
+    if "date_gmt" not in post:
+        return first is None and last is None
+    posted = datetime.fromisoformat(post["date_gmt"]).replace(tzinfo=UTC)
+    return (first is None or posted > first) and (last is None or posted < last)
+
+
+def archive(first: datetime, last: datetime) -> Iterator[dict[str, Any]]:
+    """The site's older posts between two instants: from 0 to 2 a day at 10:00 Beijing time, by the
+    date. Only a window bounded both ways shows them (an unbounded one would be endless)."""
+    day = first.astimezone(BEIJING).date()
+    while day <= last.astimezone(BEIJING).date():
+        for n in range(day.toordinal() % 3):
+            post_id = day.toordinal() * 10 + n
+            posted = datetime.combine(day, time(10), BEIJING) + timedelta(minutes=n)
+            yield {
+                "id": post_id,
+                "slug": f"archive-{day.isoformat()}-{n}",
+                "status": "publish",
+                "date_gmt": posted.astimezone(UTC).replace(tzinfo=None).isoformat(),
+                "title": {"rendered": f"{day.isoformat()} 新闻 {n + 1}"},
+                "link": f"https://www.example.com/?p={post_id}",
+            }
+        day += timedelta(days=1)
+
+
+def listed(state: WordPressState, query: dict[str, str]) -> list[dict[str, Any]]:
+    """The posts a list query matches: its slug, its status (publish by default) and its window
+    (`after` and `before` exclusive, as WordPress's)."""
+    slug, status = query.get("slug"), query.get("status", "publish")
+    first = _instant(query["after"]) if "after" in query else None
+    last = _instant(query["before"]) if "before" in query else None
+    posts = [*state.posts, *(archive(first, last) if first and last else [])]
+    return [
+        p
+        for p in posts
+        if (slug is None or p["slug"] == slug) and status in ("any", p["status"]) and _within(p, first, last)
+    ]
+
+
 def wordpress(state: WordPressState) -> APIRouter:
     api = APIRouter()
     common_routes(api, state, lambda: {"comments": state.comments})
+    figures_route(api, state)
 
     def authorised(request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -46,8 +103,14 @@ def wordpress(state: WordPressState) -> APIRouter:
     @api.get("/wp-json/wp/v2/posts")
     async def list_posts(request: Request) -> Response:
         async def handle() -> Response:
-            slug = request.query_params.get("slug")
-            return JSONResponse([p for p in state.posts if slug is None or p["slug"] == slug])
+            query = dict(request.query_params)
+            matching = listed(state, query)
+            size, page = int(query.get("per_page", 10)), int(query.get("page", 1))
+            total = len(matching) + (state.figures_shift if "after" in query and "before" in query else 0)
+            return JSONResponse(
+                matching[(page - 1) * size : page * size],
+                headers={"X-WP-Total": str(total), "X-WP-TotalPages": str(-(-total // size))},
+            )
 
         return await guarded(request, handle)
 
@@ -63,6 +126,9 @@ def wordpress(state: WordPressState) -> APIRouter:
                 "status": body.get("status", "draft"),
                 "title": {"rendered": body.get("title", "")},
                 "content": {"rendered": body.get("content", "")},
+                "date_gmt": datetime.fromtimestamp(state.now(), UTC)
+                .replace(tzinfo=None)
+                .isoformat("T", "seconds"),
                 "link": f"https://www.example.com/?p={post_id}",
             }
             state.posts.append(post)
@@ -156,6 +222,7 @@ def _weibo_error(code: int, message: str, path: str) -> JSONResponse:
 def weibo(state: WeiboState) -> APIRouter:
     api = APIRouter()
     common_routes(api, state)
+    figures_route(api, state)
 
     async def guarded(request: Request, handler: Any) -> Response:
         path = request.url.path
@@ -245,12 +312,15 @@ def weibo(state: WeiboState) -> APIRouter:
     @api.get("/2/users/show.json")
     async def users_show(request: Request) -> Response:
         async def handle(uid: str, fields: dict[str, Any]) -> Response:
+            """The account's counts now: followers by the fake's date, statuses as shared (and the
+            account's 300 older ones)."""
+            today = datetime.fromtimestamp(state.now(), BEIJING).date()
             return JSONResponse(
                 {
                     "id": int(uid),
-                    "followers_count": 12345,
+                    "followers_count": 12_000 + today.toordinal() % 1000 + state.figures_shift,
                     "friends_count": 67,
-                    "statuses_count": len(state.statuses),
+                    "statuses_count": 300 + len(state.statuses) + state.figures_shift,
                 }
             )
 

@@ -188,6 +188,9 @@ class Common(BaseModel):
     faults: Faults = Field(default_factory=Faults, exclude=True)
     counter: int = 5000
     offset_s: float = 0.0
+    figures_shift: int = 0
+    """What the fake adds to every figure it serves (`POST /__fake__/figures`): late data or a
+    correction, which a report made from stored snapshots must not show."""
     state_file: StateFile | None = Field(default=None, exclude=True)
 
     def keep_in(self, state_file: StateFile) -> None:
@@ -230,6 +233,21 @@ class Common(BaseModel):
 
     def now(self) -> float:
         return time.time() + self.offset_s
+
+
+class FiguresShift(BaseModel):
+    shift: int
+
+
+def figures_route(api: APIRouter, state: Common) -> None:
+    """For a fake that serves figures: the control that changes them all from now on."""
+
+    @api.post("/__fake__/figures")
+    async def shift_figures(body: FiguresShift) -> dict[str, Any]:
+        """Every figure served from now on is the date's own plus `shift` (0 puts them back)."""
+        state.figures_shift = body.shift
+        state.save()
+        return {"shift": state.figures_shift}
 
 
 def common_routes(api: APIRouter, state: Common, extra: Any = None) -> None:

@@ -1,11 +1,15 @@
 """A fake WeChat official-account API (and server-URL pusher), stateful and faithful enough to test
-the adapter and to run the system offline. Behaviour follows docs/reference/platforms.md."""
+the adapter and to run the system offline. Behaviour follows docs/reference/platforms.md.
+
+Its figures (the official account's datacube, the mini program's visit trends) are made up from
+each day's date, so they are the same every time they are asked, until `/__fake__/figures` shifts
+them all."""
 
 import asyncio
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -14,10 +18,16 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from activities.platforms.wechat_crypto import WeChatCipher, signature, to_xml
-from deploy.fakes.shared import TINY_JPEG, Common, Follower, after, before, common_routes
+from deploy.fakes.shared import TINY_JPEG, Common, Follower, after, before, common_routes, figures_route
 
 REPLY_WINDOW_S = 48 * 3600
 REPLIES_PER_MESSAGE = 5
+DATACUBE_DAYS = {"getusersummary": 7, "getusercumulate": 7, "getarticlesummary": 1}
+"""How many days one call of each official-account API may span: a longer span is errcode 61501."""
+USER_SOURCES = (0, 30)
+"""getusersummary answers a row per source of new followers (0: search, 30: a QR code)."""
+DISTINCT_VISITORS = {"daily": 1.0, "weekly": 0.6, "monthly": 0.4}
+"""The share of the days' visitors a visit trend counts once: more of them come back over a month."""
 
 
 @dataclass
@@ -54,6 +64,110 @@ class WeChatState(Common):
 
 def _err(code: int, message: str) -> JSONResponse:
     return JSONResponse({"errcode": code, "errmsg": message})
+
+
+def days(begin: date, end: date) -> list[date]:
+    return [begin + timedelta(days=n) for n in range((end - begin).days + 1)]
+
+
+def datacube_rows(name: str, day: date, shift: int) -> list[dict[str, Any]]:
+    """One day's rows of an official-account datacube API: from the date, plus `shift`."""
+    seed, ref = day.toordinal(), day.isoformat()
+    if name == "getusersummary":
+        return [
+            {
+                "ref_date": ref,
+                "user_source": source,
+                "new_user": (seed + source) % 50 + shift,
+                "cancel_user": (seed + source) % 7 + shift,
+            }
+            for source in USER_SOURCES
+        ]
+    if name == "getusercumulate":
+        return [{"ref_date": ref, "cumulate_user": 10_000 + seed % 1000 + shift}]
+    return [
+        {
+            "ref_date": ref,
+            "msgid": f"{seed}_1",
+            "title": f"{ref} 推送",
+            "int_page_read_user": seed % 300 + shift,
+            "int_page_read_count": seed % 400 + shift,
+            "share_user": seed % 30 + shift,
+            "share_count": seed % 40 + shift,
+            "add_to_fav_user": seed % 20 + shift,
+            "add_to_fav_count": seed % 25 + shift,
+        }
+    ]
+
+
+def yyyymmdd(text: str) -> date:
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError(f"{text!r} is not yyyymmdd")
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def last_of_month(day: date) -> date:
+    following = day.replace(day=28) + timedelta(days=4)
+    return following - timedelta(days=following.day)
+
+
+VISIT_TRENDS = {f"getweanalysisappid{kind}visittrend": kind for kind in DISTINCT_VISITORS}
+"""The mini program's visit trends, by API name."""
+
+
+def accepts(kind: str, begin: date, end: date) -> bool:
+    """The spans a visit trend takes: one day; Monday to Sunday; the 1st to the month's last day."""
+    if kind == "daily":
+        return begin == end
+    if kind == "weekly":
+        return begin.weekday() == 0 and end == begin + timedelta(days=6)
+    return begin.day == 1 and end == last_of_month(begin)
+
+
+def ref_date(kind: str, begin: date, end: date) -> str:
+    """How a visit trend names its span: yyyymmdd, yyyymmdd-yyyymmdd or yyyymm."""
+    if kind == "daily":
+        return f"{begin:%Y%m%d}"
+    if kind == "weekly":
+        return f"{begin:%Y%m%d}-{end:%Y%m%d}"
+    return f"{begin:%Y%m}"
+
+
+def visit_trend(kind: str, begin: date, end: date, shift: int) -> dict[str, Any]:
+    """A visit trend's row for the span: visits add up over its days, visitors partly repeat."""
+    seeds = [day.toordinal() for day in days(begin, end)]
+    distinct = DISTINCT_VISITORS[kind]
+    return {
+        "ref_date": ref_date(kind, begin, end),
+        "session_cnt": sum(300 + s % 200 for s in seeds) + shift,
+        "visit_pv": sum(500 + s % 400 for s in seeds) + shift,
+        "visit_uv": int(sum(100 + s % 150 for s in seeds) * distinct) + shift,
+        "visit_uv_new": sum(10 + s % 40 for s in seeds) + shift,
+        "stay_time_uv": 60.0 + seeds[0] % 90,
+        "stay_time_session": 30.0 + seeds[0] % 45,
+        "visit_depth": 1.5 + seeds[0] % 10 / 10,
+    }
+
+
+def figures(name: str, begin_date: str, end_date: str, shift: int) -> JSONResponse:
+    """A datacube API's answer: the official account's (YYYY-MM-DD dates, a row per day) or a mini
+    program visit trend (yyyymmdd dates, one row for the span)."""
+    kind = VISIT_TRENDS.get(name)
+    try:
+        begin, end = (yyyymmdd(d) if kind else date.fromisoformat(d) for d in (begin_date, end_date))
+    except ValueError:
+        return _err(61500, "date format error")
+    if kind is not None:
+        if not accepts(kind, begin, end):
+            return _err(61501, "date range error")
+        return JSONResponse({"list": [visit_trend(kind, begin, end, shift)]})
+    if name not in DATACUBE_DAYS:
+        return _err(40001, "unknown datacube api")
+    if not 0 <= (end - begin).days < DATACUBE_DAYS[name]:
+        return _err(61501, "date range error")
+    return JSONResponse(
+        {"list": [row for day in days(begin, end) for row in datacube_rows(name, day, shift)]}
+    )
 
 
 def signed(app: FakeApp, plain_xml: str) -> tuple[dict[str, str], str]:
@@ -133,6 +247,7 @@ def router(state: WeChatState) -> APIRouter:
             "materials": list(state.materials),
         },
     )
+    figures_route(api, state)
 
     async def guarded(request: Request, handler: Any) -> Response:
         fault = state.faults.take(request.url.path, request.method)
@@ -368,36 +483,7 @@ def router(state: WeChatState) -> APIRouter:
         body = await request.json()
 
         async def handle(_: str) -> Response:
-            begin = date.fromisoformat(body["begin_date"])
-            end = date.fromisoformat(body["end_date"])
-            if (end - begin).days >= 7:
-                return _err(61501, "date range error")
-            seed = begin.toordinal()
-            rows = {
-                "getusersummary": [
-                    {
-                        "ref_date": begin.isoformat(),
-                        "user_source": 0,
-                        "new_user": seed % 50,
-                        "cancel_user": seed % 7,
-                    }
-                ],
-                "getusercumulate": [{"ref_date": begin.isoformat(), "cumulate_user": 10_000 + seed % 1000}],
-                "getarticlesummary": [
-                    {
-                        "ref_date": begin.isoformat(),
-                        "int_page_read_user": seed % 300,
-                        "int_page_read_count": seed % 400,
-                        "share_user": seed % 30,
-                        "share_count": seed % 40,
-                        "add_to_fav_user": seed % 20,
-                        "add_to_fav_count": seed % 25,
-                    }
-                ],
-            }.get(name)
-            if rows is None:
-                return _err(40001, "unknown datacube api")
-            return JSONResponse({"list": rows})
+            return figures(name, str(body.get("begin_date")), str(body.get("end_date")), state.figures_shift)
 
         return await guarded(request, handle)
 

@@ -188,10 +188,10 @@ async def test_a_timeout_after_the_submit_was_accepted_is_unknown_not_retried(
 
 
 async def test_an_expired_token_is_refreshed_once_inline(fakes: Fakes, wechat: WeChatAdapter) -> None:
-    await wechat.metrics(date(2026, 11, 20))
+    await wechat.metrics(date(2026, 11, 20), date(2026, 11, 20))
     await fakes.post(W, "expire-tokens")
-    metrics = await wechat.metrics(date(2026, 11, 21))
-    assert metrics.figures["getusercumulate"][0]["cumulate_user"] > 0
+    figures = await wechat.metrics(date(2026, 11, 21), date(2026, 11, 21))
+    assert figures.values["followers_total"] > 0
 
 
 async def test_an_invalid_token_twice_is_an_error_not_a_loop(fakes: Fakes, wechat: WeChatAdapter) -> None:
@@ -200,7 +200,7 @@ async def test_an_invalid_token_twice_is_an_error_not_a_loop(fakes: Fakes, wecha
             W, "faults", {"path": "/datacube/getusersummary", "kind": "errcode", "errcode": 40001}
         )
     with pytest.raises(PlatformError) as caught:
-        await wechat.metrics(date(2026, 11, 21))
+        await wechat.metrics(date(2026, 11, 21), date(2026, 11, 21))
     assert caught.value.code == "40001"
 
 
@@ -309,6 +309,10 @@ async def test_an_article_whose_comments_are_refused_does_not_stop_the_others(
 
 
 async def test_datacube_figures(wechat: WeChatAdapter) -> None:
-    metrics = await wechat.metrics(date(2026, 11, 23))
-    assert set(metrics.figures) == {"getusersummary", "getusercumulate", "getarticlesummary"}
-    assert metrics.figures["getusersummary"][0]["ref_date"] == "2026-11-23"
+    figures = await wechat.metrics(date(2026, 11, 23), date(2026, 11, 23))
+    assert figures.sources == (
+        "datacube/getusersummary",
+        "datacube/getusercumulate",
+        "datacube/getarticlesummary",
+    )
+    assert figures.platform_dates == (date(2026, 11, 23),)
