@@ -72,9 +72,14 @@ class ArticleIn(BaseModel):
     writeup_id: a.LinkKey | None = Field(
         default=None, description="the major event it writes up (R-NEWS-3WD)"
     )
+    column_id: a.LinkKey | None = Field(
+        default=None, description="the fixed column it updates (R-FIXED-MONTHLY), declared at /columns"
+    )
 
 
-LINKS = {"promotion_id", "writeup_id"}
+OBLIGATIONS = ("promotion_id", "writeup_id")
+"""The links that make an article count for an obligation (each read with at most `LINKED_AT_MOST`)."""
+LINKS = {*OBLIGATIONS, "column_id"}
 """What an article is linked to: on its submission, never in its content (whose hash approvals keep)."""
 
 
@@ -128,6 +133,7 @@ def article_json(article: a.Article) -> dict[str, Any]:
             for x in article.approvals
         ],
         "promotion_id": article.promotion_id,
+        "column_id": article.column_id,
         "writeup_id": article.writeup_id,
         "publications": {
             p.value: {"state": pub.state, "url": pub.url, "manual": pub.manual, "reason": pub.reason}
@@ -224,7 +230,7 @@ def accounts_for(state: AppState, platforms: Iterable[Platform]) -> dict[Platfor
 
 async def _check_room(state: AppState, body: ArticleIn) -> None:
     """An obligation is read with at most `LINKED_AT_MOST` articles: a link beyond them is refused."""
-    for link in LINKS:
+    for link in OBLIGATIONS:
         key = getattr(body, link)
         if key is None:
             continue
@@ -237,6 +243,23 @@ async def _check_room(state: AppState, body: ArticleIn) -> None:
             raise Invalid(rule, f"{LINKED_AT_MOST} articles are linked to it already", field=link)
 
 
+async def _check_column(state: AppState, body: ArticleIn) -> None:
+    """A fixed column's article goes out on the column's platform: the column must be declared."""
+    if body.column_id is None:
+        return
+    row = await (await state.database()).fetchrow(
+        "SELECT platform FROM columns WHERE id = $1 AND retired_at IS NULL", body.column_id
+    )
+    if row is None:
+        raise Invalid(RuleId.FIXED_MONTHLY, "no fixed column of that id is declared", field="column_id")
+    if row["platform"] not in body.platforms:
+        raise Invalid(
+            RuleId.FIXED_MONTHLY,
+            f"the column is on {row['platform']}: publish the article there",
+            field="platforms",
+        )
+
+
 @router.post("", status_code=201)
 async def submit(
     body: ArticleIn, state: State, user: Annotated[User, Depends(allowed(Permission.ARTICLE_SUBMIT))]
@@ -246,6 +269,7 @@ async def submit(
     content = a.Content.model_validate(body.model_dump(exclude=LINKS))
     a.check_link(body.promotion_id, body.writeup_id, content)
     await _check_room(state, body)
+    await _check_column(state, body)
     accounts = accounts_for(state, body.platforms)
     if isinstance(accounts, JSONResponse):
         return accounts

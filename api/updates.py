@@ -47,13 +47,15 @@ async def run_update(
     workflow_id: str,
     command: dict[str, Any],
     render: Callable[[Any], dict[str, Any]],
+    update: str | None = None,
 ) -> JSONResponse:
-    """Send `command` (its `kind` names the update) signed for `user`; the workflow's view, rendered."""
+    """Send `command` signed for `user` as the update `update` (unset: its `kind` names it); the
+    workflow's view, rendered."""
     client = await state.temporal()
     signed = sign(state, user, workflow_id, command).model_dump(mode="json")
     try:
         result = await client.get_workflow_handle(workflow_id).execute_update(
-            command["kind"],
+            update or command["kind"],
             signed,
             id=signed["nonce"],  # the update is this signed command, once
             rpc_timeout=timedelta(seconds=state.settings.update_timeout_s),

@@ -18,7 +18,6 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
-from fpdf import FPDF
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
@@ -30,6 +29,7 @@ from audit.check import PROCESSES, Breach, Findings, Period, check_rules
 from domain.policy import Policy
 from eventstore.db import Conn
 from eventstore.verify import verify
+from reports.render import reproducible_pdf
 
 
 class SealRef(BaseModel):
@@ -303,9 +303,7 @@ def to_pdf(report: Report) -> bytes:
     Its text is the command's summary (rule ids, counts, streams, positions, digests: all ASCII), in a
     core font, dated with the report's own `as_of`, so the same report gives the same bytes.
     """
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(report.as_of)
-    pdf.set_title(f"MediaOps audit report {report.period_from.date().isoformat()}")
+    pdf = reproducible_pdf(f"MediaOps audit report {report.period_from.date().isoformat()}", report.as_of)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
     pdf.cell(0, 10, "MediaOps audit report", new_x="LMARGIN", new_y="NEXT")

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from cli.report import report_app
 from domain.policy import PolicyError, load_policy, overridden_keys
 from domain.roles import Role
 from mediaops.settings import Settings, SettingsError, load_settings
@@ -52,6 +53,7 @@ audit_app = typer.Typer(
     help="Audits: the record checked against this release's code and rules.", no_args_is_help=True
 )
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -96,6 +96,8 @@ class Submitted(DomainEvent):
     the link never changes a content hash an approval was given for."""
     writeup_id: str | None = None
     """The major event this article writes up (R-NEWS-3WD), by its key."""
+    column_id: str | None = None
+    """The fixed column (固定栏目) this article updates (R-FIXED-MONTHLY), by its id."""
 
 
 @REGISTRY.register
@@ -287,6 +289,7 @@ class Article(BaseModel):
     publications: dict[Platform, Publication] = Field(default_factory=dict)
     promotion_id: str | None = None
     writeup_id: str | None = None
+    column_id: str | None = None
 
     @property
     def status(self) -> Status:
@@ -347,6 +350,7 @@ def evolve(state: Article, event: DomainEvent) -> Article:
             )
             s.publications = {p: Publication() for p in event.content.platforms}
             s.promotion_id, s.writeup_id = event.promotion_id, event.writeup_id
+            s.column_id = event.column_id
         case Revised():
             s.version, s.content, s.content_hash = event.version, event.content, event.content_hash
             s.written_by = event.actor
@@ -413,6 +417,7 @@ class Submit(BaseModel):
     at: Instant
     promotion_id: LinkKey | None = None
     writeup_id: LinkKey | None = None
+    column_id: LinkKey | None = None
 
 
 class RecordChecks(BaseModel):
@@ -674,6 +679,7 @@ def decide(command: BaseModel, state: Article, policy: Policy) -> list[DomainEve
                     at=command.at,
                     promotion_id=command.promotion_id,
                     writeup_id=command.writeup_id,
+                    column_id=command.column_id,
                 )
             ]
         case RecordChecks():

@@ -53,6 +53,10 @@ class Permission(StrEnum):
     COVERAGE_READ = "coverage.read"
     COVERAGE_REPORT = "coverage.report"
     REPORT_READ = "report.read"
+    REPORT_MAKE = "report.make"
+    ACTIONS_RECORD = "actions.record"
+    DEPARTMENT_MANAGE = "department.manage"
+    KPI_READ = "kpi.read"
     AUDIT_READ = "audit.read"
     PAYLOADS_READ = "payloads.read"
     PAYLOADS_WRITE = "payloads.write"
@@ -117,6 +121,22 @@ PERMISSIONS: dict[Permission, Grant] = {
         _STAFF | _MANAGERS, RuleId.NEWS_3WD, "anyone who saw a major event may report it"
     ),
     Permission.REPORT_READ: Grant(_ALL, RuleId.WEEKLY, "weekly and monthly figures are discussed by all"),
+    Permission.REPORT_MAKE: Grant(
+        _MANAGERS, RuleId.WEEKLY, "the managers have a meeting's report made again or ahead of time"
+    ),
+    Permission.ACTIONS_RECORD: Grant(
+        frozenset({Role.OPERATIONS_MANAGER}),
+        RuleId.WEEKLY,
+        "the operations manager sets the meeting's action plan",
+    ),
+    Permission.DEPARTMENT_MANAGE: Grant(
+        frozenset({Role.OPERATIONS_MANAGER}),
+        RuleId.KPI,
+        "the department assigns who owns each platform, section and fixed column",
+    ),
+    Permission.KPI_READ: Grant(
+        _MANAGERS | {Role.AUDITOR}, RuleId.KPI, "performance reviews are the managers' and the auditor's"
+    ),
     Permission.AUDIT_READ: Grant(
         _MANAGERS | {Role.AUDITOR}, RuleId.KPI, "audits of whether the rules were kept"
     ),

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from domain import articles, inquiries, promotions, writeups
+from domain import articles, cadence, department, inquiries, meetings, promotions, writeups
 from domain.decider import Decider
 from domain.events import REGISTRY
 from eventstore.db import Conn
@@ -220,3 +220,170 @@ class WriteUpsProjection(FoldingProjection[writeups.WriteUp]):
             state.due_flagged,
             as_json(state),
         )
+
+
+CADENCE_PREFIX = "cadence-"
+
+
+class CadenceProjection(FoldingProjection[cadence.CadencePeriod]):
+    """`cadence_periods` (R-CADENCE-*, R-FIXED-MONTHLY): one row per subject and period, with its
+    count, target, owner and verdict."""
+
+    name = "cadence_periods"
+    table = "cadence_periods"
+    stream_prefix = CADENCE_PREFIX
+    event_prefix = "cadence."
+    model = cadence.CadencePeriod
+    decider = cadence.CADENCE
+
+    async def write(self, conn: Conn, key: str, state: cadence.CadencePeriod) -> None:
+        subject = state.subject
+        if subject is None or state.first_day is None or state.closes_at is None:
+            return  # nothing opened it (never: `cadence.opened` is each stream's first event)
+        await conn.execute(
+            """INSERT INTO cadence_periods AS t (id, rule, subject, platform, kind, period, first_day, status,
+                                                count, target, owner, closes_at, state)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, count = EXCLUDED.count,
+                   owner = EXCLUDED.owner, state = EXCLUDED.state, updated_at = now()""",
+            key,
+            subject.rule.value,
+            subject.key,
+            subject.platform.value,
+            subject.kind,
+            state.period,
+            state.first_day,
+            state.status,
+            state.count,
+            subject.target,
+            state.owner,
+            state.closes_at,
+            as_json(state),
+        )
+
+
+class EventProjection(ABC):
+    """A read model whose rows each come from one event (no folding): `name` is its checkpoint,
+    `tables` are emptied for a rebuild, and `project` applies one event of the types it takes."""
+
+    name: str
+    tables: tuple[str, ...]
+    """Constants of the subclass, never input."""
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            await self.project(conn, event)
+
+    @abstractmethod
+    async def project(self, conn: Conn, event: RecordedEvent) -> None: ...
+
+    async def reset(self, conn: Conn) -> None:
+        await conn.execute(f"TRUNCATE {', '.join(self.tables)}")
+
+
+class DepartmentProjection(EventProjection):
+    """The register (domain/department.py): owner assignments, fixed columns, action items."""
+
+    name = "department"
+    tables = ("owner_assignments", "columns", "action_items")
+
+    async def project(self, conn: Conn, event: RecordedEvent) -> None:
+        if event.stream_id != department.REGISTER_ID or not event.type.startswith("department."):
+            return
+        e = REGISTRY.decode(event.type, event.schema_version, event.data)
+        if isinstance(e, department.OwnerAssigned):
+            await conn.execute(
+                """INSERT INTO owner_assignments
+                       (position, subject, "user", starts_on, assigned_by, assigned_at)
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (position) DO NOTHING""",
+                event.position, e.subject, e.user, e.starts_on, e.by, e.at,
+            )  # fmt: skip
+        elif isinstance(e, department.ColumnDeclared):
+            await conn.execute(
+                """INSERT INTO columns (id, name, platform, declared_at) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, platform = EXCLUDED.platform,
+                       retired_at = NULL""",
+                e.column.id, e.column.name, e.column.platform.value, e.at,
+            )  # fmt: skip
+        elif isinstance(e, department.ColumnRetired):
+            await conn.execute("UPDATE columns SET retired_at = $2 WHERE id = $1", e.column_id, e.at)
+        elif isinstance(e, department.ActionRecorded):
+            await conn.execute(
+                """INSERT INTO action_items
+                       (id, report_id, text, owner, due, recorded_by, recorded_at, position)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING""",
+                e.action_id, e.report_id, e.text, e.owner, e.due, e.by, e.at, event.position,
+            )  # fmt: skip
+        elif isinstance(e, department.ActionDone):
+            await conn.execute(
+                "UPDATE action_items SET done_at = $2, done_by = $3 WHERE id = $1", e.action_id, e.at, e.by
+            )
+
+
+class ApprovalsProjection(EventProjection):
+    """`approvals` (R-KPI): each approval an article asked for, when, and how it was decided."""
+
+    name = "approvals"
+    tables = ("approvals",)
+
+    async def project(self, conn: Conn, event: RecordedEvent) -> None:
+        if not event.stream_id.startswith(ARTICLE_PREFIX) or not event.type.startswith("article."):
+            return
+        e = REGISTRY.decode(event.type, event.schema_version, event.data)
+        key = event.stream_id.removeprefix(ARTICLE_PREFIX)
+        if isinstance(e, articles.ReviewRequested):
+            await conn.execute(
+                """INSERT INTO approvals (article_id, version, role, requested_at, requested_position)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+                key, e.version, e.role.value, event.recorded_at, event.position,
+            )  # fmt: skip
+        elif isinstance(e, articles.Approved):
+            await self._decided(conn, key, e.version, e.actor, e.at, "approved", event.position, e.role.value)
+        elif isinstance(e, articles.ChangesRequested | articles.Rejected):
+            outcome = "changes_requested" if isinstance(e, articles.ChangesRequested) else "rejected"
+            await self._decided(conn, key, e.version, e.actor, e.at, outcome, event.position, None)
+        elif isinstance(e, articles.Escalated):
+            await conn.execute(
+                "UPDATE approvals SET escalated = true WHERE article_id = $1 AND version = $2 AND role = $3",
+                key, e.version, e.role.value,
+            )  # fmt: skip
+
+    @staticmethod
+    async def _decided(
+        conn: Conn,
+        key: str,
+        version: int,
+        actor: str,
+        at: object,
+        outcome: str,
+        position: int,
+        role: str | None,
+    ) -> None:
+        """The pending request of that version (of `role`, or whichever is pending) is decided."""
+        await conn.execute(
+            """UPDATE approvals SET decided_by = $3, decided_at = $4, outcome = $5, decided_position = $6
+                WHERE article_id = $1 AND version = $2 AND decided_at IS NULL
+                  AND ($7::text IS NULL OR role = $7)""",
+            key, version, actor, at, outcome, position, role,
+        )  # fmt: skip
+
+
+class MeetingReportsProjection(EventProjection):
+    """`meeting_reports` (R-WEEKLY, R-MONTHLY): each report made, whole, with its digest."""
+
+    name = "meeting_reports"
+    tables = ("meeting_reports",)
+
+    async def project(self, conn: Conn, event: RecordedEvent) -> None:
+        if event.type != "report.made":
+            return
+        e = REGISTRY.decode(event.type, event.schema_version, event.data)
+        assert isinstance(e, meetings.ReportMade)  # noqa: S101 - by its type
+        r = e.report
+        await conn.execute(
+            """INSERT INTO meeting_reports
+                   (id, kind, period, as_of, partial, digest, stream_id, position, body)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING""",
+            r.id, r.kind, r.period, r.as_of, r.partial, e.digest, event.stream_id, event.position,
+            r.model_dump(mode="json"),
+        )  # fmt: skip

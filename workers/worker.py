@@ -20,13 +20,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.announcements import Announcements
+from activities.cadence import CadenceReads
 from activities.calendar import CalendarActivities
 from activities.content_checks import ContentChecks
 from activities.eventstore import EventStoreActivities
 from activities.identity import Identity, PolicyInForce
+from activities.metrics import Snapshots
 from activities.notify import Notifier
 from activities.platform_calls import CommentThreads, PlatformCalls
 from activities.platforms.accounts import Accounts
+from activities.reports import Reports
 from audit.archive import apply_retention, keep_archiving
 from audit.seals import keep_sealing
 from domain.policy import Policy
@@ -34,8 +37,12 @@ from eventstore.db import create_pool
 from eventstore.migrate import require_migrated
 from eventstore.projections import ProjectionRunner
 from eventstore.read_models import (
+    ApprovalsProjection,
     ArticlesProjection,
+    CadenceProjection,
+    DepartmentProjection,
     InquiriesProjection,
+    MeetingReportsProjection,
     PromotionsProjection,
     WriteUpsProjection,
 )
@@ -43,13 +50,17 @@ from eventstore.store import EventStore
 from mediaops.settings import Settings
 from mediaops.temporal import connect, register_search_attributes
 from workers.interceptors import LogContextInterceptor
-from workers.schedules import ensure_comment_polls
+from workers.schedules import ensure_comment_polls, ensure_rulebook_schedules, open_today
 from workflows import search_attributes
 from workflows.article import ArticleWorkflow
+from workflows.cadence import CadenceWorkflow
+from workflows.cadence_day import CadenceDayWorkflow
 from workflows.comment_poll import CommentPollWorkflow
+from workflows.department import DepartmentWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.promotion import PromotionWorkflow
 from workflows.recording import ACTIVITY_TIMEOUT, platform_queue
+from workflows.report import ReportWorkflow
 from workflows.writeup import WriteUpWorkflow
 
 log = structlog.get_logger(__name__)
@@ -63,9 +74,22 @@ WORKFLOWS: Sequence[type] = (
     CommentPollWorkflow,
     PromotionWorkflow,
     WriteUpWorkflow,
+    CadenceWorkflow,
+    CadenceDayWorkflow,
+    DepartmentWorkflow,
+    ReportWorkflow,
 )
 """Every process workflow the system runs."""
-PROJECTIONS = (ArticlesProjection(), InquiriesProjection(), PromotionsProjection(), WriteUpsProjection())
+PROJECTIONS = (
+    ArticlesProjection(),
+    InquiriesProjection(),
+    PromotionsProjection(),
+    WriteUpsProjection(),
+    CadenceProjection(),
+    DepartmentProjection(),
+    ApprovalsProjection(),
+    MeetingReportsProjection(),
+)
 """Every read model the workers keep."""
 
 
@@ -76,7 +100,15 @@ def activities_for(
     events = EventStoreActivities(store)
     checks = ContentChecks(policy, accounts)
     notifier = Notifier(notify_webhook)
+    cadence = CadenceReads(store, policy)
+    reports = Reports(store, policy, accounts)
     return [
+        cadence.subjects,
+        cadence.owner,
+        cadence.owed,
+        cadence.posts,
+        reports.sources,
+        reports.compose,
         calendar.working_days_deadline,
         calendar.working_hours_after,
         calendar.inquiry_deadline,
@@ -119,12 +151,13 @@ def build_worker(
 def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: asyncpg.Pool) -> list[Worker]:
     """One worker per platform that has an account, throttled to the policy's rate."""
     calls = PlatformCalls(accounts, pool)
+    snapshots = Snapshots(calls, EventStore(pool), policy)
     activities: list[Callable[..., Any]] = [
         calls.publish,
         calls.status,
         calls.reply,
         calls.inquiries,
-        calls.metrics,
+        snapshots.snapshot,
     ]
     platforms = sorted({a.platform for a in accounts.all()})
     return [
@@ -168,6 +201,7 @@ async def run_worker(settings: Settings) -> None:
     store = EventStore(pool)
     await apply_retention(client, policy.accountable.history_retention)  # a refusal is logged, not fatal
     await ensure_comment_polls(client, settings.task_queue, policy, accounts)
+    await ensure_rulebook_schedules(client, settings.task_queue, policy)
     workers = [
         build_worker(client, settings, policy, store, accounts=accounts),
         *platform_workers(client, policy, accounts, pool),
@@ -176,6 +210,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await open_today(client, settings.task_queue)  # idempotent: another worker starting does the same
     log.info(
         "worker started",
         task_queue=settings.task_queue,

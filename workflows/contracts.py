@@ -5,12 +5,16 @@ every new run: models defined there would be rebuilt (pydantic schemas and all) 
 from here, imported through the sandbox's passthrough, they are built once per worker.
 """
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from domain import articles as a
+from domain import cadence as c
+from domain import department as d
 from domain import inquiries as q
+from domain import meetings as m
 from domain import promotions as p
 from domain import writeups as w
 from domain.errors import Refusal
@@ -92,3 +96,53 @@ class WriteUpStart(BaseModel):
 class WriteUpView(BaseModel):
     writeup: w.WriteUp
     decisions: list[Decision]
+
+
+class CadenceStart(BaseModel):
+    subject: c.Subject
+    first_day: date = Field(description="the period's first local day (a Monday, the 1st)")
+
+
+class CadenceView(BaseModel):
+    period: c.CadencePeriod
+
+
+class CadenceDayStart(BaseModel):
+    """Nothing: the day is the workflow's (a schedule's run opens the periods of its day)."""
+
+
+class DepartmentCarried(BaseModel):
+    """What the register's run hands the run it continues as: its record and its state."""
+
+    appended: int = Field(ge=0)
+    policy: Policy
+    state: d.Register
+
+
+class DepartmentStart(BaseModel):
+    carried: DepartmentCarried | None = None
+
+
+class DepartmentView(BaseModel):
+    department: d.Register
+    decisions: list[Decision]
+
+
+class ReportStart(BaseModel):
+    kind: m.MeetingKind
+    period: str | None = Field(
+        default=None, description="the period's key; unset (a schedule's run): the period just over"
+    )
+
+
+class ReportProgress(BaseModel):
+    """What the report's run has done so far, for the command line's progress display."""
+
+    kind: m.MeetingKind
+    period: str = ""
+    steps_done: int = 0
+    steps: int = 0
+    doing: str = "starting"
+    report_id: str | None = None
+    digest: str | None = None
+    missing: list[str] = Field(default_factory=list)
