@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain import articles as a
+from domain import cadence as cd
 from domain import inquiries as q
 from domain import promotions as pr
 from domain import writeups as wu
@@ -44,17 +45,17 @@ CHECKED: tuple[RuleId, ...] = (
     RuleId.ESCALATE_4H,
     RuleId.PROMO_3D,
     RuleId.NEWS_3WD,
+    RuleId.CADENCE_WEB,
+    RuleId.CADENCE_DAILY,
+    RuleId.CADENCE_MP,
+    RuleId.FIXED_MONTHLY,
 )
 """The rules this check judges from the record; every other rule id is listed as not checked."""
 NOT_CHECKED_BECAUSE: dict[RuleId, str] = {
-    RuleId.CADENCE_WEB: "posting cadence is not kept as a process yet",
-    RuleId.CADENCE_DAILY: "posting cadence is not kept as a process yet",
-    RuleId.CADENCE_MP: "posting cadence is not kept as a process yet",
-    RuleId.FIXED_MONTHLY: "fixed columns are not kept as a process yet",
-    RuleId.KPI: "KPIs are not computed yet",
-    RuleId.WEEKLY: "meeting reports are not kept as a process yet",
-    RuleId.MONTHLY: "meeting reports are not kept as a process yet",
-    RuleId.SITE_QUARTERLY: "meeting reports are not kept as a process yet",
+    RuleId.KPI: "a tally of the other rules' verdicts per owner (GET /kpi), not a rule of its own",
+    RuleId.WEEKLY: "a report is checked by composing it again (`mediaops report verify`)",
+    RuleId.MONTHLY: "a report is checked by composing it again (`mediaops report verify`)",
+    RuleId.SITE_QUARTERLY: "a report is checked by composing it again (`mediaops report verify`)",
     RuleId.NO_INSIDE: "a judgement about content: a reviewer's, not the record's",
     RuleId.NO_PERSONAL: "a judgement about content: a reviewer's, not the record's",
     RuleId.DESIGN: "a judgement about layout: a reviewer's, not the record's",
@@ -181,10 +182,12 @@ PROCESSES: dict[str, Decider[Any]] = {
     "inquiry-": q.INQUIRIES,
     "promotion-": pr.PROMOTIONS,
     "writeup-": wu.WRITEUPS,
+    "cadence-": cd.CADENCE,
 }
 PROCESS_ROWS = """SELECT position, stream_id, type, schema_version, data, recorded_at FROM events
             WHERE (stream_id LIKE 'article-%' OR stream_id LIKE 'inquiry-%'
-                   OR stream_id LIKE 'promotion-%' OR stream_id LIKE 'writeup-%')
+                   OR stream_id LIKE 'promotion-%' OR stream_id LIKE 'writeup-%'
+                   OR stream_id LIKE 'cadence-%')
               AND recorded_at < $1
             ORDER BY stream_id, stream_version"""
 """Every process stream's events recorded before $1, in stream order (the benchmark scans the same)."""
@@ -258,6 +261,7 @@ async def check_rules(conn: Conn, period: Period, policy: Policy) -> Findings:
         q.Inquiry: _inquiry,
         pr.Promotion: _promotion,
         wu.WriteUp: _writeup,
+        cd.CadencePeriod: _cadence,
     }
     async with contextlib.aclosing(folded(conn, period.as_of)) as found:
         async for f in found:
@@ -442,6 +446,32 @@ def _judge_out(
     tally.judge(rule, f.stream_id, where, problem)
     if same_deadline and recorded is not None and (recorded == "met") != (not missing):
         detail = f"{rule}: recorded {recorded}, the facts say otherwise"
+        tally.disagreements.append(Breach(stream_id=f.stream_id, position=where, detail=detail))
+
+
+# --- cadence: R-CADENCE-WEB, R-CADENCE-DAILY, R-CADENCE-MP, R-FIXED-MONTHLY ------------------------
+
+
+def _cadence(f: Folded, period: Period, policy: Policy, tally: Tally) -> None:
+    """A subject's period that began in the checked one: kept when the posts it counted (each a
+    publication in its window, named by article) reach its target by its close."""
+    state: cd.CadencePeriod = f.state
+    subject = state.subject
+    if subject is None or state.verdict == "not_owed" or not period.holds(state.starts_at):
+        return
+    assert state.closes_at is not None  # noqa: S101 - set with the subject
+    if period.as_of < state.closes_at:
+        tally.pending(subject.rule)
+        return
+    inside = [
+        at for at in state.posts.values() if state.starts_at and state.starts_at <= at < state.closes_at
+    ]
+    short = len(inside) < subject.target
+    where = f.positions.get("cadence.closed", f.first)
+    problem = f"{subject.key} {state.period}: {len(inside)} of {subject.target} posts" if short else None
+    tally.judge(subject.rule, f.stream_id, where, problem)
+    if state.verdict is not None and (state.verdict == "missed") != short:
+        detail = f"{subject.rule}: recorded {state.verdict}, the facts say otherwise"
         tally.disagreements.append(Breach(stream_id=f.stream_id, position=where, detail=detail))
 
 

@@ -160,7 +160,7 @@ async def test_each_rule_is_judged_from_what_happened_and_a_what_if_shows_what_i
         store.pool.acquire() as conn
     ):  # a period that had ended reads the same: later records are not in it
         assert await check_rules(conn, past, POLICY) == then
-    assert {n.rule for n in after.not_checked} >= {RuleId.CADENCE_WEB, RuleId.KPI, RuleId.NO_PERSONAL}
+    assert {n.rule for n in after.not_checked} >= {RuleId.WEEKLY, RuleId.KPI, RuleId.NO_PERSONAL}
     assert not {n.rule for n in after.not_checked} & {r.rule for r in after.rules}
 
 

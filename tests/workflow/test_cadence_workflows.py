@@ -18,6 +18,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
+from audit.check import Period as CheckPeriod
+from audit.check import check_rules
 from domain import articles as a
 from domain import cadence as c
 from domain import department as d
@@ -136,6 +138,17 @@ async def test_a_week_with_two_website_posts_is_at_risk_on_sunday_20_00_and_miss
     assert closed.data["owner"] == OWNER.id
     assert closed.metadata["rule_ids"] == ["R-CADENCE-WEB"]
     assert result.period.status == "missed"
+
+    # the audit judges the period again from the posts it counted, and agrees
+    check = CheckPeriod(
+        start=week.start(BEIJING), end=week.end(BEIJING), as_of=week.end(BEIJING) + timedelta(days=1)
+    )
+    async with store.pool.acquire() as conn:
+        findings = await check_rules(conn, check, POLICY)
+    web = next(r for r in findings.rules if r.rule == "R-CADENCE-WEB")
+    assert (web.checked, web.broken) == (1, 1)
+    assert any(b.stream_id == handle.id and "2 of 3 posts" in b.detail for b in web.breaches)
+    assert not [d for d in findings.disagreements if d.stream_id == handle.id]
 
 
 async def test_a_day_with_a_wechat_post_is_met(env: WorkflowEnvironment, store: EventStore) -> None:
