@@ -123,7 +123,7 @@ async def assign_owner(
         raise Invalid(
             RuleId.KPI, "not a cadence subject of the policy or a declared fixed column", field="subject"
         )
-    await check_owner(state, body.user, RuleId.KPI)
+    await check_owner(state, body.user, RuleId.KPI, field="user")
     fields = body.model_dump(mode="json")
     return await _change(
         state, user, {"kind": "assign_owner", **fields}, {**fields, "rule": RuleId.KPI.value}

@@ -61,7 +61,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def check_owner(state: AppState, owner: str | None, rule: RuleId) -> None:
+async def check_owner(state: AppState, owner: str | None, rule: RuleId, field: str = "owner") -> None:
     """An owner is an active person in the user directory (R-KPI counts the obligation against them)."""
     if owner is None:
         return
@@ -69,7 +69,7 @@ async def check_owner(state: AppState, owner: str | None, rule: RuleId) -> None:
         "SELECT true FROM users WHERE id = $1 AND NOT disabled", owner
     )
     if not known:
-        raise Invalid(rule, f"no active user {owner!r} in the directory", field="owner")
+        raise Invalid(rule, f"no active user {owner!r} in the directory", field=field)
 
 
 async def start(

@@ -342,8 +342,104 @@ async def test_an_id_that_no_promotion_or_write_up_could_have_is_422_naming_it(
     client: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:
     """A NUL in a path reached PostgreSQL's text parameter once (a 500): ids are the API's own shape."""
-    for method, path in (("GET", "/promotions/Bad%00Id"), ("GET", "/writeups/NO_SUCH"),
-                         ("POST", "/promotions/UPPER/cancel")):  # fmt: skip
+    for method, path in (
+        ("GET", "/promotions/Bad%00Id"),
+        ("GET", "/writeups/NO_SUCH"),
+        ("POST", "/promotions/UPPER/cancel"),
+    ):
         answer = await client.request(method, path, headers=staff, json={"reason": "取消"})
         assert answer.status_code == 422, answer.text
         assert answer.json()["detail"][0]["loc"] == ["path", "key"]
+
+
+MEETING_CASES = [
+    (
+        "/owners",
+        {"subject": "myspace", "user": "demo.content_specialist", "starts_on": "2026-12-01"},
+        "subject",
+    ),
+    (
+        "/owners",
+        {"subject": "column:nope", "user": "demo.content_specialist", "starts_on": "2026-12-01"},
+        "subject",
+    ),
+    ("/owners", {"subject": "website", "user": "nobody.here", "starts_on": "2026-12-01"}, "user"),
+    (
+        "/owners",
+        {"subject": "website", "user": "demo.content_specialist", "starts_on": "2026-13-01"},
+        "starts_on",
+    ),
+    (
+        "/actions",
+        {
+            "report_id": "weekly-2026-W48-x",
+            "text": "补齐",
+            "owner": "demo.content_specialist",
+            "due": "2026-12-31",
+        },
+        "report_id",
+    ),
+    (
+        "/actions",
+        {
+            "report_id": "weekly-2026-W48-x",
+            "text": "",
+            "owner": "demo.content_specialist",
+            "due": "2026-12-31",
+        },
+        "text",
+    ),
+    (
+        "/actions",
+        {
+            "report_id": "weekly-2026-W48-x",
+            "text": "补齐",
+            "owner": "demo.content_specialist",
+            "due": "next week",
+        },
+        "due",
+    ),
+    ("/reports", {"kind": "weekly", "period": "2026-W60"}, "period"),
+    ("/reports", {"kind": "weekly", "period": "2026-11"}, "period"),  # a month is not a week
+    ("/reports", {"kind": "monthly", "period": "2099-01"}, "period"),  # not begun
+    ("/reports", {"kind": "daily", "period": "2026-11-30"}, "kind"),
+    ("/columns", {"id": "Bad Id", "name": "专家说", "platform": "wechat"}, "id"),
+    ("/articles", {**ARTICLE, "column_id": "no-such-column"}, "column_id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"), MEETING_CASES, ids=[f"{p}-{f}" for p, _, f in MEETING_CASES]
+)
+async def test_a_bad_register_or_report_field_is_422_naming_it(
+    client: httpx.AsyncClient, staff: dict[str, str], path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = await client.post(path, json=body, headers=staff)
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer) == field
+
+
+async def test_the_register_and_the_action_plan_are_the_operations_managers(
+    client: httpx.AsyncClient, others: dict[Role, dict[str, str]]
+) -> None:
+    owner = {"subject": "website", "user": "demo.content_specialist", "starts_on": "2026-12-01"}
+    action = {
+        "report_id": "weekly-2026-W48-x",
+        "text": "补齐",
+        "owner": "demo.content_specialist",
+        "due": "2026-12-31",
+    }
+    for role, path, body, permission, rule in (
+        (Role.CONTENT_SPECIALIST, "/owners", owner, "department.manage", "R-KPI"),
+        (Role.AUDITOR, "/actions", action, "actions.record", "R-WEEKLY"),
+        (
+            Role.CONTENT_SPECIALIST,
+            "/reports",
+            {"kind": "weekly", "period": "2026-W48"},
+            "report.make",
+            "R-WEEKLY",
+        ),
+    ):
+        answer = await client.post(path, json=body, headers=others[role])
+        assert answer.status_code == 403, answer.text
+        assert (answer.json()["permission"], answer.json()["rule"]) == (permission, rule)
