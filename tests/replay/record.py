@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -22,15 +23,19 @@ from temporalio.testing import WorkflowEnvironment
 from deploy.postgres import scratch_server
 from deploy.processes import venv_bin
 from domain import articles as a
+from domain import cadence as cd
+from domain import department as dep
 from domain import inquiries as q
 from domain import promotions as pr
 from domain import writeups as wu
+from domain.outcomes import PublishOutcome
+from domain.periods import containing
 from domain.platforms import Platform
 from domain.policy import Policy
 from domain.roles import Role
 from eventstore.db import connect, create_pool, ensure_database, with_database
 from eventstore.migrate import migrate
-from eventstore.store import EventStore
+from eventstore.store import EventStore, NewEvent
 from mediaops.settings import Settings
 from mediaops.temporal import data_converter
 from tests.identity_support import in_directory, intake_proof, signed, user_wrote
@@ -39,19 +44,26 @@ from tests.replay.keys import RECORDING_KEYS
 from workers.worker import build_worker, platform_workers
 from workflows import search_attributes
 from workflows.article import ArticleWorkflow
+from workflows.cadence import CadenceWorkflow
 from workflows.contracts import (
     ArticleStart,
     ArticleView,
+    CadenceStart,
+    DepartmentStart,
     InquiryStart,
     InquiryView,
     PromotionStart,
+    ReportStart,
     WriteUpStart,
 )
+from workflows.department import DepartmentWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.promotion import PromotionWorkflow
+from workflows.report import ReportWorkflow
 from workflows.writeup import WriteUpWorkflow
 
 HERE = Path(__file__).parent
+BEIJING = ZoneInfo("Asia/Shanghai")
 QUEUE = "replay-recording"
 WRITER = a.Actor(id="li.content", roles=frozenset({Role.CONTENT_SPECIALIST}))
 MANAGER = a.Actor(id="wang.manager", roles=frozenset({Role.OPERATIONS_MANAGER}))
@@ -83,8 +95,13 @@ async def happy(h: Handle, fakes: Fakes) -> None:
 async def forged_then_signed(h: Handle, fakes: Fakes) -> None:
     """A forged decision signal (refused and recorded), then the manager's signed one from ops."""
     await until(h, waiting(Role.OPERATIONS_MANAGER))
-    forged = {"kind": "review", "actor": {"id": "someone.forged", "roles": ["operations_manager"]},
-              "decision": "approve", "version": 1, "at": "2026-12-01T16:00:00Z"}  # fmt: skip
+    forged = {
+        "kind": "review",
+        "actor": {"id": "someone.forged", "roles": ["operations_manager"]},
+        "decision": "approve",
+        "version": 1,
+        "at": "2026-12-01T16:00:00Z",
+    }
     await h.signal("decision", forged)
     await until(h, lambda v: any(not d.accepted for d in v.decisions))
     review = a.Review(actor=MANAGER, version=1, decision="approve", at=datetime.now(UTC))
@@ -227,9 +244,16 @@ async def linked_article(env: WorkflowEnvironment, fakes: Fakes, article_id: str
 
 async def plan(env: WorkflowEnvironment, name: str) -> Obligation:
     key, starts = key_of(name), datetime.now(UTC) + timedelta(days=10)
-    command = pr.Plan(actor=PROMOTER, promotion_id=key, name="双十二大促", starts_at=starts,
-                      ends_at=starts + timedelta(days=2), major=True, platforms=(Platform.WEBSITE,),
-                      at=datetime.now(UTC))  # fmt: skip
+    command = pr.Plan(
+        actor=PROMOTER,
+        promotion_id=key,
+        name="双十二大促",
+        starts_at=starts,
+        ends_at=starts + timedelta(days=2),
+        major=True,
+        platforms=(Platform.WEBSITE,),
+        at=datetime.now(UTC),
+    )
     return await env.client.start_workflow(
         PromotionWorkflow.run,
         PromotionStart(plan=signed(f"promotion-{key}", command)),
@@ -240,8 +264,14 @@ async def plan(env: WorkflowEnvironment, name: str) -> Obligation:
 
 async def report(env: WorkflowEnvironment, name: str) -> Obligation:
     key = key_of(name)
-    command = wu.Report(actor=WRITER, writeup_id=key, name="秋季新品发布会", ends_at=datetime.now(UTC),
-                        platforms=(Platform.WEBSITE,), at=datetime.now(UTC))  # fmt: skip
+    command = wu.Report(
+        actor=WRITER,
+        writeup_id=key,
+        name="秋季新品发布会",
+        ends_at=datetime.now(UTC),
+        platforms=(Platform.WEBSITE,),
+        at=datetime.now(UTC),
+    )
     return await env.client.start_workflow(
         WriteUpWorkflow.run,
         WriteUpStart(report=signed(f"writeup-{key}", command)),
@@ -306,6 +336,75 @@ async def record_obligations(env: WorkflowEnvironment, fakes: Fakes) -> None:
     await env.fast_forward(handle, timedelta(days=40))  # type: ignore[attr-defined]
     await handle.result()
     save("writeup_corrected", await handle.fetch_history())
+
+
+async def record_meetings(env: WorkflowEnvironment, store: EventStore) -> None:
+    """A website week missed with two posts, the register taking an owner and an action item, and
+    a weekly report made from the fakes' figures."""
+    register = await env.client.start_workflow(
+        DepartmentWorkflow.run, DepartmentStart(), id=dep.REGISTER_ID, task_queue=QUEUE
+    )
+    week = containing("week", datetime.now(UTC), BEIJING).following()
+    assign = dep.AssignOwner(
+        actor=MANAGER, subject="website", user=WRITER.id, starts_on=week.first, at=datetime.now(UTC)
+    )
+    await register.execute_update(DepartmentWorkflow.change, signed(dep.REGISTER_ID, assign))
+    for day in (1, 3):
+        at = datetime.combine(week.first + timedelta(days=day), datetime.min.time(), BEIJING) + timedelta(
+            hours=10
+        )
+        await published_on(store, Platform.WEBSITE, at)
+    website = next(s for s in cd.subjects(Policy()) if s.key == "website")
+    handle = await env.client.start_workflow(
+        CadenceWorkflow.run,
+        CadenceStart(subject=website, first_day=week.first),
+        id="cadence-website-missed",
+        task_queue=QUEUE,
+    )
+    await handle.result()
+    save("cadence_website_missed", await handle.fetch_history())
+
+    last_week = containing("week", datetime.now(UTC), BEIJING).previous()
+    made = await env.client.execute_workflow(
+        ReportWorkflow.run,
+        ReportStart(kind="weekly", period=last_week.key),
+        id="report-weekly",
+        task_queue=QUEUE,
+    )
+    report = await env.client.get_workflow_handle("report-weekly").fetch_history()
+    save("report_weekly", report)
+    action = dep.RecordAction(
+        actor=MANAGER,
+        action_id="a1",
+        report_id=made.report_id or "",
+        text="网站每周三篇",
+        owner=WRITER.id,
+        due=datetime.now(BEIJING).date() + timedelta(days=7),
+        at=datetime.now(UTC),
+    )
+    await register.execute_update(DepartmentWorkflow.change, signed(dep.REGISTER_ID, action))
+    save("department_register", await register.fetch_history())
+
+
+async def published_on(store: EventStore, platform: Platform, at: datetime) -> None:
+    """An article's submission and publication, as its workflow records them (the cadence reads these)."""
+    article_id = uuid.uuid4().hex[:10]
+    content = a.Content(title="周报", body="<p>本周动态</p>", category="news", platforms=(platform,))
+    events = [
+        a.Submitted(
+            article_id=article_id,
+            author=WRITER.id,
+            version=1,
+            content=content,
+            content_hash=content.digest(),
+            at=at - timedelta(hours=1),
+        ),
+        a.PublicationRecorded(
+            version=1, platform=platform, outcome=PublishOutcome(state="published", url="https://x"), at=at
+        ),
+    ]
+    drafts = [NewEvent(uuid.uuid4(), e.type, e.payload(), {"actor": "mediaops"}) for e in events]
+    await store.append(f"article-{article_id}", 0, drafts)
 
 
 def save(name: str, history: WorkflowHistory) -> None:
@@ -392,6 +491,10 @@ async def record(server: str) -> None:
             await record_obligations(env, fakes)
             await env.shutdown()
             return
+        if "--meetings-only" in sys.argv:
+            await record_meetings(env, store)
+            await env.shutdown()
+            return
         for name, (changes, play) in SCENARIOS.items():
             if name == "article_unknown_outcome_reconciled":
                 fault = {"path": "/wp-json/wp/v2/posts", "method": "POST", "kind": "timeout_after_accept"}
@@ -418,6 +521,7 @@ async def record(server: str) -> None:
             await handle.result()
             save(name, await handle.fetch_history())
         await record_obligations(env, fakes)
+        await record_meetings(env, store)
     await store.close()
     await pool.close()
     await env.shutdown()

@@ -15,9 +15,12 @@ from temporalio.workflow import NondeterminismError
 from mediaops.temporal import data_converter
 from tests.replay.keys import REPLAY_KEYS
 from workflows.article import ArticleWorkflow
+from workflows.cadence import CadenceWorkflow
 from workflows.contracts import ArticleStart, ArticleView
+from workflows.department import DepartmentWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.promotion import PromotionWorkflow
+from workflows.report import ReportWorkflow
 from workflows.writeup import WriteUpWorkflow
 
 HERE = Path(__file__).parent
@@ -32,6 +35,12 @@ def history(path: Path) -> WorkflowHistory:
     elif path.stem.startswith(("promotion_", "writeup_")):
         kind, key = path.stem.split("_", 1)
         workflow_id = f"{kind}-{key.replace('_', '-')}"
+    elif path.stem == "cadence_website_missed":
+        workflow_id = "cadence-website-missed"
+    elif path.stem == "report_weekly":
+        workflow_id = "report-weekly"
+    elif path.stem == "department_register":
+        workflow_id = "department"
     else:
         workflow_id = f"inquiry-{path.stem}"
     return WorkflowHistory.from_json(workflow_id, path.read_text())
@@ -59,6 +68,9 @@ def test_the_reference_histories_are_present() -> None:
         "writeup_met",
         "writeup_breached",
         "writeup_corrected",
+        "cadence_website_missed",  # at risk on Sunday 20:00, missed at 24:00
+        "report_weekly",
+        "department_register",  # an owner and an action item, the register still open
     }
 
 
@@ -87,7 +99,15 @@ def test_the_newest_histories_took_the_local_steps(name: str) -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_histories_replay(path: Path) -> None:
     replayer = Replayer(
-        workflows=[ArticleWorkflow, InquiryWorkflow, PromotionWorkflow, WriteUpWorkflow],
+        workflows=[
+            ArticleWorkflow,
+            InquiryWorkflow,
+            PromotionWorkflow,
+            WriteUpWorkflow,
+            CadenceWorkflow,
+            DepartmentWorkflow,
+            ReportWorkflow,
+        ],
         data_converter=DATA_CONVERTER,
     )
     await replayer.replay_workflow(history(path))
