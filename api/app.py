@@ -11,7 +11,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from activities.platforms.accounts import Accounts
-from api import articles, audit, department, inbox, inquiries, ops, promotions, reports, webhooks, writeups
+from api import (
+    articles,
+    audit,
+    department,
+    inbox,
+    inquiries,
+    kpi,
+    ops,
+    promotions,
+    reports,
+    webhooks,
+    writeups,
+)
 from api.auth import allowed, current_user
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -91,6 +103,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(department.router)
     app.include_router(reports.router)
+    app.include_router(kpi.router)
     app.include_router(ops.router)
     app.mount("/codec", ops.codec_app(state))
     app.add_middleware(BodyLimit)

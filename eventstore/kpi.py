@@ -3,7 +3,9 @@
 What falls in a period: a cadence period whose last day is in it (`Period.contains`), an inquiry
 received in it, a major promotion whose announcement deadline is in it, a write-up due in it, an
 approval asked for in it; the instants are compared with the period's bounds in the policy's zone
-(Asia/Shanghai). The verdicts and wording are domain/kpi.py's.
+(Asia/Shanghai): an event time in `[start, end)`, a deadline in `(start, end]`, since 24:00 on
+the period's last day is still that day (P-EVENT-DAY-END). The verdicts and wording are
+domain/kpi.py's.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -17,11 +19,18 @@ _MONTH_DAYS = 31
 """How far back of the asked period a cadence period may begin and still end in it (a month)."""
 
 _CADENCE = """
-    SELECT id, rule, subject, kind, period, first_day, status, count, target, owner, closes_at
-      FROM cadence_periods
+    SELECT id, rule, subject, kind, period, first_day, status, count, target, closes_at,
+           CASE WHEN status IN ('open', 'at_risk') THEN coalesce(
+               (SELECT a."user" FROM owner_assignments a
+                 WHERE a.subject = cp.subject AND a.starts_on <= cp.first_day
+                 ORDER BY a.starts_on DESC, a.position DESC LIMIT 1), cp.owner)
+           ELSE cp.owner END AS owner
+      FROM cadence_periods cp
      WHERE first_day BETWEEN $1::date AND $2::date
        AND rule = ANY($3::text[])
 """
+"""A closed period counts against the owner its close recorded; one still open against whoever the
+register names for its first day now (an owner assigned after it opened)."""
 
 _INQUIRIES = """
     SELECT id, assignee, status, received_at, (state->>'sent_at')::timestamptz AS clock_from,
@@ -39,13 +48,13 @@ _PLATFORMS_IN_TIME = """
 _PROMOTIONS = f"""
     SELECT id, owner, status, compliance, announce_by, {_PLATFORMS_IN_TIME}
       FROM promotions
-     WHERE major AND announce_by >= $1 AND announce_by < $2
+     WHERE major AND announce_by > $1 AND announce_by <= $2
 """  # noqa: S608 - a constant of this module
 
 _WRITEUPS = f"""
     SELECT id, owner, status, due, {_PLATFORMS_IN_TIME}
       FROM writeups
-     WHERE due >= $1 AND due < $2
+     WHERE due > $1 AND due <= $2
 """  # noqa: S608 - a constant of this module
 
 _APPROVALS = """
