@@ -110,7 +110,7 @@ async def compose_report(store: EventStore, policy: Policy, request: ComposeRequ
     days = m.figure_days(period, request.as_of, zone)
     before = m.previous_days(period, days) if days else None
     platforms = [await _figures(store, s, days, before) for s in request.sources]
-    threshold = _threshold(kind, policy)
+    threshold = m.meeting_rule(kind, policy).falls_by_pct
     async with store.pool.acquire() as conn:
         check = CheckPeriod(start=period.start(zone), end=period.end(zone), as_of=request.as_of)
         findings = await check_rules(conn, check, policy)
@@ -188,12 +188,6 @@ async def compose_report(store: EventStore, policy: Policy, request: ComposeRequ
         charts=await _charts(store, period, platforms, compliance, cadence, earlier, request.as_of, policy),
         threshold_pct=threshold,
     )
-
-
-def _threshold(kind: m.MeetingKind, policy: Policy) -> float:
-    if kind == "weekly":
-        return policy.weekly.falls_by_pct
-    return policy.monthly.falls_by_pct if kind == "monthly" else policy.site_quarterly.falls_by_pct
 
 
 def _earlier(period: Period) -> list[Period]:

@@ -204,8 +204,30 @@ def inquiry_row(
     )
 
 
-def _verdict(status: str) -> bool | None:
-    return {"met": True, "breached": False}.get(status)
+def _obligation_row(
+    rule: RuleId,
+    obligation: Obligation,
+    key: str,
+    owner: str,
+    status: str,
+    deadline: datetime,
+    detail: str,
+    zone: ZoneInfo,
+) -> KpiRow:
+    """A promotion's or a write-up's row: met kept, breached broken, else pending; its stream is
+    `<obligation>-<key>`."""
+    return KpiRow(
+        owner=owner,
+        rule=rule,
+        obligation=obligation,
+        subject=key,
+        period=deadline_day(deadline, zone),
+        due=deadline,
+        kept={"met": True, "breached": False}.get(status),
+        detail=detail,
+        stream_id=f"{obligation}-{key}",
+        position=None,
+    )
 
 
 def promotion_row(
@@ -228,18 +250,7 @@ def promotion_row(
         detail += " (verdict at the deadline)"
     elif status == "planned" and compliance == "cannot_meet":
         detail += " (planned too late to meet the lead)"
-    return KpiRow(
-        owner=owner,
-        rule=RuleId.PROMO_3D,
-        obligation="promotion",
-        subject=id,
-        period=deadline_day(announce_by, zone),
-        due=announce_by,
-        kept=_verdict(status),
-        detail=detail,
-        stream_id=f"promotion-{id}",
-        position=None,
-    )
+    return _obligation_row(RuleId.PROMO_3D, "promotion", id, owner, status, announce_by, detail, zone)
 
 
 def writeup_row(
@@ -249,18 +260,7 @@ def writeup_row(
     detail = f"published on {in_time} of {required} platforms in time"
     if status == "published":
         detail += " (verdict at the due time)"
-    return KpiRow(
-        owner=owner,
-        rule=RuleId.NEWS_3WD,
-        obligation="writeup",
-        subject=id,
-        period=deadline_day(due, zone),
-        due=due,
-        kept=_verdict(status),
-        detail=detail,
-        stream_id=f"writeup-{id}",
-        position=None,
-    )
+    return _obligation_row(RuleId.NEWS_3WD, "writeup", id, owner, status, due, detail, zone)
 
 
 def approval_row(

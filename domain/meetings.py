@@ -20,7 +20,7 @@ from domain.events import REGISTRY, DomainEvent
 from domain.metrics import Change
 from domain.periods import Period, local
 from domain.platforms import Platform
-from domain.policy import Policy
+from domain.policy import Meeting, Policy
 from domain.rules import RuleId
 
 MeetingKind = Literal["weekly", "monthly", "quarterly"]
@@ -179,16 +179,21 @@ def previous_days(period: Period, days: tuple[date, date]) -> tuple[date, date]:
     return before.first, min(before.first + timedelta(days=span), before.last)
 
 
+def meeting_rule(kind: MeetingKind, policy: Policy) -> Meeting:
+    """The policy's parameters of a kind of meeting."""
+    if kind == "weekly":
+        return policy.weekly
+    return policy.monthly if kind == "monthly" else policy.site_quarterly
+
+
 def meeting_at(kind: MeetingKind, period: Period, policy: Policy) -> datetime:
     """When the meeting that reports `period` sits: the policy's weekday (or day) and time after it."""
     end = period.following().first
     if kind == "weekly":
-        rule = policy.weekly
-        ahead = (WEEKDAYS.index(rule.weekday) - end.weekday()) % 7
-        return local(end + timedelta(days=ahead), rule.at, policy.zone)
-    day = policy.monthly.day_of_month if kind == "monthly" else policy.site_quarterly.day_of_month
-    at = policy.monthly.at if kind == "monthly" else policy.site_quarterly.at
-    return local(end.replace(day=day), at, policy.zone)
+        ahead = (WEEKDAYS.index(policy.weekly.weekday) - end.weekday()) % 7
+        return local(end + timedelta(days=ahead), policy.weekly.at, policy.zone)
+    rule = policy.monthly if kind == "monthly" else policy.site_quarterly
+    return local(end.replace(day=rule.day_of_month), rule.at, policy.zone)
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

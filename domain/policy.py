@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -253,56 +253,40 @@ class Accounts(_Params):
         return value
 
 
-M = TypeVar("M", "Weekly", "Monthly", "SiteQuarterly")
+class Meeting(_Params):
+    """When a meeting sits, how long before it its report is made, and what fall is a problem."""
+
+    at: TimeOfDay = timedelta(hours=14, minutes=30)
+    prepare_before: Duration = timedelta(minutes=10)
+    """The report is made this long before the meeting (its schedule fires then), the same day."""
+    falls_by_pct: float = Field(default=20.0, gt=0)
+    """A figure that fell by more than this percentage against the period before is a problem."""
+
+    @model_validator(mode="after")
+    def _prepared_the_same_day(self) -> "Meeting":
+        if self.prepare_before > self.at:
+            raise ValueError(
+                "prepare_before must not reach back before the meeting's day (it is at most `at`)"
+            )
+        return self
 
 
-def _prepared_the_same_day(meeting: M) -> M:
-    """A meeting's report is made on the meeting's own day (its schedule names that day)."""
-    if meeting.prepare_before > meeting.at:
-        raise ValueError("prepare_before must not reach back before the meeting's day (it is at most `at`)")
-    return meeting
-
-
-class Weekly(_Params):
+class Weekly(Meeting):
     """Every Monday at 14:30 last week's figures are compared with the week before."""
 
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
-    at: TimeOfDay = timedelta(hours=14, minutes=30)
-    prepare_before: Duration = timedelta(minutes=10)
-    """The report is made this long before the meeting (its schedule fires then)."""
-    falls_by_pct: float = Field(default=20.0, gt=0)
-    """A figure that fell by more than this percentage against the week before is a problem."""
-
-    @model_validator(mode="after")
-    def _same_day(self) -> "Weekly":
-        return _prepared_the_same_day(self)
 
 
-class Monthly(_Params):
+class Monthly(Meeting):
     """On the 1st of each month at 14:30 the month's figures are compared with the month before."""
 
     day_of_month: int = Field(default=1, ge=1, le=28)
-    at: TimeOfDay = timedelta(hours=14, minutes=30)
-    prepare_before: Duration = timedelta(minutes=10)
-    falls_by_pct: float = Field(default=20.0, gt=0)
-
-    @model_validator(mode="after")
-    def _same_day(self) -> "Monthly":
-        return _prepared_the_same_day(self)
 
 
-class SiteQuarterly(_Params):
+class SiteQuarterly(Monthly):
     """Option: a website management meeting each quarter, on a day of its first month."""
 
     enabled: bool = False
-    day_of_month: int = Field(default=1, ge=1, le=28)
-    at: TimeOfDay = timedelta(hours=14, minutes=30)
-    prepare_before: Duration = timedelta(minutes=10)
-    falls_by_pct: float = Field(default=20.0, gt=0)
-
-    @model_validator(mode="after")
-    def _same_day(self) -> "SiteQuarterly":
-        return _prepared_the_same_day(self)
 
 
 class Quota(_Params):
