@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.cadence import Column
+from domain.cadence import Column, subjects
 from domain.commands import Actor
 from domain.decider import Decider
 from domain.durations import Instant
@@ -217,11 +217,11 @@ def _today(at: Instant, policy: Policy) -> date:
 def decide(command: BaseModel, state: Register, policy: Policy) -> list[DomainEvent]:
     if isinstance(command, AssignOwner):
         require(command.actor.roles, Permission.DEPARTMENT_MANAGE)
-        if (
-            command.subject.startswith("column:")
-            and command.subject.removeprefix("column:") not in state.columns
-        ):
-            raise Invalid(RuleId.FIXED_MONTHLY, "no fixed column of that id is declared", field="subject")
+        if command.subject not in {x.key for x in subjects(policy, state.active_columns())}:
+            rule = RuleId.FIXED_MONTHLY if command.subject.startswith("column:") else RuleId.KPI
+            raise Invalid(
+                rule, "not a cadence subject of the policy or a declared fixed column", field="subject"
+            )
         if command.starts_on > _today(command.at, policy) + AHEAD_AT_MOST:
             raise Invalid(RuleId.KPI, "an assignment starts at most a year ahead", field="starts_on")
         return [
