@@ -69,6 +69,9 @@ class ComposeRequest(BaseModel):
     kind: m.MeetingKind
     period: str
     as_of: datetime
+    days: tuple[date, date] | None
+    """The days the figures were asked for (the run's, from when it began: a run that crosses
+    midnight still reads the snapshots it stored); None: no day of the period was over."""
     sources: list[Source]
 
 
@@ -78,8 +81,14 @@ def request_of(report: m.MeetingReport) -> ComposeRequest:
         Source(platform=p.platform, account=p.account, missing=p.missing, previous_missing=p.previous_missing)
         for p in report.platforms
     ]
+    days = (report.figures_from, report.figures_to) if report.figures_from and report.figures_to else None
     return ComposeRequest(
-        report_id=report.id, kind=report.kind, period=report.period, as_of=report.as_of, sources=sources
+        report_id=report.id,
+        kind=report.kind,
+        period=report.period,
+        as_of=report.as_of,
+        days=days,
+        sources=sources,
     )
 
 
@@ -107,7 +116,7 @@ async def compose_report(store: EventStore, policy: Policy, request: ComposeRequ
     """The report `request` asks for, from what was recorded before its `as_of`."""
     zone, kind = policy.zone, request.kind
     period = parse_kind(request.period, m.MEETING_PERIODS[kind])
-    days = m.figure_days(period, request.as_of, zone)
+    days = request.days
     before = m.previous_days(period, days) if days else None
     platforms = [await _figures(store, s, days, before) for s in request.sources]
     threshold = m.meeting_rule(kind, policy).falls_by_pct

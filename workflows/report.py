@@ -63,7 +63,7 @@ class ReportWorkflow(Process[m.ReportProcess]):
         report_id = m.report_id(kind, period.key, as_of)
         self.progress.doing = "composing the report from the record"
         request = ComposeRequest(
-            report_id=report_id, kind=kind, period=period.key, as_of=as_of, sources=asked
+            report_id=report_id, kind=kind, period=period.key, as_of=as_of, days=days, sources=asked
         )
         report = await self.step("compose", "reports.compose", [request], m.MeetingReport, rule)
         [made] = await self.handle(m.RecordReport(report=report, at=workflow.now()))
