@@ -154,10 +154,6 @@ def stream_of(subject_key: str, period: Period) -> str:
     return f"cadence-{subject_key}-{period.key}"
 
 
-def period_now(subject: Subject, now: datetime, policy: Policy) -> Period:
-    return containing(subject.kind, now, policy.zone)
-
-
 # --- events ----------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain import cadence as c
+    from domain.periods import containing
     from domain.policy import Policy
     from workflows.contracts import CadenceDayStart, CadenceStart
     from workflows.recording import ACTIVITY_TIMEOUT, READ_RETRY
@@ -40,7 +41,7 @@ class CadenceDayWorkflow:
         )
         opened = []
         for subject in subjects:
-            period = c.period_now(subject, workflow.now(), policy)
+            period = containing(subject.kind, workflow.now(), policy.zone)
             child_id = c.stream_of(subject.key, period)
             try:
                 await workflow.start_child_workflow(
