@@ -7,6 +7,7 @@ history grows with every change, so when it is long the run continues as a new o
 state, its record's version and its policy: nothing is redone and no change is lost.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -16,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import department as d
     from domain.rules import RuleId
     from workflows.contracts import DepartmentCarried, DepartmentStart, DepartmentView
-    from workflows.shell import HISTORY_LIMIT, Process
+    from workflows.shell import Process
 
 _COMMANDS: TypeAdapter[d.PersonCommand] = TypeAdapter(d.PersonCommand)
 
@@ -37,15 +38,15 @@ class DepartmentWorkflow(Process[d.Register]):
             self.state = carried.state
         else:
             await self.begin(None)
-        await workflow.wait_condition(lambda: self.long() and workflow.all_handlers_finished())
+        while not self.history_is_long():
+            await workflow.wait_condition(self.changed_since(self.changes))
+        await workflow.wait_condition(workflow.all_handlers_finished)
         carried = DepartmentCarried(appended=self.appended, policy=self.policy, state=self.state)
         workflow.continue_as_new(DepartmentStart(carried=carried))
 
-    def long(self) -> bool:
-        """The history passed `HISTORY_LIMIT` or the server suggests continuing, with nothing in flight."""
-        info = workflow.info()
-        long = info.get_current_history_length() > HISTORY_LIMIT or info.is_continue_as_new_suggested()
-        return long and not self.lock.locked()
+    def changed_since(self, seen: int) -> Callable[[], bool]:
+        """A change was recorded since `seen`, or the server suggests a new run."""
+        return lambda: self.changes != seen or workflow.info().is_continue_as_new_suggested()
 
     def rules_of(self, events: Any) -> tuple[RuleId, ...]:
         kinds = {type(e) for e in events}
