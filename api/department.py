@@ -84,6 +84,19 @@ async def _known_subjects(state: AppState) -> set[str]:
     return {s.key for s in subjects(state.settings.policy, columns)}
 
 
+def _in_force(rows: list[Any], on: date) -> dict[str, Any]:
+    """Each subject's assignment in force on `on`: the latest first day, of those the latest recorded
+    (what `Register.owner_on` answers)."""
+    found: dict[str, Any] = {}
+    for r in rows:
+        held = found.get(r["subject"])
+        if r["starts_on"] <= on and (
+            held is None or (r["starts_on"], r["position"]) > (held["starts_on"], held["position"])
+        ):
+            found[r["subject"]] = r
+    return found
+
+
 @router.get("/owners")
 async def owners(
     state: State,
@@ -94,13 +107,11 @@ async def owners(
 ) -> list[dict[str, Any]]:
     """Every assignment in the order recorded, or who owned each subject on `on`."""
     rows = await (await state.database()).fetch(
-        """SELECT DISTINCT ON (CASE WHEN $1::date IS NULL THEN position::text ELSE subject END)
-                  position, subject, "user", starts_on, assigned_by, assigned_at
-             FROM owner_assignments WHERE $1::date IS NULL OR starts_on <= $1
-            ORDER BY CASE WHEN $1::date IS NULL THEN position::text ELSE subject END,
-                     starts_on DESC, position DESC""",
-        on,
+        """SELECT position, subject, "user", starts_on, assigned_by, assigned_at
+             FROM owner_assignments ORDER BY position"""
     )
+    if on is not None:
+        rows = list(_in_force(rows, on).values())
     return [
         {
             "subject": r["subject"],

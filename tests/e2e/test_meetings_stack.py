@@ -135,6 +135,16 @@ def test_the_weekly_report_is_made_from_snapshots_and_its_digest_holds(
             timeout=30,
         )
         assert owned.status_code == 200, owned.text
+    held = wait_for(
+        lambda: (
+            (r := httpx.get(api(env, "/owners"), params={"on": monday}, headers=manager).json())
+            and len(r) == 2
+            and r
+        ),
+        "the owners in the register's read model",
+    )
+    assert isinstance(held, list)
+    assert {(r["subject"], r["user"]) for r in held} == {("website", WRITER), ("wechat", WRITER)}
     publish(env, ["website", "wechat"])
     answered_inquiry(env)
 
