@@ -10,10 +10,11 @@ problems). Lists come from the `articles` read model; one article is asked of it
 import asyncio
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from temporalio.client import WorkflowHandle
@@ -21,10 +22,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import allowed
 from api.errors import Unreachable, error_body
+from api.paging import Page, link_next, next_cursor, page_of
 from api.state import AppState, app_state
 from api.updates import run_update, sign
 from domain import articles as a
 from domain.announcements import LINKED_AT_MOST
+from domain.commands import USER_ID
 from domain.durations import Instant
 from domain.errors import DomainError, Invalid
 from domain.platforms import Platform
@@ -151,26 +154,29 @@ async def _handle(state: AppState, article_id: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(workflow_id(article_id))
 
 
-async def _view(state: AppState, article_id: str) -> a.Article:
+async def current_article(state: AppState, article_id: str) -> a.Article:
     """The article as its workflow has it this moment; when the workflow cannot answer at once (it
-    is closed, its worker is restarting, Temporal is down), as the read model has it."""
-    handle = await _handle(state, article_id)
+    is closed, its worker is restarting, Temporal is down or was never reached), as the read model
+    has it."""
     try:
+        handle = await _handle(state, article_id)
         view = await handle.query(
             "state_and_decisions", rpc_timeout=timedelta(seconds=state.settings.query_timeout_s)
         )
+    except Unreachable:
+        status = RPCStatusCode.UNAVAILABLE
     except RPCError as exc:
         if exc.status not in READ_MODEL_ANSWERS:
             raise
-        stored = await (await state.database()).fetchval(
-            "SELECT state FROM articles WHERE id = $1", article_id
-        )
-        if stored is not None:
-            return a.Article.model_validate(stored)
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, detail=f"no article {article_id}") from None
-        raise Unreachable("temporal") from None
-    return a.Article.model_validate(view["article"])
+        status = exc.status
+    else:
+        return a.Article.model_validate(view["article"])
+    stored = await (await state.database()).fetchval("SELECT state FROM articles WHERE id = $1", article_id)
+    if stored is not None:
+        return a.Article.model_validate(stored)
+    if status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+        raise HTTPException(404, detail=f"no article {article_id}") from None
+    raise Unreachable("temporal") from None
 
 
 READ_MODEL_ANSWERS = (
@@ -293,26 +299,63 @@ async def submit(
     return checked or JSONResponse({"id": article_id, "status": "submitted"}, status_code=202)
 
 
+@dataclass(frozen=True)
+class ArticleFilter:
+    """What a list of articles is narrowed to; every field unset: every article."""
+
+    status: a.Status | None = None
+    author: str | None = None
+    platform: Platform | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def article_page(
+    state: AppState, where: ArticleFilter, page: Page
+) -> tuple[list[a.Article], str | None]:
+    """One page of the `articles` read model, latest change first, and the cursor after it."""
+    after_at, after_id = page.after or (None, None)
+    rows = await (await state.database()).fetch(
+        """SELECT id, updated_at, state FROM articles
+            WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR author = $2)
+              AND ($3::text IS NULL OR $3 = ANY (platforms))
+              AND ($4::timestamptz IS NULL OR updated_at >= $4)
+              AND ($5::timestamptz IS NULL OR updated_at < $5)
+              AND ($6::timestamptz IS NULL OR (updated_at, id) < ($6, $7::text))
+            ORDER BY updated_at DESC, id DESC LIMIT $8""",
+        where.status, where.author, where.platform, where.since, where.until, after_at, after_id,
+        page.limit + 1,
+    )  # fmt: skip
+    found = [a.Article.model_validate(r["state"]) for r in rows[: page.limit]]
+    return found, next_cursor(rows, page, "updated_at")
+
+
 @router.get("")
 async def list_articles(
+    request: Request,
+    response: Response,
     state: State,
     _user: Annotated[User, Depends(allowed(Permission.ARTICLE_READ))],
+    page: Annotated[Page, Depends(page_of(200))],
     # A status, not free text: PostgreSQL refuses a NUL in a text parameter (that was a 500).
     status: Annotated[a.Status | None, Query(description="one article status; unset: every one")] = None,
+    author: Annotated[str | None, Query(max_length=64, pattern=USER_ID, description="the author")] = None,
+    platform: Annotated[Platform | None, Query(description="published, or to be, there")] = None,
+    since: Annotated[Instant | None, Query(alias="from", description="changed at or after")] = None,
+    until: Annotated[Instant | None, Query(alias="to", description="changed before")] = None,
 ) -> list[dict[str, Any]]:
-    """The latest 200 articles, or those in one status (another value is a 422 naming `status`)."""
-    rows = await (await state.database()).fetch(
-        "SELECT state FROM articles WHERE $1::text IS NULL OR status = $1 ORDER BY updated_at DESC LIMIT 200",
-        status,
-    )
-    return [article_json(a.Article.model_validate(r["state"])) for r in rows]
+    """The articles, latest change first, a page at a time (the next page's cursor is in
+    `X-Next-Cursor`); another value than those listed is a 422 naming the field."""
+    found, after = await article_page(state, ArticleFilter(status, author, platform, since, until), page)
+    link_next(response, request, after)
+    return [article_json(x) for x in found]
 
 
 @router.get("/{article_id}")
 async def get_article(
     article_id: str, state: State, _user: Annotated[User, Depends(allowed(Permission.ARTICLE_READ))]
 ) -> dict[str, Any]:
-    return article_json(await _view(state, article_id))
+    return article_json(await current_article(state, article_id))
 
 
 @router.post("/{article_id}/revisions")
@@ -322,7 +365,7 @@ async def revise(
     state: State,
     user: Annotated[User, Depends(allowed(Permission.ARTICLE_REVISE))],
 ) -> JSONResponse:
-    current = await _view(state, article_id)
+    current = await current_article(state, article_id)
     if current.content is None:
         raise HTTPException(404, detail=f"no article {article_id}")
     if current.version != body.version:  # the changes are merged into what we read: it must be that version

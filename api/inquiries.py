@@ -4,20 +4,23 @@ import asyncio
 import csv
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import allowed
 from api.errors import Unreachable
 from api.intake import take_inquiry
+from api.paging import Page, link_next, next_cursor, page_of
 from api.state import AppState, app_state
 from api.updates import run_update
 from domain import inquiries as q
+from domain.commands import USER_ID
 from domain.durations import Instant
 from domain.errors import Invalid
 from domain.platforms import Platform
@@ -96,7 +99,7 @@ def inquiry_json(inquiry_id: str, inquiry: q.Inquiry) -> dict[str, Any]:
     }
 
 
-async def _view(state: AppState, inquiry_id: str) -> q.Inquiry:
+async def current_inquiry(state: AppState, inquiry_id: str) -> q.Inquiry:
     """The inquiry from the consultation record (the read model, kept within milliseconds).
 
     Only an inquiry not projected yet (started a moment ago) is asked of its workflow: a Temporal
@@ -164,7 +167,7 @@ async def record(
     deadline = asyncio.get_running_loop().time() + RECORDED_WITHIN_S
     while asyncio.get_running_loop().time() < deadline:
         try:
-            inquiry: q.Inquiry | None = await _view(state, inquiry_id)
+            inquiry: q.Inquiry | None = await current_inquiry(state, inquiry_id)
         except (HTTPException, Unreachable):
             inquiry = None  # not started or not recorded yet; taken all the same
         if inquiry is not None and inquiry.deadline is not None:
@@ -173,17 +176,62 @@ async def record(
     return JSONResponse({"id": inquiry_id, "status": "open"}, status_code=202)
 
 
+InquiryStatus = Literal["open", "at_risk", "breached", "answered", "closed"]
+
+
+@dataclass(frozen=True)
+class InquiryFilter:
+    """What a list of inquiries is narrowed to; every field unset: every inquiry."""
+
+    status: InquiryStatus | None = None
+    statuses: tuple[InquiryStatus, ...] = ()
+    """Any of these (the SLA board's "still owed"); empty: no such bound."""
+    assignee: str | None = None
+    platform: q.Channel | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def inquiry_page(
+    state: AppState, where: InquiryFilter, page: Page
+) -> tuple[list[tuple[str, q.Inquiry]], str | None]:
+    """One page of the consultation record, nearest deadline first, and the cursor after it."""
+    after_at, after_id = page.after or (None, None)
+    rows = await (await state.database()).fetch(
+        """SELECT id, state, COALESCE(deadline, received_at, updated_at) AS due FROM inquiries
+            WHERE ($1::text IS NULL OR status = $1) AND (cardinality($2::text[]) = 0 OR status = ANY ($2))
+              AND ($3::text IS NULL OR assignee = $3) AND ($4::text IS NULL OR platform = $4)
+              AND ($5::timestamptz IS NULL OR received_at >= $5)
+              AND ($6::timestamptz IS NULL OR received_at < $6)
+              AND ($7::timestamptz IS NULL
+                   OR (COALESCE(deadline, received_at, updated_at), id) > ($7, $8::text))
+            ORDER BY due, id LIMIT $9""",
+        where.status, list(where.statuses), where.assignee, where.platform, where.since, where.until,
+        after_at, after_id, page.limit + 1,
+    )  # fmt: skip
+    found = [(r["id"], q.Inquiry.model_validate(r["state"])) for r in rows[: page.limit]]
+    return found, next_cursor(rows, page, "due")
+
+
 @router.get("")
 async def list_inquiries(
+    request: Request,
+    response: Response,
     state: State,
     _user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))],
-    status: Annotated[Literal["open", "at_risk", "breached", "answered", "closed"] | None, Query()] = None,
+    page: Annotated[Page, Depends(page_of(500))],
+    status: Annotated[InquiryStatus | None, Query()] = None,
+    assignee: Annotated[str | None, Query(max_length=64, pattern=USER_ID)] = None,
+    platform: Annotated[q.Channel | None, Query(description="a platform id, or phone / email")] = None,
+    since: Annotated[Instant | None, Query(alias="from", description="received at or after")] = None,
+    until: Annotated[Instant | None, Query(alias="to", description="received before")] = None,
 ) -> list[dict[str, Any]]:
-    rows = await (await state.database()).fetch(
-        "SELECT id, state FROM inquiries WHERE $1::text IS NULL OR status = $1 ORDER BY deadline LIMIT 500",
-        status,
-    )
-    return [inquiry_json(r["id"], q.Inquiry.model_validate(r["state"])) for r in rows]
+    """The consultation record, nearest deadline first, a page at a time (the next page's cursor
+    is in `X-Next-Cursor`)."""
+    where = InquiryFilter(status=status, assignee=assignee, platform=platform, since=since, until=until)
+    found, after = await inquiry_page(state, where, page)
+    link_next(response, request, after)
+    return [inquiry_json(key, inquiry) for key, inquiry in found]
 
 
 RECORD_COLUMNS = [
@@ -229,7 +277,7 @@ async def export(state: State, _user: Annotated[User, Depends(allowed(Permission
 async def get_inquiry(
     inquiry_id: str, state: State, _user: Annotated[User, Depends(allowed(Permission.INQUIRY_READ))]
 ) -> dict[str, Any]:
-    return inquiry_json(inquiry_id, await _view(state, inquiry_id))
+    return inquiry_json(inquiry_id, await current_inquiry(state, inquiry_id))
 
 
 @router.post("/{inquiry_id}/assign")

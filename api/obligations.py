@@ -24,6 +24,7 @@ from api.errors import refused as refusal_answer
 from api.state import AppState
 from api.updates import sign
 from domain.announcements import Announcement
+from domain.commands import USER_ID
 from domain.decider import Decider
 from domain.errors import Invalid, Refusal
 from domain.platforms import Platform
@@ -31,7 +32,7 @@ from domain.rules import RuleId
 from eventstore.users import User
 
 Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="the id the API gave it")]
-Owner = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{2,64}$", description="a user id in the directory")]
+Owner = Annotated[str, Field(pattern=USER_ID, description="a user id in the directory")]
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 """An open end of a period."""

@@ -33,6 +33,10 @@ SYSTEM = "mediaops"
 """The actor of an `intake` command: the system itself, not a person in the directory."""
 
 
+USER_ID = r"^[a-z0-9_.-]{2,64}$"
+"""A user id as the directory keeps them (the `users` table checks the same)."""
+
+
 class Actor(BaseModel):
     """A person, with the roles the user directory gives them."""
 
