@@ -360,6 +360,28 @@ def events_projections() -> None:
         typer.echo(f"{lag.name}\tposition {lag.checkpoint.position}\tbehind {lag.events_behind}")
 
 
+@users_app.command("passwd")
+def users_passwd(
+    user_id: Annotated[str, typer.Argument(help="the user's id")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from one line of stdin (scripts)")
+    ] = False,
+) -> None:
+    """Set a user's console password (stored as an argon2id hash); their console sessions end."""
+    from eventstore.logins import set_password
+
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        _with_db(settings, lambda conn: set_password(conn, user_id, password, settings.policy.secrets))
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc), 1) from None
+    typer.echo(f"password set for {user_id}; their console sessions were ended")
+
+
 @users_app.command("revoke")
 def users_revoke(user_id: Annotated[str, typer.Argument(help="the user's id")]) -> None:
     """Revoke every API token of a user (a leaked token, someone leaving: R-SECRETS)."""

@@ -21,6 +21,7 @@ from deploy.postgres import EmbeddedPostgres, ensure_password
 from deploy.processes import Child, environ_with, port_in_use, spawn, tcp_accepts, wait_until
 from deploy.temporal import start_dev_server
 from eventstore.db import connect, database_name, ensure_database, ensure_login_role
+from eventstore.logins import ensure_demo_passwords
 from eventstore.migrate import migrate
 from eventstore.users import ensure_demo_users
 from mediaops.keys import ensure_keys_file
@@ -70,6 +71,7 @@ async def prepare_database(settings: Settings) -> None:
             log.info("migrations applied", versions=[f"{m.version:04d}_{m.name}" for m in applied])
         if settings.env != "production":
             await ensure_demo_users(conn)
+            await ensure_demo_passwords(conn, settings.policy.secrets)
     finally:
         await conn.close()
 

@@ -253,6 +253,21 @@ class Accounts(_Params):
         return value
 
 
+class Secrets(_Params):
+    """The circle that knows the department's passwords is small: people sign in to the console with
+    their own password, guessing one is slowed to a stop, and a session does not outlive its use."""
+
+    login_failures_at_most: PositiveInt = 5
+    """Failed sign-ins for one username, within `login_locked_for`, before it is locked."""
+    login_locked_for: Duration = timedelta(minutes=15)
+    """How long a locked username stays locked (and the window its failures are counted in)."""
+    session_idle: Duration = timedelta(hours=8)
+    """A console session unused this long ends."""
+    session_at_most: Duration = timedelta(hours=12)
+    """A console session ends this long after sign-in, however much it is used."""
+    password_min_length: PositiveInt = 12
+
+
 class Meeting(_Params):
     """When a meeting sits, how long before it its report is made, and what fall is a problem."""
 
@@ -405,6 +420,7 @@ class Policy(BaseModel):
     monthly: Monthly = _rule(Monthly, RuleId.MONTHLY)
     site_quarterly: SiteQuarterly = _rule(SiteQuarterly, RuleId.SITE_QUARTERLY)
     accounts: Accounts = _rule(Accounts, RuleId.ACCOUNTS)
+    secrets: Secrets = _rule(Secrets, RuleId.SECRETS)
     quota: Quota = _rule(Quota, RuleId.QUOTA)
     working_hours: WorkingHours = _rule(WorkingHours, RuleId.WORKING_HOURS)
     approval_remind: ApprovalRemind = _rule(ApprovalRemind, RuleId.APPROVAL_REMIND)

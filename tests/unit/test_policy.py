@@ -17,7 +17,7 @@ from domain.rules import RuleId
 
 # Rules that state a principle with nothing to tune: they are enforced by content checks and
 # permissions, not parameters, so `policy show` has nothing to list for them.
-PARAMETERLESS = {"R-LAWFUL", "R-NO-INSIDE", "R-SECRETS", "R-NO-PERSONAL", "R-DESIGN"}
+PARAMETERLESS = {"R-LAWFUL", "R-NO-INSIDE", "R-NO-PERSONAL", "R-DESIGN"}
 
 
 RULEBOOK = Path(__file__).resolve().parents[2] / "docs" / "RULEBOOK.md"
