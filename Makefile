@@ -21,12 +21,15 @@ run: $(STAMP)
 
 test: lint typecheck browser pytest
 
-# The browser tests drive Debian's Chromium; it is installed once if the machine lacks it.
+# The browser tests drive Debian's Chromium through its ChromeDriver, with a Chinese font for the
+# screenshots; they are installed once if the machine lacks them. Where they cannot be installed,
+# pytest skips the browser tests and says so.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 browser:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
-		{ echo "the browser tests need Chromium: apt-get install chromium"; exit 1; }
+	@{ command -v chromium && command -v chromedriver && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			chromium chromium-driver fonts-wqy-microhei >/dev/null; } || \
+		echo "Chromium could not be installed (apt-get install chromium chromium-driver): the browser tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ from api import (
     writeups,
 )
 from api.auth import allowed, current_user
+from api.console import install_console
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.state import AppState, app_state
@@ -106,6 +107,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(kpi.router)
     app.include_router(ops.router)
     app.mount("/codec", ops.codec_app(state))
+    install_console(app)
     app.add_middleware(BodyLimit)
     State = Annotated[AppState, Depends(app_state)]
 

@@ -1,6 +1,6 @@
 """Bearer-token authentication and the permission check, both as FastAPI dependencies."""
 
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
@@ -35,11 +35,19 @@ async def user_of(state: AppState, token: str) -> User:
     return user
 
 
-def allowed(permission: Permission) -> Callable[[User], Awaitable[User]]:
-    """A dependency that admits only users whose roles hold `permission` (else 403 naming it)."""
+@dataclass(frozen=True)
+class Allowed:
+    """A dependency that admits only users whose roles hold `permission` (else 403 naming it).
 
-    async def check(user: Annotated[User, Depends(current_user)]) -> User:
-        require(user.roles, permission)
+    The permission is kept on the dependency, so the console, which calls the same endpoints for a
+    signed-in person, reads each endpoint's permission from the endpoint itself (api/console/calls.py)."""
+
+    permission: Permission
+
+    async def __call__(self, user: Annotated[User, Depends(current_user)]) -> User:
+        require(user.roles, self.permission)
         return user
 
-    return check
+
+def allowed(permission: Permission) -> Allowed:
+    return Allowed(permission)

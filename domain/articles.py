@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -539,6 +539,17 @@ def check_publish_at(publish_at: datetime | None, now: datetime, policy: Policy)
             f"the publishing time is more than {bounds.schedule_within.days} days ahead",
             field="publish_at",
         )
+
+
+def approval_steps(policy: Policy) -> list[tuple[type["Remind"] | type["Escalate"], timedelta]]:
+    """What a pending approval does, and how many working hours after it was asked for
+    (P-APPROVAL-REMIND): the workflow waits on these, and the console shows when each falls due."""
+    remind = policy.approval_remind
+    working_day = policy.working_hours.end - policy.working_hours.start
+    return [
+        (Remind, remind.remind_after_working_hours),
+        (Escalate, working_day * remind.escalate_after_working_days),
+    ]
 
 
 def escalation_target(role: Role, policy: Policy) -> Role:

@@ -121,13 +121,8 @@ class ArticleWorkflow(Process[a.Article]):
 
     async def approval(self, role: Role) -> None:
         """Wait for `role`'s decision; remind, then escalate, on working hours (P-APPROVAL-REMIND)."""
-        remind = self.policy.approval_remind
         asked_at = workflow.now()
-        working_day = self.policy.working_hours.end - self.policy.working_hours.start
-        for command, after in (
-            (a.Remind, remind.remind_after_working_hours),
-            (a.Escalate, working_day * remind.escalate_after_working_days),
-        ):
+        for command, after in a.approval_steps(self.policy):
             due = await self.working_hours_after(asked_at, after)
             self.next_deadline = due
             self.publish_search_attributes()

@@ -8,7 +8,6 @@ the rule changes (the reminders 7 and 5 days ahead fall before it was planned, s
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from deploy.launch import CLI, stack_environment
+from tests.browser_support import FLAGS, chromium
 from tests.e2e.stack_support import RunningStack, api, bearer, running_stack, wait_for
 
 LEAD = "9d23h59m15s"
@@ -317,10 +317,6 @@ def wait_for_rows(dsn: str, stream: str) -> list[dict[str, object]]:
 
 def in_browser(page: Path, profile: Path) -> str:
     """The page as Chromium rendered it (its DOM after loading): what an auditor opening it sees."""
-    browser = shutil.which("chromium")
-    assert browser, "the browser tests need Chromium (make test installs Debian's chromium)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-    shown = subprocess.run([browser, *flags, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+    shown = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     return shown.stdout
