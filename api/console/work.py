@@ -70,7 +70,12 @@ async def my_drafts(state: AppState, who: Viewer) -> list[a.Article]:
 async def needing_a_person(state: AppState) -> list[a.Article]:
     """Articles with a publication a person must resolve (unconfirmed, failed, a manual platform)."""
     rows = await (await state.database()).fetch(
-        "SELECT state FROM articles WHERE status = 'needs_attention' ORDER BY updated_at LIMIT $1",
+        """SELECT state FROM articles
+            WHERE status = 'needs_attention'
+               OR (status = 'publishing' AND EXISTS (
+                     SELECT 1 FROM jsonb_each(state->'publications') p
+                      WHERE (p.value->>'manual')::boolean AND p.value->>'state' = 'publishing'))
+            ORDER BY updated_at LIMIT $1""",
         SHOWN_AT_MOST,
     )
     return [a.Article.model_validate(r["state"]) for r in rows]
