@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.articles import READ_MODEL_ANSWERS
 from api.errors import Unreachable, error_body
 from api.errors import refused as refusal_answer
+from api.paging import Page, next_cursor
 from api.state import AppState
 from api.updates import sign
 from domain.announcements import Announcement
@@ -162,16 +163,20 @@ async def listed(
     since: datetime | None,
     until: datetime | None,
     status: str | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    """The states in a read model for a period and a status, in order of their start."""
+    page: Page,
+    owner: str | None = None,
+    platform: Platform | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the states in a read model for a period, a status, an owner and a platform, in
+    order of their start, and the cursor after it."""
     matches, order = LISTS[table]
+    after_at, after_id = page.after or (None, None)
     rows = await (await state.database()).fetch(
-        f"""SELECT state FROM {table} WHERE {matches} AND ($3::text IS NULL OR status = $3)
-             ORDER BY {order}, id LIMIT $4""",  # noqa: S608 - from LISTS only
-        since or EARLIEST,
-        until or LATEST,
-        status,
-        limit,
-    )
-    return [dict(r["state"]) for r in rows]
+        f"""SELECT id, {order} AS sort_at, state FROM {table}
+             WHERE {matches} AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR owner = $4)
+               AND ($5::text IS NULL OR state->'platforms' ? $5)
+               AND ($6::timestamptz IS NULL OR ({order}, id) > ($6, $7::text))
+             ORDER BY {order}, id LIMIT $8""",  # noqa: S608 - from LISTS only
+        since or EARLIEST, until or LATEST, status, owner, platform, after_at, after_id, page.limit + 1,
+    )  # fmt: skip
+    return [dict(r["state"]) for r in rows[: page.limit]], next_cursor(rows, page, "sort_at")

@@ -10,7 +10,7 @@ the planner acknowledges it (`acknowledge_late`), and then it is recorded as suc
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -29,12 +29,14 @@ from api.obligations import (
     platforms_json,
     start,
 )
+from api.paging import Page, link_next, page_of
 from api.state import AppState, app_state
 from api.updates import run_update
 from domain import promotions as p
-from domain.commands import Actor
+from domain.commands import USER_ID, Actor
 from domain.durations import Instant
 from domain.errors import Invalid
+from domain.platforms import Platform
 from domain.roles import Permission
 from domain.rules import RuleId
 from domain.text import Text
@@ -120,18 +122,23 @@ async def plan(
 
 @router.get("")
 async def calendar(
+    request: Request,
+    response: Response,
     state: State,
     _user: Annotated[User, Depends(allowed(Permission.PROMOTION_READ))],
+    page: Annotated[Page, Depends(page_of(200, 500))],
     since: Annotated[
         Instant | None, Query(alias="from", description="running at or after (RFC 3339)")
     ] = None,
     until: Annotated[Instant | None, Query(alias="to", description="starting before (RFC 3339)")] = None,
     status: Annotated[p.Status | None, Query(description="one status; unset: every one")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    owner: Annotated[str | None, Query(max_length=64, pattern=USER_ID)] = None,
+    platform: Annotated[Platform | None, Query(description="required there")] = None,
 ) -> list[dict[str, Any]]:
     """The promotion calendar: those running in [from, to), by start, with each one's deadline and
     per-platform announcement state (from the `promotions` read model)."""
-    rows = await listed(state, "promotions", since, until, status, limit)
+    rows, after = await listed(state, "promotions", since, until, status, page, owner, platform)
+    link_next(response, request, after)
     return [promotion_json(p.Promotion.model_validate(row)) for row in rows]
 
 

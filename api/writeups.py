@@ -8,7 +8,7 @@ year the installed calendar does not know. Each required platform shows its writ
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -26,11 +26,13 @@ from api.obligations import (
     platforms_json,
     start,
 )
+from api.paging import Page, link_next, page_of
 from api.state import AppState, app_state
 from api.updates import run_update
 from domain import writeups as w
-from domain.commands import Actor
+from domain.commands import USER_ID, Actor
 from domain.durations import Instant
+from domain.platforms import Platform
 from domain.roles import Permission
 from domain.rules import RuleId
 from domain.text import Text
@@ -94,15 +96,20 @@ async def report(
 
 @router.get("")
 async def list_writeups(
+    request: Request,
+    response: Response,
     state: State,
     _user: Annotated[User, Depends(allowed(Permission.COVERAGE_READ))],
+    page: Annotated[Page, Depends(page_of(200, 500))],
     since: Annotated[Instant | None, Query(alias="from", description="ended at or after (RFC 3339)")] = None,
     until: Annotated[Instant | None, Query(alias="to", description="ended before (RFC 3339)")] = None,
     status: Annotated[w.Status | None, Query(description="one status; unset: every one")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    owner: Annotated[str | None, Query(max_length=64, pattern=USER_ID)] = None,
+    platform: Annotated[Platform | None, Query(description="required there")] = None,
 ) -> list[dict[str, Any]]:
     """Event write-ups by the event's end, with each one's due time and per-platform state."""
-    rows = await listed(state, "writeups", since, until, status, limit)
+    rows, after = await listed(state, "writeups", since, until, status, page, owner, platform)
+    link_next(response, request, after)
     return [writeup_json(w.WriteUp.model_validate(row)) for row in rows]
 
 

@@ -20,6 +20,7 @@ from api.console.articles import local_instant
 from api.console.calls import act
 from api.console.web import Form, Signed, done, page
 from api.obligations import listed
+from api.paging import Page
 from api.state import AppState, app_state
 from domain import promotions as p
 from domain import writeups as w
@@ -29,6 +30,9 @@ router = APIRouter(prefix="/console/calendar", include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 SHOWN_AT_MOST = 500
+WRITEUP_DUE_AT_MOST = timedelta(days=10)
+"""An event that ended this long before the month can still fall due in it (3 working days, a holiday
+week between): its write-up is read so its due day shows."""
 
 
 def _month(value: str | None, state: AppState) -> date:
@@ -58,14 +62,12 @@ async def month(
     following = (first + timedelta(days=32)).replace(day=1)
     since = datetime.combine(first, time(), zone)
     until = datetime.combine(following, time(), zone)
-    promotions = [
-        api_promotions.promotion_json(p.Promotion.model_validate(r))
-        for r in await listed(state, "promotions", since, until, None, SHOWN_AT_MOST)
-    ]
-    writeups = [
-        api_writeups.writeup_json(w.WriteUp.model_validate(r))
-        for r in await listed(state, "writeups", since - timedelta(days=10), until, None, SHOWN_AT_MOST)
-    ]
+    running, _ = await listed(state, "promotions", since, until, None, Page(SHOWN_AT_MOST, None))
+    ending, _ = await listed(
+        state, "writeups", since - WRITEUP_DUE_AT_MOST, until, None, Page(SHOWN_AT_MOST, None)
+    )
+    promotions = [api_promotions.promotion_json(p.Promotion.model_validate(r)) for r in running]
+    writeups = [api_writeups.writeup_json(w.WriteUp.model_validate(r)) for r in ending]
     days: dict[date, list[dict[str, Any]]] = {}
 
     def on(moment: str | None, item: dict[str, Any]) -> None:

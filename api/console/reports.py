@@ -114,6 +114,18 @@ async def kpi(
     return page(request, state, "kpi.html", who, period=asked, kpi=found)
 
 
+@router.get("/kpi.csv")
+async def kpi_csv(
+    state: State, who: Signed, period: Annotated[str, Query(min_length=1, max_length=20)]
+) -> Response:
+    """The KPI rows as the API's CSV, for the signed-in person."""
+    made = await act(who.user, api_kpi.kpi_csv, period=period, state=state)
+    if not made.ok:
+        return Response(made.words, status_code=made.status, media_type="text/plain; charset=utf-8")
+    headers = {"Content-Disposition": f'attachment; filename="kpi-{period}.csv"'}
+    return Response(made.body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
 @router.get("/audit")
 async def audit(
     request: Request,

@@ -22,6 +22,9 @@ from deploy.fakes.app import demo_account_list
 from deploy.processes import free_port
 from domain import articles as a
 from domain import inquiries as q
+from domain import promotions as p
+from domain.announcements import Announcement
+from domain.platforms import Platform
 from domain.roles import Permission, Role
 from eventstore.db import connect
 from eventstore.logins import DEMO_PASSWORD, ensure_demo_passwords
@@ -31,6 +34,7 @@ from mediaops.settings import Settings
 pytestmark = pytest.mark.postgres
 NOW = datetime.now(UTC)
 ROWS = 120
+PROMOTIONS = 23
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,7 @@ async def app_settings(database: str) -> Settings:
         await ensure_demo_users(conn)
         await ensure_demo_passwords(conn, settings.policy.secrets)
         await seed(conn)
+        await seed_promotions(conn)
     finally:
         await conn.close()
     return settings
@@ -80,6 +85,25 @@ async def seed(conn: asyncpg.Connection) -> None:
                VALUES ($1, 'phone', 'demo', $2, 'open', $3, $4, $5, $6)""",
             f"page-{n:03d}", inquiry.user, sent, inquiry.deadline,
             demo_user_id(Role.CHANNEL_SPECIALIST) if n % 3 == 0 else None, inquiry.model_dump(mode="json"),
+        )  # fmt: skip
+
+
+async def seed_promotions(conn: asyncpg.Connection) -> None:
+    await conn.execute("DELETE FROM promotions WHERE id LIKE 'page-%'")
+    for n in range(PROMOTIONS):
+        starts = NOW + timedelta(days=10, hours=n)
+        where = {Platform.WEBSITE: Announcement()} if n % 2 else {Platform.WEIBO: Announcement()}
+        owner = demo_user_id(Role.PROMOTION_SPECIALIST)
+        promo = p.Promotion(
+            id=f"page-{n:03d}", name=f"促销{n}", owner=owner, platforms=where, starts_at=starts,
+            ends_at=starts + timedelta(days=1), announce_by=starts - timedelta(days=3),
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO promotions
+                      (id, name, status, compliance, major, owner, starts_at, ends_at, announce_by, state)
+               VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8, $9)""",
+            promo.id, promo.name, promo.status, promo.compliance, promo.owner, promo.starts_at, promo.ends_at,
+            promo.announce_by, promo.model_dump(mode="json"),
         )  # fmt: skip
 
 
@@ -207,13 +231,14 @@ async def test_sign_out_ends_the_session(client: httpx.AsyncClient) -> None:
     "path",
     ["/", "/console/articles", "/console/articles?status=in_review", "/console/articles/new",
      "/console/inquiries", "/console/inquiries?rows=true", "/console/calendar", "/console/reports",
-     "/console/kpi", "/console/articles/page-001", "/console/inquiries/page-002"],
+     "/console/kpi", "/console/kpi.csv?period=2026-W48", "/console/inquiries/export.csv",
+     "/console/articles/page-001", "/console/inquiries/page-002"],
 )  # fmt: skip
 async def test_every_page_renders_from_the_read_models(client: httpx.AsyncClient, path: str) -> None:
     await sign_in(client, demo_user_id(Role.OPERATIONS_MANAGER))
     answer = await client.get(path)
     assert answer.status_code == 200, answer.text[:500]
-    assert 'lang="zh-CN"' in answer.text or path.endswith("rows=true")
+    assert 'lang="zh-CN"' in answer.text or "rows=true" in path or ".csv" in path
     for field in re.findall(r'<(?:input|select|textarea)\b[^>]*\bid="([^"]+)"', answer.text):
         assert f'for="{field}"' in answer.text, f"{path}: the field {field} has no label"
 
@@ -262,6 +287,10 @@ async def test_the_lists_page_with_an_opaque_cursor(client: httpx.AsyncClient, d
     since = (NOW - timedelta(hours=1, minutes=10)).isoformat()
     recent = await every("/inquiries", {"from": since})
     assert len(recent) == 11
+    promotions = await every("/promotions", {"limit": 4, "platform": "website"})
+    assert promotions == [f"page-{n:03d}" for n in range(1, PROMOTIONS, 2)]  # by start
+    owned = await every("/promotions", {"limit": 5, "owner": demo_user_id(Role.PROMOTION_SPECIALIST)})
+    assert len(owned) == PROMOTIONS
     bad = await client.get("/articles", params={"cursor": "not-a-cursor"}, headers=bearer)
     assert bad.status_code == 422
     assert bad.json()["field"] == "cursor"
