@@ -12,7 +12,6 @@ import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from eventstore.logins import LoginRefused, end_session, log_in, open_session
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -26,6 +25,7 @@ from api.console.web import (
     session_cookie,
 )
 from api.state import AppState, app_state
+from eventstore.logins import LoginRefused, end_session, log_in, open_session
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
-from eventstore.logins import Session, session_of
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
@@ -29,6 +28,7 @@ from api.console import words
 from api.state import AppState, app_state
 from domain.roles import ROLE_TITLES, Permission, Role, permissions_of
 from domain.rules import RULE_TITLES, RuleId
+from eventstore.logins import Session, session_of
 from eventstore.users import User
 
 SESSION_COOKIE = "mediaops_session"
