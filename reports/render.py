@@ -38,7 +38,7 @@ from domain.meetings import (
     Series,
 )
 from domain.metrics import Change, fell_by_more_than
-from domain.platforms import Platform
+from domain.platforms import PLATFORM_NAMES
 
 KIND_TITLES: dict[MeetingKind, str] = {"weekly": "周例会", "monthly": "月例会", "quarterly": "季度网站会议"}
 STATUS_LABELS: dict[str, str] = {"done": "已完成", "not_done": "未完成", "overdue": "已逾期"}
@@ -47,17 +47,6 @@ PROBLEM_LABELS: dict[str, str] = {
     "breach": "违反规则 breach",
     "figure_fell": "数据下降 figure fell",
     "figures_missing": "数据缺失 figures missing",
-}
-PLATFORM_NAMES: dict[Platform, str] = {
-    Platform.WEBSITE: "官方网站 website",
-    Platform.WECHAT: "微信公众号 WeChat",
-    Platform.MINIPROGRAM: "小程序 mini program",
-    Platform.WEIBO: "微博 Weibo",
-    Platform.BAIJIAHAO: "百家号 Baijiahao",
-    Platform.ZHIHU: "知乎 Zhihu",
-    Platform.SOHU: "搜狐号 Sohu",
-    Platform.TOUTIAO: "头条号 Toutiao",
-    Platform.BAIDU_ZHIDAO: "百度知道 Baidu Zhidao",
 }
 NOTES: dict[str, str] = {
     "missing": "缺失 missing",

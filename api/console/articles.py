@@ -154,12 +154,23 @@ def _may_decide(who: Viewer, article: a.Article) -> dict[str, bool]:
     }
 
 
-@router.get("/{article_id}")
-async def one(article_id: str, request: Request, state: State, who: Signed) -> Response:
+async def _read(state: AppState, who: Viewer, article_id: str) -> tuple[Outcome, a.Article | None]:
+    """The article as the API shows it to `who` (its permission, its workflow's answer), and its
+    whole state (the page shows more than the API's JSON: its content); None when refused."""
     outcome = await act(who.user, api.get_article, article_id=article_id, state=state)
     if not outcome.ok:
+        return outcome, None
+    stored = await (await state.database()).fetchval("SELECT state FROM articles WHERE id = $1", article_id)
+    if stored is not None and stored["version"] >= outcome.body["version"]:
+        return outcome, a.Article.model_validate(stored)
+    return outcome, await api.current_article(state, article_id)  # the read model is behind
+
+
+@router.get("/{article_id}")
+async def one(article_id: str, request: Request, state: State, who: Signed) -> Response:
+    outcome, article = await _read(state, who, article_id)
+    if article is None:
         return page(request, state, "refused.html", who, outcome.status, outcome=outcome)
-    article = a.Article.model_validate(await _state_of(state, article_id, outcome.body))
     entries = await timeline(state, api.workflow_id(article_id))
     return page(
         request, state, "article.html", who,
@@ -169,28 +180,20 @@ async def one(article_id: str, request: Request, state: State, who: Signed) -> R
     )  # fmt: skip
 
 
-async def _state_of(state: AppState, article_id: str, shown: dict[str, Any]) -> Any:
-    """The article's whole state (the page shows more than the API's JSON: its content): the read
-    model's, unless the workflow already answered for a newer version."""
-    stored = await (await state.database()).fetchval("SELECT state FROM articles WHERE id = $1", article_id)
-    if stored is not None and stored["version"] >= shown["version"]:
-        return stored
-    return (await api.current_article(state, article_id)).model_dump(mode="json")
-
-
 @router.get("/{article_id}/publications")
 async def publications(article_id: str, request: Request, state: State, who: Signed) -> Response:
     """The platforms' states alone: the article page refreshes them while a publication runs."""
-    outcome = await act(who.user, api.get_article, article_id=article_id, state=state)
-    if not outcome.ok:
+    outcome, article = await _read(state, who, article_id)
+    if article is None:
         return page(request, state, "refused.html", who, outcome.status, outcome=outcome)
-    article = a.Article.model_validate(await _state_of(state, article_id, outcome.body))
     return page(request, state, "_publications.html", who, json=outcome.body, may=_may_decide(who, article))
 
 
 @router.get("/{article_id}/revise")
 async def revise_form(article_id: str, request: Request, state: State, who: Signed) -> Response:
-    article = a.Article.model_validate(await _state_of(state, article_id, {"version": 0}))
+    outcome, article = await _read(state, who, article_id)
+    if article is None:
+        return page(request, state, "refused.html", who, outcome.status, outcome=outcome)
     if article.content is None:
         return done(f"/console/articles/{article_id}", "这篇文章还没有内容。")
     values = article.content.model_dump(mode="json")
@@ -215,7 +218,7 @@ async def revise(article_id: str, request: Request, state: State, who: Signed, f
         and outcome.status == 422
         and not (isinstance(outcome.body, dict) and "article" in outcome.body)
     ):
-        article = a.Article.model_validate(await _state_of(state, article_id, {"version": 0}))
+        _, article = await _read(state, who, article_id)
         return _form_page(
             request, state, who, {**values, "platforms": form.getlist("platforms")}, outcome, article
         )

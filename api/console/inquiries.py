@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from api import inquiries as api
 from api.console.calls import act
 from api.console.record import timeline
-from api.console.web import Form, Signed, done, page
+from api.console.web import Form, Signed, done, download, page
 from api.inquiries import InquiryFilter, InquiryStatus
 from api.paging import Page, decode
 from api.state import AppState, app_state
@@ -84,13 +84,8 @@ async def board(
 @router.get("/export.csv")
 async def export(state: State, who: Signed) -> Response:
     """The consultation record (咨询数据), the API's CSV, for the signed-in person."""
-    outcome = await act(who.user, api.export, state=state)
-    return Response(
-        outcome.body,
-        status_code=outcome.status,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="inquiries.csv"'},
-    )
+    made = await act(who.user, api.export, state=state)
+    return download(made.status, made.body, made.words, "text/csv; charset=utf-8", "inquiries.csv")
 
 
 @router.get("/{inquiry_id}")

@@ -17,7 +17,7 @@ from api import kpi as api_kpi
 from api import reports as api_reports
 from api.console.calls import act
 from api.console.record import timeline
-from api.console.web import Form, Signed, done, page
+from api.console.web import Form, Signed, done, download, page
 from api.state import AppState, app_state
 from domain.periods import containing
 from eventstore.users import list_users
@@ -77,10 +77,7 @@ async def report_page(report_id: api_reports.ReportId, state: State, who: Signed
 @router.get("/reports/{report_id}.pdf")
 async def report_pdf(report_id: api_reports.ReportId, state: State, who: Signed) -> Response:
     made = await act(who.user, api_reports.as_pdf, report_id=report_id, state=state)
-    if not made.ok:
-        return Response(made.words, status_code=made.status, media_type="text/plain; charset=utf-8")
-    headers = {"Content-Disposition": f'attachment; filename="{report_id}.pdf"'}
-    return Response(made.body, media_type="application/pdf", headers=headers)
+    return download(made.status, made.body, made.words, "application/pdf", f"{report_id}.pdf")
 
 
 @router.post("/actions")
@@ -120,10 +117,7 @@ async def kpi_csv(
 ) -> Response:
     """The KPI rows as the API's CSV, for the signed-in person."""
     made = await act(who.user, api_kpi.kpi_csv, period=period, state=state)
-    if not made.ok:
-        return Response(made.words, status_code=made.status, media_type="text/plain; charset=utf-8")
-    headers = {"Content-Disposition": f'attachment; filename="kpi-{period}.csv"'}
-    return Response(made.body, media_type="text/csv; charset=utf-8", headers=headers)
+    return download(made.status, made.body, made.words, "text/csv; charset=utf-8", f"kpi-{period}.csv")
 
 
 @router.get("/audit")

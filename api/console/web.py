@@ -26,10 +26,12 @@ from starlette.datastructures import FormData
 from activities.platforms.content import sanitise
 from api.console import words
 from api.state import AppState, app_state
+from domain.platforms import PLATFORM_NAMES
 from domain.roles import ROLE_TITLES, Permission, Role, permissions_of
 from domain.rules import RULE_TITLES, RuleId
 from eventstore.logins import Session, session_of
 from eventstore.users import User
+from reports.render import KIND_TITLES
 
 SESSION_COOKIE = "mediaops_session"
 FLASH_COOKIE = "mediaops_flash"
@@ -145,6 +147,10 @@ templates.filters["rule"] = rule_words
 templates.filters["safe_html"] = lambda html: Markup(sanitise(html))  # noqa: S704 - nh3 has cleaned it
 templates.filters["q"] = lambda value: quote(str(value), safe="")
 templates.globals["ROLE_TITLES"] = ROLE_TITLES
+templates.globals["REPORT_KIND"] = KIND_TITLES
+templates.filters["platform"] = lambda p: PLATFORM_NAMES.get(p, str(p)).split(" ")[
+    0
+]  # phone, email: as they are
 templates.globals.update({k: v for k, v in vars(words).items() if k.isupper()})
 templates.globals["RULE_TITLES"] = RULE_TITLES
 
@@ -182,6 +188,14 @@ def page(
     if flash:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
+
+
+def download(status: int, body: Any, refusal: str, media_type: str, filename: str) -> Response:
+    """A file the API made for the person (a PDF, a CSV), or its refusal in words as plain text."""
+    if status >= 400:
+        return Response(refusal, status_code=status, media_type="text/plain; charset=utf-8")
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def done(to: str, message: str) -> Response:

@@ -40,7 +40,6 @@ OBLIGATION_STATUS: dict[str, str] = {
     "planned": "计划中", "announced": "已预告", "met": "已达标", "breached": "未达标", "cancelled": "已取消",
     "open": "待报道", "published": "已报道",
 }  # fmt: skip
-REPORT_KIND: dict[str, str] = {"weekly": "周报", "monthly": "月报", "quarterly": "季度网站报告"}
 EVENT_WORDS: dict[str, str] = {
     "article.submitted": "提交",
     "article.revised": "修改",

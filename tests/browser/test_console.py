@@ -72,6 +72,7 @@ def text(driver: WebDriver) -> str:
 
 
 def sign_in(driver: WebDriver, stack: RunningStack, user: str, password: str = DEMO_PASSWORD) -> None:
+    driver.get(stack.url("/login"))  # cookies are deleted on our origin (on a blank page chromedriver errs)
     driver.delete_all_cookies()
     driver.get(stack.url("/login"))
     driver.find_element(By.ID, "username").send_keys(user)
