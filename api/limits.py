@@ -1,4 +1,5 @@
-"""Request bodies are bounded: a body over its limit is 413, refused before it is read whole.
+"""Request bodies are bounded: a body over its limit is 413, refused before it is read whole; and a
+NUL in the path or the query (PostgreSQL refuses it in text) is a 422, refused before any route.
 
 Without a bound a 9 MB article became a gRPC message Temporal refuses (a 500), and any large body
 ties up the API's memory (M9). JSON bodies take 1 MiB (an article's HTML with room to spare, well
@@ -7,6 +8,7 @@ a few KiB).
 """
 
 import json
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,10 +30,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        field = _with_nul(scope["path"], scope.get("query_string", b""))
+        if field is not None:
+            # PostgreSQL refuses a NUL in text: an id or a filter holding one is bad input, not a 500
+            await _refuse(send, 422, error_body("invalid", "a NUL character is not allowed", field=field))
+            return
         limit = self.webhooks if scope["path"].startswith("/webhooks/") else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, limit)
+            await _refuse(send, 413, _too_large(limit))
             return
         seen, started = 0, False
 
@@ -53,15 +60,31 @@ class BodyLimit:
             await self.app(scope, bounded, watched)
         except TooLarge:
             if not started:
-                await _refuse(send, limit)
+                await _refuse(send, 413, _too_large(limit))
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(error_body("too_large", f"the request body is over {limit} bytes")).encode()
+def _with_nul(path: str, query: bytes) -> str | None:
+    """Where a NUL is in the URL: `path`, or the name of the query parameter; None: nowhere."""
+    if "\x00" in path:
+        return "path"
+    if b"%00" not in query and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name + value:
+            return name.replace("\x00", "") or "query"
+    return "query"
+
+
+def _too_large(limit: int) -> dict[str, str]:
+    return error_body("too_large", f"the request body is over {limit} bytes")
+
+
+async def _refuse(send: Send, status: int, answer: dict[str, str]) -> None:
+    body = json.dumps(answer).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )

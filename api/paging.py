@@ -3,15 +3,17 @@
 A list used to stop silently at a fixed number of rows. Now every page says where the next one
 starts: `X-Next-Cursor` and an RFC 8288 `Link: <...>; rel="next"` (the body stays the list it
 always was, so no client breaks). A cursor is the sort key of the last row shown, so a page is a
-keyset read (no OFFSET: a row added meanwhile neither repeats nor hides one). It is opaque to the
-caller (base64url of JSON), and one that does not decode is a 422 naming `cursor`.
+keyset read (no OFFSET): a row added meanwhile does not shift the pages after it, though a row
+whose sort key changes while someone pages (an article updated, say) moves to where it now sorts.
+It is opaque to the caller (base64url of JSON), and one that does not decode is a 422 naming
+`cursor`.
 """
 
 import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
@@ -40,10 +42,11 @@ def decode(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, key = json.loads(raw)
-        when = datetime.fromisoformat(at)
-        if not isinstance(key, str) or when.tzinfo is None:
+        when = datetime.fromisoformat(at).astimezone(UTC)
+        if not isinstance(key, str) or "\x00" in key or not key.isprintable():
             raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        key.encode()  # a lone surrogate is not text PostgreSQL takes
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
         raise Invalid(RuleId.ACCOUNTABLE, "not a cursor this list gave", field="cursor") from None
     return when, key
 

@@ -71,7 +71,8 @@ async def prepare_database(settings: Settings) -> None:
             log.info("migrations applied", versions=[f"{m.version:04d}_{m.name}" for m in applied])
         if settings.env != "production":
             await ensure_demo_users(conn)
-            await ensure_demo_passwords(conn, settings.policy.secrets)
+            if settings.env == "development":  # a documented password is for trying it out only
+                await ensure_demo_passwords(conn, settings.policy.secrets)
     finally:
         await conn.close()
 

@@ -80,7 +80,10 @@ TimeOfDay = Annotated[
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-14:00 is past the last moment Python can hold
+        raise ValueError("the moment is out of range") from None
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]

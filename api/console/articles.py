@@ -14,14 +14,15 @@ from starlette.datastructures import FormData
 
 from api import articles as api
 from api.console.calls import Outcome, act
-from api.console.record import Entry, difference, last_decided, timeline, versions
+from api.console.record import difference, last_decided, review_record, timeline, versions
 from api.console.web import Form, Signed, Viewer, done, page
 from api.paging import Page, decode
 from api.state import AppState, app_state
 from domain import articles as a
 from domain.calendar import calendar_for
+from domain.commands import USER_ID
 from domain.platforms import Platform
-from domain.roles import Role
+from domain.roles import Permission, Role, require
 
 router = APIRouter(prefix="/console/articles", include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
@@ -29,10 +30,14 @@ PAGE_SIZE = 50
 
 
 def local_instant(value: str, state: AppState) -> str | None:
-    """A `datetime-local` field (no zone: the person typed Beijing time) as RFC 3339; empty: None."""
+    """A `datetime-local` field (no zone: the person typed Beijing time) as RFC 3339; empty: None.
+    What is not a time at all goes on as typed, for the API's model to refuse naming the field."""
     if not value:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=state.settings.policy.zone)
     return moment.isoformat()
@@ -52,6 +57,12 @@ def content_values(form: FormData, state: AppState) -> dict[str, Any]:
     }
 
 
+def _as_typed(form: FormData) -> dict[str, Any]:
+    """The fields a refused form shows again as the person typed them (a `datetime-local` field
+    shows nothing for an RFC 3339 value: the schedule would be lost, and the post go out at once)."""
+    return {"platforms": form.getlist("platforms"), "publish_at": form.get("publish_at", "")}
+
+
 def _links(form: FormData) -> dict[str, str]:
     return {k: str(form[k]) for k in ("promotion_id", "writeup_id", "column_id") if form.get(k)}
 
@@ -62,10 +73,11 @@ async def listed(
     state: State,
     who: Signed,
     status: Annotated[a.Status | None, Query()] = None,
-    author: Annotated[str | None, Query(max_length=64)] = None,
+    author: Annotated[str | None, Query(max_length=64, pattern=f"{USER_ID}|^$")] = None,
     platform: Annotated[Platform | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
+    require(who.roles, Permission.ARTICLE_READ)
     after = decode(cursor) if cursor else None
     where = api.ArticleFilter(status=status, author=author or None, platform=platform)
     found, next_cursor = await api.article_page(state, where, Page(PAGE_SIZE, after))
@@ -102,10 +114,12 @@ async def submit(request: Request, state: State, who: Signed, form: Form) -> Res
         # a submission whose checks failed is an article all the same: show it with what they said
         made = outcome.body.get("article") if isinstance(outcome.body, dict) else None
         if made:
-            return done(f"/console/articles/{made['id']}", "已提交，但内容检查未通过：" + outcome.detail)
-        return _form_page(request, state, who, {**values, "platforms": form.getlist("platforms")}, outcome)
+            return done(
+                state, f"/console/articles/{made['id']}", "已提交，但内容检查未通过：" + outcome.detail
+            )
+        return _form_page(request, state, who, {**values, **_as_typed(form)}, outcome)
     key = outcome.body["id"]
-    return done(f"/console/articles/{key}", "已提交，内容检查通过，等待审核。")
+    return done(state, f"/console/articles/{key}", "已提交，内容检查通过，等待审核。")
 
 
 def approval_clock(state: AppState, requested_at: datetime) -> list[tuple[str, datetime]]:
@@ -120,11 +134,10 @@ def approval_clock(state: AppState, requested_at: datetime) -> list[tuple[str, d
     ]
 
 
-async def review_view(
-    state: AppState, who: Viewer, article: a.Article, entries: list[Entry]
-) -> dict[str, Any]:
+async def review_view(state: AppState, who: Viewer, article: a.Article) -> dict[str, Any]:
     """What a reviewer needs of an article: its content, and the change since the version they
     last decided on (None: they have not seen it before)."""
+    entries = await review_record(state, api.workflow_id(article.id))
     contents = versions(entries)
     seen = last_decided(entries, who.user.id)
     changes = None
@@ -175,7 +188,7 @@ async def one(article_id: str, request: Request, state: State, who: Signed) -> R
     return page(
         request, state, "article.html", who,
         article=article, json=outcome.body, entries=entries, may=_may_decide(who, article),
-        review=await review_view(state, who, article, entries),
+        review=await review_view(state, who, article),
         workflow_id=api.workflow_id(article_id),
     )  # fmt: skip
 
@@ -195,7 +208,7 @@ async def revise_form(article_id: str, request: Request, state: State, who: Sign
     if article is None:
         return page(request, state, "refused.html", who, outcome.status, outcome=outcome)
     if article.content is None:
-        return done(f"/console/articles/{article_id}", "这篇文章还没有内容。")
+        return done(state, f"/console/articles/{article_id}", "这篇文章还没有内容。")
     values = article.content.model_dump(mode="json")
     values["platforms"] = [p.value for p in article.content.platforms]
     if article.content.publish_at:
@@ -205,8 +218,8 @@ async def revise_form(article_id: str, request: Request, state: State, who: Sign
     return _form_page(request, state, who, values, None, article)
 
 
-def _back(article_id: str, outcome: Outcome, success: str) -> Response:
-    return done(f"/console/articles/{article_id}", success if outcome.ok else outcome.words)
+def _back(state: AppState, article_id: str, outcome: Outcome, success: str) -> Response:
+    return done(state, f"/console/articles/{article_id}", success if outcome.ok else outcome.words)
 
 
 @router.post("/{article_id}/revisions")
@@ -219,10 +232,8 @@ async def revise(article_id: str, request: Request, state: State, who: Signed, f
         and not (isinstance(outcome.body, dict) and "article" in outcome.body)
     ):
         _, article = await _read(state, who, article_id)
-        return _form_page(
-            request, state, who, {**values, "platforms": form.getlist("platforms")}, outcome, article
-        )
-    return _back(article_id, outcome, "已修改，新版本需要重新审核。")
+        return _form_page(request, state, who, {**values, **_as_typed(form)}, outcome, article)
+    return _back(state, article_id, outcome, "已修改，新版本需要重新审核。")
 
 
 @router.post("/{article_id}/review")
@@ -230,21 +241,21 @@ async def review(article_id: str, state: State, who: Signed, form: Form) -> Resp
     values = {k: form.get(k) for k in ("decision", "version")} | {"comment": form.get("comment", "")}
     outcome = await act(who.user, api.review, (api.ReviewIn, values), article_id=article_id, state=state)
     words = {"approve": "已批准。", "request_changes": "已要求修改。", "reject": "已驳回。"}
-    return _back(article_id, outcome, words.get(str(values["decision"]), "已处理。"))
+    return _back(state, article_id, outcome, words.get(str(values["decision"]), "已处理。"))
 
 
 @router.post("/{article_id}/confirm")
 async def confirm(article_id: str, state: State, who: Signed, form: Form) -> Response:
     values = {"version": form.get("version"), "comment": form.get("comment", "")}
     outcome = await act(who.user, api.confirm, (api.ConfirmIn, values), article_id=article_id, state=state)
-    return _back(article_id, outcome, "总经理已确认。")
+    return _back(state, article_id, outcome, "总经理已确认。")
 
 
 @router.post("/{article_id}/withdraw")
 async def withdraw(article_id: str, state: State, who: Signed, form: Form) -> Response:
     values = {"reason": form.get("reason", "")}
     outcome = await act(who.user, api.withdraw, (api.WithdrawIn, values), article_id=article_id, state=state)
-    return _back(article_id, outcome, "已撤回。")
+    return _back(state, article_id, outcome, "已撤回。")
 
 
 @router.post("/{article_id}/publications/{platform}/reconcile")
@@ -261,4 +272,4 @@ async def reconcile(article_id: str, platform: Platform, state: State, who: Sign
         platform=platform,
         state=state,
     )
-    return _back(article_id, outcome, f"{platform.value} 的发布结果已登记。")
+    return _back(state, article_id, outcome, f"{platform.value} 的发布结果已登记。")

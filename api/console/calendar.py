@@ -25,10 +25,12 @@ from api.state import AppState, app_state
 from domain import promotions as p
 from domain import writeups as w
 from domain.platforms import Platform
+from domain.roles import Permission, require
 
 router = APIRouter(prefix="/console/calendar", include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$"
+"""A month from 1970 to 2999: the calendar's range, not all the years Python can hold."""
 SHOWN_AT_MOST = 500
 WRITEUP_DUE_AT_MOST = timedelta(days=10)
 """An event that ended this long before the month can still fall due in it (3 working days, a holiday
@@ -57,6 +59,8 @@ async def month(
     who: Signed,
     month: Annotated[str | None, Query(pattern=MONTH)] = None,
 ) -> Response:
+    require(who.roles, Permission.PROMOTION_READ)
+    require(who.roles, Permission.COVERAGE_READ)
     zone = state.settings.policy.zone
     first = _month(month, state)
     following = (first + timedelta(days=32)).replace(day=1)
@@ -94,11 +98,11 @@ async def month(
     )  # fmt: skip
 
 
-def _back(form: Any, outcome_ok: bool, ok: str, words: str) -> Response:
+def _back(state: AppState, form: Any, outcome_ok: bool, ok: str, words: str) -> Response:
     """Back to the month the form was on (a month the page gave, else the current one)."""
     shown = str(form.get("month") or "")
     to = f"/console/calendar?month={shown}" if re.fullmatch(MONTH, shown) else "/console/calendar"
-    return done(to, ok if outcome_ok else words)
+    return done(state, to, ok if outcome_ok else words)
 
 
 @router.post("/promotions")
@@ -113,7 +117,7 @@ async def plan(state: State, who: Signed, form: Form) -> Response:
         "acknowledge_late": form.get("acknowledge_late") == "on",
     }
     outcome = await act(who.user, api_promotions.plan, (api_promotions.PromotionIn, values), state=state)
-    return _back(form, outcome.ok, "促销已计划，预告截止时间已设定。", outcome.words)
+    return _back(state, form, outcome.ok, "促销已计划，预告截止时间已设定。", outcome.words)
 
 
 @router.post("/promotions/{key}/reschedule")
@@ -125,7 +129,7 @@ async def reschedule(key: str, state: State, who: Signed, form: Form) -> Respons
     }
     model = api_promotions.RescheduleIn
     outcome = await act(who.user, api_promotions.reschedule, (model, values), key=key, state=state)
-    return _back(form, outcome.ok, "已改期，截止时间和提醒随之调整。", outcome.words)
+    return _back(state, form, outcome.ok, "已改期，截止时间和提醒随之调整。", outcome.words)
 
 
 @router.post("/promotions/{key}/cancel")
@@ -133,7 +137,7 @@ async def cancel(key: str, state: State, who: Signed, form: Form) -> Response:
     values = {"reason": form.get("reason", "")}
     model = api_promotions.CancelIn
     outcome = await act(who.user, api_promotions.cancel, (model, values), key=key, state=state)
-    return _back(form, outcome.ok, "促销已取消。", outcome.words)
+    return _back(state, form, outcome.ok, "促销已取消。", outcome.words)
 
 
 @router.post("/writeups")
@@ -145,7 +149,7 @@ async def report(state: State, who: Signed, form: Form) -> Response:
         "owner": form.get("owner") or None,
     }
     outcome = await act(who.user, api_writeups.report, (api_writeups.WriteUpIn, values), state=state)
-    return _back(form, outcome.ok, "重大活动已登记，报道截止时间已按工作日计算。", outcome.words)
+    return _back(state, form, outcome.ok, "重大活动已登记，报道截止时间已按工作日计算。", outcome.words)
 
 
 @router.post("/writeups/{key}/correct")
@@ -153,4 +157,4 @@ async def correct(key: str, state: State, who: Signed, form: Form) -> Response:
     values = {"ends_at": local_instant(str(form.get("ends_at") or ""), state)}
     model = api_writeups.CorrectIn
     outcome = await act(who.user, api_writeups.correct, (model, values), key=key, state=state)
-    return _back(form, outcome.ok, "结束时间已更正，截止时间重新计算。", outcome.words)
+    return _back(state, form, outcome.ok, "结束时间已更正，截止时间重新计算。", outcome.words)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, get_type_hints
 
-from fastapi import HTTPException
+from fastapi import HTTPException, params
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.auth import Allowed
 from api.errors import STATUS, Unreachable
@@ -82,6 +82,19 @@ def _gate(endpoint: Endpoint) -> tuple[str, Permission]:
     raise TypeError(f"{endpoint.__qualname__} declares no permission")
 
 
+@cache
+def _checks(endpoint: Endpoint) -> dict[str, TypeAdapter[Any]]:
+    """How the API validates each of the endpoint's path and query parameters (their patterns,
+    bounds and types: a moment in UTC), so a value the console passes is checked the same way."""
+    hints = get_type_hints(endpoint, include_extras=True)
+    return {
+        name: TypeAdapter(hint)
+        for name, hint in hints.items()
+        if name != "return"
+        and any(isinstance(m, (params.Path, params.Query)) for m in getattr(hint, "__metadata__", ()))
+    }
+
+
 def permission_of(endpoint: Endpoint) -> Permission:
     return _gate(endpoint)[1]
 
@@ -121,6 +134,10 @@ async def act(
     person, permission = _gate(endpoint)
     try:
         require(who.roles, permission)
+        checks = _checks(endpoint)
+        for name, value in arguments.items():
+            if name in checks:
+                arguments[name] = checks[name].validate_python(value)
         if body is not None:
             model, values = body
             name = next(n for n, p in inspect.signature(endpoint).parameters.items() if p.annotation is model)
@@ -128,6 +145,8 @@ async def act(
         return _answer(await endpoint(**arguments, **{person: who}))
     except ValidationError as exc:
         return _invalid(exc)
+    except (ValueError, OverflowError) as exc:  # a value no model could take (a moment out of range)
+        return Outcome(422, detail=str(exc))
     except DomainError as exc:
         refusal = refusal_of(exc)
         return Outcome(

@@ -21,8 +21,9 @@ from api.inquiries import InquiryFilter, InquiryStatus
 from api.paging import Page, decode
 from api.state import AppState, app_state
 from domain import inquiries as q
+from domain.commands import USER_ID
 from domain.platforms import Platform
-from domain.roles import PERMISSIONS, Permission
+from domain.roles import PERMISSIONS, Permission, require
 from eventstore.users import list_users
 
 router = APIRouter(prefix="/console/inquiries", include_in_schema=False)
@@ -66,11 +67,12 @@ async def board(
     state: State,
     who: Signed,
     status: Annotated[InquiryStatus | None, Query()] = None,
-    assignee: Annotated[str | None, Query(max_length=64)] = None,
+    assignee: Annotated[str | None, Query(max_length=64, pattern=f"{USER_ID}|^$")] = None,
     platform: Channel = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     rows_only: Annotated[bool, Query(alias="rows")] = False,
 ) -> Response:
+    require(who.roles, Permission.INQUIRY_READ)
     rows, next_cursor = await board_rows(
         state, _where(status, assignee, platform), Page(PAGE_SIZE, decode(cursor) if cursor else None)
     )
@@ -107,7 +109,7 @@ async def _command(
     inquiry_id: str, state: AppState, who: Signed, endpoint: Any, model: Any, values: dict[str, Any], ok: str
 ) -> Response:
     outcome = await act(who.user, endpoint, (model, values), inquiry_id=inquiry_id, state=state)
-    return done(f"/console/inquiries/{inquiry_id}", ok if outcome.ok else outcome.words)
+    return done(state, f"/console/inquiries/{inquiry_id}", ok if outcome.ok else outcome.words)
 
 
 @router.post("/{inquiry_id}/reply")

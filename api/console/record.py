@@ -32,25 +32,45 @@ class Entry:
     data: dict[str, Any]
 
 
+def _entry(r: Any) -> Entry:
+    return Entry(
+        version=r["stream_version"],
+        type=r["type"],
+        words=EVENT_WORDS.get(r["type"], r["type"]),
+        actor=str(r["data"].get("actor") or r["metadata"].get("actor") or ""),
+        at=r["recorded_at"],
+        rules=list(r["metadata"].get("rule_ids") or []),
+        data=r["data"],
+    )
+
+
 async def timeline(state: AppState, stream_id: str) -> list[Entry]:
+    """The stream's latest TIMELINE_AT_MOST events, oldest first (a long life shows its recent part)."""
     rows = await (await state.database()).fetch(
         """SELECT stream_version, type, data, metadata, recorded_at FROM events
-            WHERE stream_id = $1 ORDER BY stream_version LIMIT $2""",
+            WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT $2""",
         stream_id,
         TIMELINE_AT_MOST,
     )
-    return [
-        Entry(
-            version=r["stream_version"],
-            type=r["type"],
-            words=EVENT_WORDS.get(r["type"], r["type"]),
-            actor=str(r["data"].get("actor") or r["metadata"].get("actor") or ""),
-            at=r["recorded_at"],
-            rules=list(r["metadata"].get("rule_ids") or []),
-            data=r["data"],
-        )
-        for r in rows
-    ]
+    return [_entry(r) for r in reversed(rows)]
+
+
+REVIEW_TYPES = [
+    "article.submitted", "article.revised", "article.review_requested",
+    "article.approved", "article.changes_requested", "article.rejected",
+]  # fmt: skip
+"""What a reviewer's view is made of: the versions, the requests, the decisions."""
+
+
+async def review_record(state: AppState, stream_id: str) -> list[Entry]:
+    """An article's versions, review requests and decisions, however long its record is."""
+    rows = await (await state.database()).fetch(
+        """SELECT stream_version, type, data, metadata, recorded_at FROM events
+            WHERE stream_id = $1 AND type = ANY ($2) ORDER BY stream_version""",
+        stream_id,
+        REVIEW_TYPES,
+    )
+    return [_entry(r) for r in rows]
 
 
 def versions(entries: list[Entry]) -> dict[int, a.Content]:

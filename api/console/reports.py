@@ -5,7 +5,7 @@ The report's own page (reports/render.py, what the PDF is drawn from) is shown i
 frame, so its styles stay its own and nothing in it runs.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,9 +15,9 @@ from api import audit as api_audit
 from api import department as api_department
 from api import kpi as api_kpi
 from api import reports as api_reports
-from api.console.calls import act
+from api.console.calls import Outcome, act
 from api.console.record import timeline
-from api.console.web import Form, Signed, done, download, page
+from api.console.web import Form, Signed, done, download, page, same_site
 from api.state import AppState, app_state
 from domain.periods import containing
 from eventstore.users import list_users
@@ -42,8 +42,10 @@ async def make(state: State, who: Signed, form: Form) -> Response:
     values = {"kind": form.get("kind", ""), "period": form.get("period", "")}
     outcome = await act(who.user, api_reports.make, (api_reports.MakeIn, values), state=state)
     if outcome.ok:
-        return done("/console/reports", f"报告正在生成（{outcome.body['workflow_id']}），稍后刷新即可看到。")
-    return done("/console/reports", outcome.words)
+        return done(
+            state, "/console/reports", f"报告正在生成（{outcome.body['workflow_id']}），稍后刷新即可看到。"
+        )
+    return done(state, "/console/reports", outcome.words)
 
 
 @router.get("/reports/{report_id}")
@@ -87,14 +89,14 @@ async def record_action(state: State, who: Signed, form: Form) -> Response:
     outcome = await act(
         who.user, api_department.record_action, (api_department.ActionIn, values), state=state
     )
-    return done(f"/console/reports/{report_id}", "行动项已记录。" if outcome.ok else outcome.words)
+    return done(state, f"/console/reports/{report_id}", "行动项已记录。" if outcome.ok else outcome.words)
 
 
 @router.post("/actions/{key}/done")
 async def complete_action(key: str, state: State, who: Signed, form: Form) -> Response:
     report_id = str(form.get("report_id", ""))
     outcome = await act(who.user, api_department.complete_action, key=key, state=state)
-    return done(f"/console/reports/{report_id}", "行动项已完成。" if outcome.ok else outcome.words)
+    return done(state, f"/console/reports/{report_id}", "行动项已完成。" if outcome.ok else outcome.words)
 
 
 @router.get("/kpi")
@@ -120,6 +122,17 @@ async def kpi_csv(
     return download(made.status, made.body, made.words, "text/csv; charset=utf-8", f"kpi-{period}.csv")
 
 
+def _day(value: str | None, default: date) -> date | None:
+    """A day typed in the audit form (YYYY-MM-DD, 1970 to 2999); None: not a day."""
+    if not value:
+        return default
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if date(1970, 1, 1) <= day < date(3000, 1, 1) else None
+
+
 @router.get("/audit")
 async def audit(
     request: Request,
@@ -128,20 +141,33 @@ async def audit(
     since: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     until: Annotated[str | None, Query(alias="to", max_length=10)] = None,
 ) -> Response:
-    """The audit of a period (days, Beijing time; `to` included), shown from the audit report's page."""
+    """The audit of a period (days, Beijing time; `to` included), shown from the audit report's page.
+
+    Making it re-judges the whole period and records the read in the auditor's stream, so a link
+    from another site only opens the form (Fetch Metadata), it does not make the report."""
     zone = state.settings.policy.zone
     today = datetime.now(zone).date()
-    first = datetime.strptime(since, "%Y-%m-%d").date() if since else today - timedelta(days=7)  # noqa: DTZ007
-    last = datetime.strptime(until, "%Y-%m-%d").date() if until else today - timedelta(days=1)  # noqa: DTZ007
-    start = datetime.combine(first, time(), zone)
-    end = datetime.combine(last + timedelta(days=1), time(), zone)
-    made = await act(who.user, api_audit.report, state=state, since=start, until=end, format="html")
-    return page(request, state, "audit.html", who, first=first, last=last, made=made)
+    first, last = _day(since, today - timedelta(days=7)), _day(until, today - timedelta(days=1))
+    if first is None or last is None:
+        made = Outcome(422, detail="a day is written YYYY-MM-DD", field="from" if first is None else "to")
+    elif not same_site(request):
+        made = Outcome(409, detail="open the audit from the console itself to make it")
+    else:
+        start = datetime.combine(first, time(), zone)
+        end = datetime.combine(last + timedelta(days=1), time(), zone)
+        made = await act(who.user, api_audit.report, state=state, since=start, until=end, format="html")
+    return page(
+        request, state, "audit.html", who, 422 if made.status == 422 else 200,
+        first=first or today - timedelta(days=7), last=last or today - timedelta(days=1), made=made,
+    )  # fmt: skip
 
 
 @router.get("/history/{workflow_id}")
 async def history(workflow_id: api_audit.WorkflowId, request: Request, state: State, who: Signed) -> Response:
     """A process's record (the event store's stream) and its Temporal history, payloads opened."""
-    found = await act(who.user, api_audit.history, workflow_id=workflow_id, state=state)
+    if not same_site(request):  # opening a history is recorded as the auditor's read: not from elsewhere
+        found = Outcome(409, detail="open the history from the console itself")
+    else:
+        found = await act(who.user, api_audit.history, workflow_id=workflow_id, state=state)
     entries = await timeline(state, workflow_id) if found.ok else []
     return page(request, state, "history.html", who, workflow_id=workflow_id, found=found, entries=entries)

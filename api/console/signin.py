@@ -30,7 +30,6 @@ from eventstore.logins import LoginRefused, end_session, log_in, open_session
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
 LOGIN_CSRF_COOKIE = "mediaops_login_csrf"
-FIELD_AT_MOST = 200
 
 
 def _back_to(target: str | None) -> str:
@@ -40,6 +39,8 @@ def _back_to(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"  # a browser reads a backslash as a slash: `/` + backslash + host is another site
     return target
 
 
@@ -67,8 +68,8 @@ async def login(request: Request, state: State) -> Response:
     sent = values.get(CSRF_FIELD, "")
     if not cookie or not secrets.compare_digest(cookie.encode(), sent.encode()):
         return _form(request, state, "表单已过期或来源不明（缺少 CSRF 令牌），请重新登录。", 403, back)
-    username = values.get("username", "").strip()[:FIELD_AT_MOST]
-    password = values.get("password", "")[:FIELD_AT_MOST]
+    username = values.get("username", "").strip()
+    password = values.get("password", "")
     policy = state.settings.policy.secrets
     async with (await state.database()).acquire() as conn:
         try:

@@ -81,8 +81,9 @@ async def viewer(request: Request, state: Annotated[AppState, Depends(app_state)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise SignInNeeded
+    used = not request.headers.get("HX-Request")  # a page refreshing itself is nobody at the keyboard
     async with (await state.database()).acquire() as conn:
-        session: Session | None = await session_of(conn, cookie, state.settings.policy.secrets)
+        session: Session | None = await session_of(conn, cookie, state.settings.policy.secrets, used=used)
     if session is None:
         raise SignInNeeded
     return Viewer(session.user, session.csrf_token)
@@ -170,7 +171,8 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """A rendered page, with the flash message of the action before it (then forgotten)."""
-    flash = request.cookies.get(FLASH_COOKIE)
+    whole = not template.startswith("_")  # a fragment refreshing part of a page shows no flash
+    flash = request.cookies.get(FLASH_COOKIE) if whole else None
     body = templates.get_template(template).render(
         request=request,
         who=who,
@@ -198,11 +200,20 @@ def download(status: int, body: Any, refusal: str, media_type: str, filename: st
     return Response(body, media_type=media_type, headers=headers)
 
 
-def done(to: str, message: str) -> Response:
+def done(state: AppState, to: str, message: str) -> Response:
     """After an action: back to the page (POST, redirect, GET), with what happened said once there."""
     response = RedirectResponse(to, status_code=303)
-    response.set_cookie(FLASH_COOKIE, quote(message), max_age=60, httponly=True, samesite="lax", path="/")
+    response.set_cookie(
+        FLASH_COOKIE, quote(message), max_age=60, httponly=True, samesite="lax", path="/",
+        secure=secure_cookies(state),
+    )  # fmt: skip
     return response
+
+
+def same_site(request: Request) -> bool:
+    """Whether the browser says this request came from one of our own pages (Fetch Metadata): a
+    link on another site may open a page, but not make it do something costly or recorded."""
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
 
 
 def secure_cookies(state: AppState) -> bool:

@@ -13,10 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from api import articles as api_articles
 from api.console.articles import review_view
 from api.console.inquiries import STILL_OWED, board_rows
-from api.console.record import timeline
 from api.console.web import Signed, Viewer, page
 from api.inquiries import InquiryFilter
 from api.paging import Page
@@ -26,7 +24,7 @@ from api.writeups import writeup_json
 from domain import articles as a
 from domain import promotions as p
 from domain import writeups as w
-from domain.roles import Role
+from domain.roles import Permission, Role, require
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
@@ -50,8 +48,7 @@ async def approvals_waiting(state: AppState, who: Viewer) -> list[dict[str, Any]
     waiting = []
     for row in rows:
         article = a.Article.model_validate(row["state"])
-        entries = await timeline(state, api_articles.workflow_id(article.id))
-        waiting.append({"article": article, **await review_view(state, who, article, entries)})
+        waiting.append({"article": article, **await review_view(state, who, article)})
     return waiting
 
 
@@ -103,6 +100,8 @@ async def owned(state: AppState, who: Viewer) -> tuple[list[dict[str, Any]], lis
 
 @router.get("/")
 async def my_work(request: Request, state: State, who: Signed) -> Response:
+    for read in (Permission.ARTICLE_READ, Permission.INQUIRY_READ, Permission.PROMOTION_READ):
+        require(who.roles, read)
     mine, _ = await board_rows(
         state, InquiryFilter(statuses=STILL_OWED, assignee=who.user.id), Page(SHOWN_AT_MOST, None)
     )

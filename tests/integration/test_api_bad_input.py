@@ -157,7 +157,7 @@ async def test_an_unknown_article_status_is_422_naming_it(
     for status in ("gossip", "in_review\u0000"):
         answer = await client.get("/articles", params={"status": status}, headers=staff)
         assert answer.status_code == 422, answer.text
-        assert answer.json()["detail"][0]["loc"] == ["query", "status"]
+        assert field_of(answer) == "status"
     known = await client.get("/articles", params={"status": "published"}, headers=staff)
     assert (known.status_code, known.json()) == (200, [])
 
@@ -349,7 +349,7 @@ async def test_an_id_that_no_promotion_or_write_up_could_have_is_422_naming_it(
     ):
         answer = await client.request(method, path, headers=staff, json={"reason": "取消"})
         assert answer.status_code == 422, answer.text
-        assert answer.json()["detail"][0]["loc"] == ["path", "key"]
+        assert field_of(answer) == ("path" if "%00" in path else "key")  # a NUL: before any route
 
 
 MEETING_CASES = [

@@ -297,3 +297,82 @@ async def test_the_lists_page_with_an_opaque_cursor(client: httpx.AsyncClient, d
     naive = encode(NOW, "x").replace("=", "")
     assert (await client.get("/inquiries", params={"cursor": naive}, headers=bearer)).status_code == 200
     assert (await client.get("/inquiries", params={"limit": 0}, headers=bearer)).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/console/articles?author=%00", "/console/inquiries?assignee=a%00", "/console/articles/a%00b",
+     "/console/calendar?month=9999-12", "/console/calendar?month=0000-01",
+     "/console/articles?author=Not+An+Id"],
+)  # fmt: skip
+async def test_bad_input_in_a_page_is_a_4xx_naming_it(client: httpx.AsyncClient, path: str) -> None:
+    await sign_in(client, demo_user_id(Role.OPERATIONS_MANAGER))
+    answer = await client.get(path)
+    assert answer.status_code == 422, answer.text[:300]
+
+
+async def test_bad_dates_in_the_console_are_refused_in_words(client: httpx.AsyncClient) -> None:
+    await sign_in(client, demo_user_id(Role.AUDITOR))
+    for query in ("from=garbage", "to=9999-12-31", "from=0001-01-01"):
+        answer = await client.get(f"/console/audit?{query}")
+        assert answer.status_code == 422
+        assert "填写的内容有误" in answer.text
+    await sign_in(client, demo_user_id(Role.OPERATIONS_MANAGER))
+    page = await client.get("/console/calendar")
+    for ends_at in ("9999-12-31T23:59:59-14:00", "garbage"):
+        tried = await client.post(
+            "/console/calendar/writeups",
+            data={"name": "活动", "ends_at": ends_at, "csrf_token": csrf_of(page)},
+        )
+        assert tried.status_code == 303
+        shown = await client.get(tried.headers["location"])
+        assert "填写的内容有误" in shown.text
+        assert "ends_at" in shown.text
+
+
+async def test_a_link_from_elsewhere_does_not_make_an_audit(client: httpx.AsyncClient) -> None:
+    await sign_in(client, demo_user_id(Role.AUDITOR))
+    answer = await client.get("/console/audit", headers={"Sec-Fetch-Site": "cross-site"})
+    assert answer.status_code == 200
+    assert "open the audit from the console itself" in answer.text
+
+
+async def test_a_refused_form_keeps_the_schedule_as_typed(client: httpx.AsyncClient) -> None:
+    await sign_in(client, demo_user_id(Role.CONTENT_SPECIALIST))
+    form = await client.get("/console/articles/new")
+    refused = await client.post(
+        "/console/articles",
+        data={
+            "title": "长" * 201,
+            "body": "<p>正文</p>",
+            "category": "news",
+            "platforms": "website",
+            "publish_at": "2030-01-01T10:00",
+            "csrf_token": csrf_of(form),
+        },
+    )
+    assert refused.status_code == 422
+    assert "title" in refused.text
+    assert 'value="2030-01-01T10:00"' in refused.text
+
+
+async def test_a_sign_in_with_a_nul_is_refused_like_any_other(client: httpx.AsyncClient) -> None:
+    answer = await sign_in(client, "demo.auditor\x00", DEMO_PASSWORD)
+    assert answer.status_code == 401
+    assert "用户名或密码不正确" in answer.text
+    bearer_less = await client.get("/login?next=/%5Cevil.example")
+    assert 'name="next" value="/"' in bearer_less.text
+
+
+async def test_a_cursor_that_is_not_ours_is_a_422(client: httpx.AsyncClient, database: str) -> None:
+    conn = await asyncpg.connect(database)
+    try:
+        token = await issue_token(conn, demo_user_id(Role.AUDITOR), "cursors")
+    finally:
+        await conn.close()
+    for cursor in (encode(NOW, "a\x00b"), "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzE0OjAwIiwieCJd", "W10", "bnVsbA"):
+        answer = await client.get(
+            "/inquiries", params={"cursor": cursor}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == "cursor"

@@ -94,7 +94,9 @@ async def test_repeated_failures_lock_the_name_then_the_lock_ends(conn: asyncpg.
         await log_in(conn, "li.na", PASSWORD, POLICY)
     # the lock's time passes (moved back in the row, as the clock would have)
     await conn.execute(
-        "UPDATE login_throttle SET locked_until = now() - interval '1 second' WHERE username = 'li.na'"
+        """UPDATE login_throttle SET locked_until = locked_until - $1::interval,
+                  first_failure_at = first_failure_at - $1::interval WHERE username = 'li.na'""",
+        POLICY.login_locked_for + timedelta(seconds=1),
     )
     assert (await log_in(conn, "li.na", PASSWORD, POLICY)).id == "li.na"
     assert await conn.fetchval("SELECT count(*) FROM login_throttle WHERE username = 'li.na'") == 0
@@ -186,3 +188,49 @@ async def test_users_passwd_from_stdin(database: str, conn: asyncpg.Connection) 
     unknown = await passwd("nobody.here", "long enough password")
     assert unknown.returncode == 1
     assert "nobody.here" in unknown.stderr + unknown.stdout
+
+
+async def test_attempts_at_the_same_moment_get_no_more_guesses(
+    database: str, conn: asyncpg.Connection
+) -> None:
+    """Each attempt is counted before its password is checked: 12 at once, from 12 connections,
+    get at most `login_failures_at_most` checks, and the rest are told the name is locked."""
+    conns = [await connect(database) for _ in range(12)]
+    try:
+        results = await asyncio.gather(
+            *(log_in(c, "li.na", f"guess {n}", POLICY) for n, c in enumerate(conns)), return_exceptions=True
+        )
+    finally:
+        for c in conns:
+            await c.close()
+    reasons = [r.reason for r in results if isinstance(r, LoginRefused)]
+    assert len(reasons) == 12
+    assert reasons.count("wrong") <= POLICY.login_failures_at_most - 1
+    assert reasons.count("locked") >= 12 - POLICY.login_failures_at_most + 1
+    with pytest.raises(LoginRefused, match="locked"):
+        await log_in(conn, "li.na", PASSWORD, POLICY)
+
+
+async def test_a_name_no_one_could_have_leaves_no_row(conn: asyncpg.Connection) -> None:
+    for name in ("Robert'); DROP TABLE users;--", "a\x00b", "x" * 65, "UPPER.CASE"):
+        with pytest.raises(LoginRefused, match="wrong"):
+            await log_in(conn, name, "whatever it is", POLICY)
+    assert await conn.fetchval("SELECT count(*) FROM login_throttle") == 0
+    with pytest.raises(LoginRefused, match="wrong"):  # a password longer than the form takes
+        await log_in(conn, "li.na", "x" * 201, POLICY)
+    with pytest.raises(ValueError, match="at most 200"):
+        check_new_password("li.na", "x" * 201, POLICY)
+
+
+IDLE_FOR = "SELECT now() - max(last_seen_at) FROM console_sessions WHERE ended_at IS NULL"
+
+
+async def test_a_page_refreshing_itself_does_not_keep_a_session_alive(conn: asyncpg.Connection) -> None:
+    cookie, _ = await open_session(conn, "li.na", POLICY)
+    await conn.execute("UPDATE console_sessions SET last_seen_at = now() - interval '1 hour'")
+    assert await session_of(conn, cookie, POLICY, used=False) is not None
+    seen = await conn.fetchval(IDLE_FOR)
+    assert seen >= timedelta(minutes=59)  # the SLA board's poll did not count as someone at the keyboard
+    assert await session_of(conn, cookie, POLICY) is not None
+    seen = await conn.fetchval(IDLE_FOR)
+    assert seen < timedelta(minutes=1)
