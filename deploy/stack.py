@@ -21,7 +21,7 @@ from deploy.postgres import EmbeddedPostgres, ensure_password
 from deploy.processes import Child, environ_with, port_in_use, spawn, tcp_accepts, wait_until
 from deploy.temporal import start_dev_server
 from eventstore.db import connect, database_name, ensure_database, ensure_login_role
-from eventstore.logins import ensure_demo_passwords
+from eventstore.logins import DEMO_PASSWORD, ensure_demo_passwords
 from eventstore.migrate import migrate
 from eventstore.users import ensure_demo_users
 from mediaops.keys import ensure_keys_file
@@ -254,6 +254,9 @@ class Stack:
                 "",
                 "MediaOps is running. Ctrl-C stops everything it started.",
                 f"  API            http://{s.api_host}:{s.api_port}   (OpenAPI: /docs, readiness: /readyz)",
+                f"  Console        http://{s.api_host}:{s.api_port}/   (demo password: {DEMO_PASSWORD})"
+                if s.env == "development"
+                else f"  Console        http://{s.api_host}:{s.api_port}/",
                 f"  Temporal       {s.temporal_target}   namespace {s.temporal_namespace}",
                 f"  Temporal UI    {temporal_ui}",
                 f"  PostgreSQL     database {database_name(s.dsn)} (`mediaops dev dsn` prints the URL)",
