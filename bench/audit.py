@@ -49,6 +49,7 @@ from temporalio.worker import Replayer
 from audit.archive import digest_of, history_binary, history_json
 from audit.check import PROCESS_ROWS, Findings, Period, check_rules
 from audit.replay import histories_archived, replay
+from bench import migrated_database
 from deploy.postgres import scratch_server
 from domain import announcements as an
 from domain import articles as a
@@ -64,8 +65,7 @@ from domain.platforms import ALL_PLATFORMS, Platform
 from domain.policy import Policy
 from domain.roles import Role
 from domain.rules import RuleId
-from eventstore.db import Conn, connect, create_pool, ensure_database, with_database
-from eventstore.migrate import migrate
+from eventstore.db import Conn, create_pool
 from eventstore.store import NO_STREAM, EventStore, NewEvent
 from mediaops.temporal import data_converter
 from tests.replay.keys import REPLAY_KEYS
@@ -629,13 +629,7 @@ async def replay_ratio(pool: asyncpg.Pool, rows: int, rounds: int) -> dict[str, 
 
 
 async def run(server: str, events: int, histories: int, rounds: int) -> dict[str, Any]:
-    database = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    dsn = with_database(server, database)
-    await ensure_database(dsn)
-    try:
-        conn = await connect(dsn)
-        await migrate(conn)
-        await conn.close()
+    async with migrated_database(server, "bench_audit") as dsn:
         pool = await create_pool(dsn, min_size=2, max_size=WRITERS + 2)
         store = EventStore(pool)
         try:
@@ -648,10 +642,6 @@ async def run(server: str, events: int, histories: int, rounds: int) -> dict[str
         finally:
             await store.close()
             await pool.close()
-    finally:
-        admin = await connect(server)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,6 +21,7 @@ under 300 ms (a page over it is said, not an exit status). The last line printed
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import sys
@@ -36,6 +37,7 @@ import httpx
 
 from activities.platforms.accounts import Accounts
 from api.app import create_app
+from bench import migrated_database
 from deploy.fakes.app import demo_account_list
 from deploy.postgres import scratch_server
 from deploy.processes import free_port
@@ -44,9 +46,8 @@ from domain import inquiries as q
 from domain.platforms import Platform
 from domain.roles import Role
 from domain.rules import RuleId
-from eventstore.db import connect, create_pool, ensure_database, with_database
+from eventstore.db import connect, create_pool
 from eventstore.logins import open_session
-from eventstore.migrate import migrate
 from eventstore.store import NO_STREAM, EventStore, NewEvent
 from eventstore.users import demo_user_id, ensure_demo_users
 from mediaops.keys import ensure_keys_file
@@ -174,7 +175,7 @@ def summary(spent: list[float]) -> dict[str, float]:
     ordered = sorted(spent)
     return {
         "median_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, math.ceil(len(ordered) * 0.95) - 1)], 2),
     }
 
 
@@ -242,13 +243,9 @@ async def measure(dsn: str, rounds: int) -> dict[str, Any]:
 
 
 async def run(server: str, articles: int, inquiries: int, rounds: int) -> dict[str, Any]:
-    database = f"bench_console_{uuid.uuid4().hex[:8]}"
-    dsn = with_database(server, database)
-    await ensure_database(dsn)
-    try:
+    async with migrated_database(server, "bench_console") as dsn:
         conn = await connect(dsn)
         try:
-            await migrate(conn)
             await ensure_demo_users(conn)
         finally:
             await conn.close()
@@ -256,10 +253,6 @@ async def run(server: str, articles: int, inquiries: int, rounds: int) -> dict[s
         await seed(dsn, articles, inquiries)
         result = await measure(dsn, rounds)
         return {"articles": articles, "inquiries": inquiries, "rounds": rounds, "goal_ms": GOAL_MS, **result}
-    finally:
-        admin = await connect(server)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

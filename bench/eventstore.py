@@ -24,9 +24,9 @@ from typing import Any
 
 import asyncpg
 
+from bench import migrated_database
 from deploy.postgres import scratch_server
-from eventstore.db import Conn, connect, create_pool, with_database
-from eventstore.migrate import migrate
+from eventstore.db import Conn, connect, create_pool
 from eventstore.projections import ProjectionRunner
 from eventstore.store import ANY, NO_STREAM, EventStore, NewEvent, RecordedEvent
 
@@ -262,14 +262,8 @@ async def freshness(store: EventStore) -> tuple[float, float]:
 
 
 async def run(server: str) -> dict[str, Any]:
-    database = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await connect(server)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    dsn = with_database(server, database)
-    try:
+    async with migrated_database(server, "bench") as dsn:
         conn = await connect(dsn)
-        await migrate(conn)
         await conn.execute(RAW_SCHEMA)
         await conn.close()
         pool = await create_pool(dsn, min_size=17, max_size=20)
@@ -291,10 +285,6 @@ async def run(server: str) -> dict[str, Any]:
         finally:
             await store.close()
             await pool.close()
-    finally:
-        admin = await connect(server)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:
