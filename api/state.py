@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from activities.platforms.accounts import Accounts
 from api.errors import Unreachable
-from eventstore.db import create_pool
+from eventstore.db import close_pool, create_pool
 from mediaops.codec import EncryptionCodec
 from mediaops.settings import Settings
 from mediaops.signing import CommandSigner
@@ -61,7 +61,7 @@ class AppState:
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
+            await close_pool(self._pool)
             self._pool = None
 
 

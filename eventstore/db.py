@@ -1,5 +1,6 @@
 """Connections to PostgreSQL, with bounded waits so a stuck server fails fast and clearly."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -118,3 +119,17 @@ async def ensure_database(dsn: str) -> bool:
         return True
     finally:
         await conn.close()
+
+
+POOL_CLOSE_S = 10.0
+"""How long closing a pool waits for its connections to be given back."""
+
+
+async def close_pool(pool: asyncpg.Pool) -> None:
+    """Close `pool`, and terminate what is still out after POOL_CLOSE_S: asyncpg's close waits for
+    every acquired connection, so one stuck on a connection the server dropped would hang the
+    process's shutdown (seen in a test whose database terminated every backend) forever."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_S)
+    except TimeoutError:
+        pool.terminate()

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from deploy.postgres import scratch_server
 from deploy.processes import venv_bin
-from eventstore.db import connect, create_pool, ensure_login_role, with_credentials, with_database
+from eventstore.db import close_pool, connect, create_pool, ensure_login_role, with_credentials, with_database
 from eventstore.migrate import migrate
 from eventstore.store import EventStore
 from mediaops.settings import APP_ROLE
@@ -121,7 +121,7 @@ async def store(app_database: str) -> AsyncIterator[EventStore]:
         yield events
     finally:
         await events.close()
-        await pool.close()
+        await close_pool(pool)
 
 
 @pytest.fixture(scope="session")

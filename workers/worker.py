@@ -33,7 +33,7 @@ from activities.reports import Reports
 from audit.archive import apply_retention, keep_archiving
 from audit.seals import keep_sealing
 from domain.policy import Policy
-from eventstore.db import create_pool
+from eventstore.db import close_pool, create_pool
 from eventstore.migrate import require_migrated
 from eventstore.projections import ProjectionRunner
 from eventstore.read_models import (
@@ -233,5 +233,5 @@ async def run_worker(settings: Settings) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await store.close()
-        await pool.close()
+        await close_pool(pool)
     log.info("worker stopped")

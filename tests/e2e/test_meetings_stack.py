@@ -32,6 +32,8 @@ from tests.e2e.stack_support import RunningStack, api, bearer, running_stack, wa
 BEIJING = ZoneInfo("Asia/Shanghai")
 MANAGER = "demo.operations_manager"
 WRITER = "demo.content_specialist"
+WECHAT_READY_HOUR = 8
+"""WeChat's datacube has a day's figures after 08:00 Beijing time the next day (platforms.md)."""
 
 
 @pytest.fixture(scope="module")
@@ -170,12 +172,19 @@ def test_the_weekly_report_is_made_from_snapshots_and_its_digest_holds(
     assert digest
     assert digest[1] == m.digest(report)
     wechat = next(p for p in report.platforms if p.platform == "wechat")
-    assert wechat.snapshot is not None, wechat.missing
-    stored = snapshot_values(env, wechat.snapshot)
-    assert {line.name: line.change.current for line in wechat.lines} == {
-        name: stored.get(name) for name in (line.name for line in wechat.lines)
+    shown = wechat
+    if datetime.now(BEIJING).hour < WECHAT_READY_HOUR:
+        # before 08:00 Beijing, WeChat has no figures for yesterday yet: missing, and said why; the
+        # website's (counted from WordPress any time) stand for the snapshot this test follows
+        assert wechat.snapshot is None
+        assert "08:00" in str(wechat.missing)
+        shown = next(p for p in report.platforms if p.platform == "website")
+    assert shown.snapshot is not None, shown.missing
+    stored = snapshot_values(env, shown.snapshot)
+    assert {line.name: line.change.current for line in shown.lines} == {
+        name: stored.get(name) for name in (line.name for line in shown.lines)
     }
-    assert f"snapshot event {wechat.snapshot}" in made.stdout
+    assert f"snapshot event {shown.snapshot}" in made.stdout
     assert any(p.missing for p in report.platforms if p.platform == "zhihu")  # no figures API: missing, not 0
     assert pdf.read_bytes().startswith(b"%PDF")
     from pypdf import PdfReader
