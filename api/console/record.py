@@ -9,9 +9,9 @@ import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from html import unescape
 from typing import Any
 
+from activities.platforms.content import image_sources, plain_text
 from api.console.words import EVENT_WORDS
 from api.state import AppState
 from domain import articles as a
@@ -94,13 +94,11 @@ def last_decided(entries: list[Entry], actor: str) -> int | None:
 
 
 _BLOCK = re.compile(r"(?i)<\s*(?:br\s*/?|/p|/h[1-6]|/li|/div|/blockquote)\s*>")
-_TAG = re.compile(r"<[^>]*>")
+"""Where a line of the post ends: the diff is by paragraph, not one line of the whole text."""
 
 
 def _lines(content: a.Content) -> list[str]:
-    text = _TAG.sub("", _BLOCK.sub("\n", content.body))
-    body = [line.strip() for line in unescape(text).splitlines() if line.strip()]
-    images = re.findall(r"(?i)<img\b[^>]*\bsrc\s*=\s*[\"']?([^\"'\s>]+)", content.body)
+    body = [text for text in (plain_text(block) for block in _BLOCK.split(content.body)) if text]
     return [
         f"标题：{content.title}",
         f"分类：{content.category}",
@@ -109,7 +107,7 @@ def _lines(content: a.Content) -> list[str]:
         f"来源：{content.source}",
         f"编辑：{content.editor}",
         *body,
-        *(f"图片：{src}" for src in images),
+        *(f"图片：{src}" for src in image_sources(content.body)),
     ]
 
 
