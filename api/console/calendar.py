@@ -32,9 +32,6 @@ State = Annotated[AppState, Depends(app_state)]
 MONTH = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$"
 """A month from 1970 to 2999: the calendar's range, not all the years Python can hold."""
 SHOWN_AT_MOST = 500
-WRITEUP_DUE_AT_MOST = timedelta(days=10)
-"""An event that ended this long before the month can still fall due in it (3 working days, a holiday
-week between): its write-up is read so its due day shows."""
 
 
 def _month(value: str | None, state: AppState) -> date:
@@ -67,11 +64,12 @@ async def month(
     since = datetime.combine(first, time(), zone)
     until = datetime.combine(following, time(), zone)
     running, _ = await listed(state, "promotions", since, until, None, Page(SHOWN_AT_MOST, None))
-    ending, _ = await listed(
-        state, "writeups", since - WRITEUP_DUE_AT_MOST, until, None, Page(SHOWN_AT_MOST, None)
-    )
+    ending = await (await state.database()).fetch(  # by the day they fall due, as the month shows them
+        "SELECT state FROM writeups WHERE due >= $1 AND due < $2 ORDER BY due, id LIMIT $3",
+        since, until, SHOWN_AT_MOST,
+    )  # fmt: skip
     promotions = [api_promotions.promotion_json(p.Promotion.model_validate(r)) for r in running]
-    writeups = [api_writeups.writeup_json(w.WriteUp.model_validate(r)) for r in ending]
+    writeups = [api_writeups.writeup_json(w.WriteUp.model_validate(r["state"])) for r in ending]
     days: dict[date, list[dict[str, Any]]] = {}
 
     def on(moment: str | None, item: dict[str, Any]) -> None:
