@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -61,8 +61,8 @@ def until(driver: WebDriver, check: object, what: str, within: float = WAIT_S) -
     def attempt(d: WebDriver) -> object:
         try:
             return check(d)  # type: ignore[operator]
-        except StaleElementReferenceException:  # htmx swapped the part under us: look again
-            return False
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False  # htmx swapped the part under us, or the next page has no body yet: look again
 
     return WebDriverWait(driver, within, poll_frequency=0.3).until(attempt, message=f"waiting for {what}")
 
@@ -92,7 +92,7 @@ def shot(driver: WebDriver, name: str) -> Path:
 
 def test_a_wrong_password_is_refused(stack: RunningStack, browser: WebDriver) -> None:
     sign_in(browser, stack, "demo.content_specialist", "not-the-password")
-    assert "用户名或密码不正确" in text(browser)
+    until(browser, lambda d: "用户名或密码不正确" in text(d), "the refusal")
     assert browser.current_url.endswith("/login")
     assert not browser.get_cookie("mediaops_session")
 
@@ -120,7 +120,7 @@ def test_the_review_chain_and_the_sla_board_in_the_browser(stack: RunningStack, 
         browser, lambda d: "/console/articles/" in d.current_url and "new" not in d.current_url, "the article"
     )
     article_url = browser.current_url
-    assert "内容检查通过" in text(browser)
+    until(browser, lambda d: "内容检查通过" in text(d), "the check result")
     assert "R-LAWFUL" in text(browser)
     assert "等待运营经理" in text(browser)
 
