@@ -102,12 +102,48 @@ def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]], *, owner
     return asyncio.run(run())
 
 
+def _refuse_in_production(settings: Settings, what: str) -> None:
+    if settings.env == "production":
+        raise _fail(f"{what} is for development: refused when MEDIAOPS_ENV=production", 1)
+
+
+def _production_ready(settings: Settings, *, accounts: Any = None, database: bool = True) -> None:
+    """Stop here, naming each setting, when production mode's requirements are not met."""
+    from cli.production import database_problems, settings_problems
+
+    problems = settings_problems(settings, accounts)
+    if not problems and database:
+        problems = _with_db(settings, lambda conn: database_problems(settings, conn))
+    if problems:
+        raise _fail("MEDIAOPS_ENV=production: " + "; ".join(problems), 1)
+
+
+def _accounts(settings: Settings) -> Any:
+    from activities.platforms.accounts import Accounts, AccountsError
+
+    try:
+        return Accounts.load(settings.accounts_file)
+    except AccountsError as exc:
+        raise _fail(f"MEDIAOPS_ACCOUNTS_FILE: {exc}") from None
+
+
+def _observability(settings: Settings) -> str | None:
+    """The process's metrics set up (before any Temporal client); where the SDK exports them."""
+    from mediaops.observability import install
+
+    try:
+        return install(settings)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command()
 def up() -> None:
     """Run everything (what `make run` runs): PostgreSQL, Temporal, the worker and the API."""
     from deploy.stack import PortTaken, Stack
 
     settings = _settings()
+    _refuse_in_production(settings, "`mediaops up` (embedded PostgreSQL and Temporal, the fakes, demo users)")
     try:
         code = Stack(settings).run()
     except PortTaken as exc:
@@ -123,8 +159,10 @@ def worker() -> None:
     from eventstore.migrate import MigrationError
     from workers.worker import run_worker
 
+    settings = _settings()
+    _production_ready(settings, accounts=_accounts(settings))
     try:
-        asyncio.run(run_worker(_settings()))
+        asyncio.run(run_worker(settings, sdk_metrics_url=_observability(settings)))
     except MigrationError as exc:
         raise _fail(str(exc), 1) from None
 
@@ -137,8 +175,10 @@ def api() -> None:
     from api.app import create_app
 
     settings = _settings()
+    accounts = _accounts(settings)
+    _production_ready(settings, accounts=accounts)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, accounts, sdk_metrics_url=_observability(settings)),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
@@ -159,6 +199,7 @@ def fakes() -> None:
     from deploy.fakes.app import create_fakes_app, demo_account_list
 
     settings = _settings(validate_policy=False)
+    _refuse_in_production(settings, "`mediaops fakes` (fake platforms)")
     try:
         accounts = (
             Accounts.load(settings.accounts_file)
@@ -180,11 +221,34 @@ def migrate() -> None:
     from eventstore.migrate import migrate as apply
 
     settings = _settings(validate_policy=False)
+    if settings.env == "production" and settings.embedded_postgres:
+        raise _fail("MEDIAOPS_ENV=production: DATABASE_URL: production runs on a PostgreSQL server", 1)
     asyncio.run(ensure_database(settings.admin_dsn))
     applied = _with_db(settings, apply, owner=True)
     for migration in applied:
         typer.echo(f"applied {migration.version:04d}_{migration.name}")
     typer.echo("schema up to date")
+
+
+@app.command("temporal-init")
+def temporal_init() -> None:
+    """Create the Temporal namespace (with the policy's retention) and the search attributes the
+    workflows use, on a cluster: a one-shot job before the first worker (safe to run again)."""
+    from temporalio.service import RPCError
+
+    from mediaops.temporal import init_namespace
+    from workflows import search_attributes
+
+    settings = _settings()
+    _production_ready(settings, database=False)
+    retention = settings.policy.accountable.history_retention
+    try:
+        created, added = asyncio.run(init_namespace(settings, retention, search_attributes.ALL))
+    except (RPCError, RuntimeError) as exc:
+        raise _fail(f"Temporal at {settings.temporal_target} refused or is unreachable: {exc}", 1) from None
+    state = "created" if created else "exists"
+    names = ", ".join(added) or "none"
+    typer.echo(f"namespace {settings.temporal_namespace}: {state}; search attributes added: {names}")
 
 
 def _show(value: Any) -> str:
@@ -389,6 +453,16 @@ def users_revoke(user_id: Annotated[str, typer.Argument(help="the user's id")]) 
 
     count = _with_db(_settings(validate_policy=False), lambda conn: revoke_tokens(conn, user_id))
     typer.echo(f"revoked {count} token(s) of {user_id}")
+
+
+@users_app.command("disable")
+def users_disable(user_id: Annotated[str, typer.Argument(help="the user's id")]) -> None:
+    """Disable a user: no sign-in, every token revoked; their record and what they did stay."""
+    from eventstore.users import disable_user
+
+    if not _with_db(_settings(validate_policy=False), lambda conn: disable_user(conn, user_id)):
+        raise _fail(f"no user '{user_id}'", 1)
+    typer.echo(f"disabled {user_id}")
 
 
 def _dev_settings() -> Settings:

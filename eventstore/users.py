@@ -57,6 +57,20 @@ async def ensure_demo_users(conn: Conn) -> list[User]:
     ]
 
 
+async def active_demo_users(conn: Conn) -> list[str]:
+    """The demo users that can still sign in: production refuses to start while any is left."""
+    rows = await conn.fetch("SELECT id FROM users WHERE id LIKE 'demo.%' AND NOT disabled ORDER BY id")
+    return [r["id"] for r in rows]
+
+
+async def disable_user(conn: Conn, user_id: str) -> bool:
+    """The user can no longer sign in or use a token; their record and history stay (R-ACCOUNTS)."""
+    async with conn.transaction():
+        found = await conn.fetchval("UPDATE users SET disabled = true WHERE id = $1 RETURNING true", user_id)
+        await revoke_tokens(conn, user_id)
+    return bool(found)
+
+
 async def list_users(conn: Conn) -> list[User]:
     rows = await conn.fetch("SELECT id, display_name, roles FROM users WHERE NOT disabled ORDER BY id")
     return [_user(r) for r in rows]

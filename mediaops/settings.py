@@ -4,12 +4,21 @@ Every process (API, worker, CLI) reads the same settings so they agree on which 
 which Temporal they use. A bad value stops start-up with a message that names the variable.
 """
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import Policy, load_policy
@@ -54,6 +63,25 @@ class Settings(BaseSettings):
     )
     temporal_namespace: str = Field(
         default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "MEDIAOPS_TEMPORAL_NAMESPACE")
+    )
+    temporal_tls_cert: Path | None = Field(default=None, description="mTLS: this client's certificate (PEM)")
+    temporal_tls_key: Path | None = Field(default=None, description="mTLS: this client's private key (PEM)")
+    temporal_tls_ca: Path | None = Field(
+        default=None, description="the CA that signed Temporal's certificate; unset: the system's roots"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="the name on Temporal's certificate, when it is not the address's host"
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="an API key for Temporal (e.g. Temporal Cloud), sent over TLS"
+    )
+    worker_ops_port: int = Field(
+        default=9464, ge=1, le=65535, description="`make run`: the worker's /metrics, /healthz, /readyz"
+    )
+    api_ops_port: int = Field(default=9465, ge=1, le=65535, description="`make run`: the API's /metrics")
+    metrics_address: str | None = Field(
+        default=None,
+        description="host:port of this process's /metrics, /healthz and /readyz for ops; unset: none",
     )
     task_queue: str = "mediaops"
     api_host: str = "127.0.0.1"
@@ -104,7 +132,7 @@ class Settings(BaseSettings):
             raise ValueError("is for an external PostgreSQL: set DATABASE_URL (the application role's) too")
         return value
 
-    @field_validator("temporal_address")
+    @field_validator("temporal_address", "metrics_address")
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
         if not value:
@@ -113,6 +141,50 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit():
             raise ValueError("must be host:port, e.g. 127.0.0.1:7233")
         return value
+
+    @model_validator(mode="after")
+    def _client_certificate_whole(self) -> "Settings":
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                "MEDIAOPS_TEMPORAL_TLS_CERT and MEDIAOPS_TEMPORAL_TLS_KEY go together: a client "
+                "certificate is useless without its key"
+            )
+        return self
+
+    @property
+    def temporal_tls(self) -> bool:
+        """Whether Temporal is reached over TLS: a client certificate, a CA or an API key asks for it."""
+        return bool(self.temporal_tls_cert or self.temporal_tls_ca or self.temporal_api_key)
+
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from running in production, each naming its setting (empty: none).
+
+        Production runs on a Temporal cluster and a PostgreSQL server of its own, reaches Temporal
+        over TLS only (R-SECRETS: histories and commands cross the network), reads its keys from a
+        place an operator chose (never keys generated into a local folder) and logs JSON.
+        """
+        if self.env != "production":
+            return []
+        problems = []
+        if self.embedded_temporal:
+            problems.append(
+                "TEMPORAL_ADDRESS: production runs on a Temporal cluster, not the embedded dev server"
+            )
+        if self.embedded_postgres:
+            problems.append("DATABASE_URL: production runs on a PostgreSQL server, not the embedded one")
+        if not (self.temporal_tls_cert or self.temporal_api_key):
+            problems.append(
+                "MEDIAOPS_TEMPORAL_TLS_CERT and MEDIAOPS_TEMPORAL_TLS_KEY (mTLS), or "
+                "MEDIAOPS_TEMPORAL_API_KEY: production reaches Temporal over TLS only"
+            )
+        if self.keys_file is None and (self.codec_keys is None or self.command_keys is None):
+            problems.append(
+                "MEDIAOPS_CODEC_KEYS and MEDIAOPS_COMMAND_KEYS (or MEDIAOPS_KEYS_FILE): production reads "
+                "its keys from where the operator put them"
+            )
+        if self.log_format == "console":
+            problems.append("MEDIAOPS_LOG_FORMAT: production logs JSON, for the log collector")
+        return problems
 
     @property
     def embedded_postgres(self) -> bool:
@@ -201,14 +273,23 @@ _ENV_NAMES = {
 }
 
 
+SECRETS_DIR = "MEDIAOPS_SECRETS_DIR"
+"""A folder of files named after the variables they set (`database_url`, `mediaops_codec_keys`, ...):
+how Compose and Kubernetes hand secrets to a process without putting them in its environment."""
+
+
 def load_settings() -> Settings:
-    """Settings from the environment, or a SettingsError naming every bad variable."""
+    """Settings from the environment (and MEDIAOPS_SECRETS_DIR), or a SettingsError naming every bad one."""
+    secrets_dir = os.environ.get(SECRETS_DIR) or None
+    if secrets_dir is not None and not Path(secrets_dir).is_dir():
+        raise SettingsError(f"invalid configuration: {SECRETS_DIR}: {secrets_dir} is not a folder")
     try:
-        return Settings()
+        return Settings(_secrets_dir=secrets_dir)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "?"
-            variable = _ENV_NAMES.get(name, f"MEDIAOPS_{name.upper()}")
-            problems.append(f"{variable}: {error['msg'].removeprefix('Value error, ')}")
+            name = str(error["loc"][0]) if error["loc"] else ""
+            variable = _ENV_NAMES.get(name, f"MEDIAOPS_{name.upper()}") if name else ""
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{variable}: {message}" if variable else message)
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

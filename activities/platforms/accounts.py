@@ -20,9 +20,11 @@ A platform that pushes to us (WeChat, the mini program, Weibo) signs each push w
 account without it does not load, since sha1 over an empty key is a signature anyone can make.
 """
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -102,6 +104,13 @@ class Account(BaseModel):
         return key if isinstance(key, SecretStr) else None
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class AccountsError(ValueError):
     pass
 
@@ -124,6 +133,26 @@ class Accounts:
 
     def all(self) -> list[Account]:
         return list(self._by_key.values())
+
+    def not_for_production(self) -> list[str]:
+        """The accounts that are demo accounts or point at the fakes, each with why.
+
+        A real platform is reached over HTTPS at a public name; the fakes `make run` starts listen
+        on loopback over plain HTTP, and the demo accounts are all named `demo`.
+        """
+        found = []
+        for account in self.all():
+            url = urlsplit(account.base_url)
+            host = (url.hostname or "").lower()
+            if account.name == "demo":
+                found.append(f"{account.platform}/{account.name} is a demo account")
+            elif host in ("localhost", "") or host.endswith(".localhost") or _loopback(host):
+                found.append(
+                    f"{account.platform}/{account.name} points at this machine ({host or 'no host'})"
+                )
+            elif url.scheme != "https":
+                found.append(f"{account.platform}/{account.name} is not reached over HTTPS")
+        return found
 
     @classmethod
     def load(cls, path: Path | None) -> "Accounts":
