@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.eventstore import EVENT_ID_NAMESPACE
-from activities.platform_calls import PlatformCalls, as_activity_error, heartbeating
+from activities.platform_calls import PlatformCalls, as_activity_error, counted, heartbeating
 from activities.platforms.base import MaybeSent, PlatformError
 from domain.durations import Instant
 from domain.events import EventMetadata
@@ -86,8 +86,9 @@ class Snapshots:
             reason = f"the range up to {request.end.isoformat()} is not over yet: its figures are not final"
             return missing(request, stream, reason, "not_ready")
         try:
+            adapter = self.calls.adapter(request.platform, request.account)
             figures = await heartbeating(
-                self.calls.adapter(request.platform, request.account).metrics(request.begin, request.end)
+                counted(request.platform, "metrics", adapter.metrics(request.begin, request.end))
             )
         except MaybeSent as exc:  # a read: asking again is harmless
             raise ApplicationError(str(exc), type="Platform:no_answer") from None

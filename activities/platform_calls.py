@@ -33,6 +33,7 @@ from activities.platforms.base import (
 )
 from activities.platforms.registry import adapter_for
 from domain.platforms import Platform
+from mediaops.observability import PLATFORM_CALLS, PLATFORM_ERRORS, PUBLICATIONS
 
 T = TypeVar("T")
 
@@ -96,6 +97,23 @@ async def heartbeating(call: Awaitable[T]) -> T:
         task.cancel()
 
 
+async def counted(platform: Platform, call: str, work: Awaitable[T]) -> T:
+    """`work`, counted as a call to `platform` and, when it fails or ends in doubt, as an error by
+    the platform's code (`mediaops_platform_calls_total`, `mediaops_platform_errors_total`)."""
+    PLATFORM_CALLS.labels(platform, call).inc()
+    try:
+        result = await work
+    except PlatformError as exc:
+        PLATFORM_ERRORS.labels(platform, exc.code or "error").inc()
+        raise
+    except MaybeSent:
+        PLATFORM_ERRORS.labels(platform, "maybe_sent").inc()
+        raise
+    if isinstance(result, PublishOutcome | ReplyOutcome) and result.state in ("failed", "unknown"):
+        PLATFORM_ERRORS.labels(platform, result.code or result.state).inc()
+    return result
+
+
 class PlatformCalls:
     def __init__(self, accounts: Accounts, pool: asyncpg.Pool) -> None:
         self.accounts = accounts
@@ -143,13 +161,14 @@ class PlatformCalls:
         owned, earlier = await self._claim(key, request.platform, request.account, "publish")
         if not owned:
             if earlier is None:
+                PUBLICATIONS.labels(request.platform, "unknown").inc()  # found in doubt: a person looks
                 return PublishOutcome(
                     state="unknown",
                     reason=f"an earlier attempt was interrupted after it may have reached {request.platform}",
                 )
             return PublishOutcome.model_validate(earlier)
         try:
-            outcome = await heartbeating(adapter.publish(request.post))
+            outcome = await heartbeating(counted(request.platform, "publish", adapter.publish(request.post)))
         except MaybeSent as exc:
             # Adapters turn a lost answer to the publishing call itself into `unknown`; a MaybeSent
             # that escapes came from a preparatory step (an image upload, a draft): safe to repeat.
@@ -163,6 +182,7 @@ class PlatformCalls:
         # Anything else (a cancellation, a worker stopping, an unforeseen error) keeps the claim
         # unfinished: the next attempt answers `unknown`, and a person looks at the platform.
         await self._finish(key, outcome, outcome.handle if outcome.state == "pending" else None)
+        PUBLICATIONS.labels(request.platform, outcome.state).inc()
         return outcome
 
     @activity.defn(name="platform.reply")
@@ -175,7 +195,9 @@ class PlatformCalls:
                 return ReplyOutcome(state="unknown", reason="an earlier attempt was interrupted mid-call")
             return ReplyOutcome.model_validate(earlier)
         try:
-            outcome = await heartbeating(adapter.reply(request.inbound, request.text))
+            outcome = await heartbeating(
+                counted(request.platform, "reply", adapter.reply(request.inbound, request.text))
+            )
         except PlatformError as exc:  # not in doubt (reply_outcome made those `unknown`)
             await self._release(key)
             raise as_activity_error(exc) from None
@@ -185,15 +207,17 @@ class PlatformCalls:
     @activity.defn(name="platform.status")
     async def status(self, request: StatusRequest) -> PublishOutcome:
         try:
-            return await self.adapter(request.platform, request.account).status(request.handle)
+            adapter = self.adapter(request.platform, request.account)
+            return await counted(request.platform, "status", adapter.status(request.handle))
         except PlatformError as exc:
             raise as_activity_error(exc) from None
 
     @activity.defn(name="platform.inquiries")
     async def inquiries(self, request: InquiriesRequest) -> list[Inbound]:
         try:
+            adapter = self.adapter(request.platform, request.account)
             return await heartbeating(
-                self.adapter(request.platform, request.account).inquiries(request.threads, request.since)
+                counted(request.platform, "inquiries", adapter.inquiries(request.threads, request.since))
             )
         except PlatformError as exc:
             raise as_activity_error(exc) from None

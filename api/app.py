@@ -28,13 +28,14 @@ from api.auth import allowed, current_user
 from api.console import install_console
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
+from api.metering import Metering
 from api.state import AppState, app_state
 from domain.roles import ROLE_TITLES, Permission, permissions_of
 from eventstore.projections import lags
 from eventstore.users import User, list_users
+from mediaops.observability import OpsServer, check
 from mediaops.settings import Settings
 
-READY_TIMEOUT_S = 3.0
 LAG_DEGRADED = 100
 """Events a read model may trail by before /readyz says `degraded` (lists and the CSV are stale)."""
 
@@ -64,25 +65,40 @@ def _me(user: User) -> Me:
     )
 
 
-async def _check(name: str, probe: Any) -> str | None:
-    """None when the dependency answers in time, else which one and the kind of failure.
+async def dependencies_down(state: AppState) -> list[str]:
+    """Which of PostgreSQL and Temporal do not answer in time, by the kind of failure only (/readyz
+    is public, L3: an exception's text names hosts, ports and users)."""
 
-    Only the exception's class: its text names hosts, ports and users, and /readyz is public (L3).
-    """
-    try:
-        await asyncio.wait_for(probe(), READY_TIMEOUT_S)
-    except Exception as exc:
-        return f"{name}: {type(exc).__name__}"
-    return None
+    async def database() -> None:
+        pool = await state.database()
+        await pool.fetchval("SELECT 1")
+
+    async def temporal() -> None:
+        client = await state.temporal()
+        await client.service_client.check_health()
+
+    results = await asyncio.gather(check("postgresql", database), check("temporal", temporal))
+    return [r for r in results if r is not None]
 
 
-def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, accounts: Accounts | None = None, *, sdk_metrics_url: str | None = None
+) -> FastAPI:
+    """The API; with MEDIAOPS_METRICS_ADDRESS set, its ops endpoint too (`sdk_metrics_url`: where
+    this process's Temporal runtime exports, see mediaops/observability.py)."""
     state = AppState(settings, accounts if accounts is not None else Accounts.load(settings.accounts_file))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         draining = asyncio.create_task(inbox.drain_forever(state))
+        ops = None
+        if settings.metrics_address:
+            ops = await OpsServer(sdk_metrics_url, lambda: dependencies_down(state)).serve(
+                settings.metrics_address
+            )
         yield
+        if ops is not None:
+            ops.close()
         draining.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await draining
@@ -109,6 +125,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     app.mount("/codec", ops.codec_app(state))
     install_console(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Metering)  # outermost: a request refused for its size is counted too
     State = Annotated[AppState, Depends(app_state)]
 
     @app.get("/healthz", tags=["operations"])
@@ -119,17 +136,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None) -> FastAPI:
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "a dependency is down"}})
     async def readyz(state: State) -> JSONResponse:
         """PostgreSQL and Temporal both answer; 503 names each one that does not."""
-
-        async def database() -> None:
-            pool = await state.database()
-            await pool.fetchval("SELECT 1")
-
-        async def temporal() -> None:
-            client = await state.temporal()
-            await client.service_client.check_health()
-
-        results = await asyncio.gather(_check("postgresql", database), _check("temporal", temporal))
-        down = [r for r in results if r is not None]
+        down = await dependencies_down(state)
         if down:
             return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
         async with (await state.database()).acquire() as conn:

@@ -23,6 +23,7 @@ from domain import inquiries as q
 from domain.commands import USER_ID
 from domain.durations import Instant
 from domain.errors import Invalid
+from domain.inquiries import InquiryStatus
 from domain.platforms import Platform
 from domain.roles import Permission
 from domain.rules import RuleId
@@ -174,9 +175,6 @@ async def record(
             return JSONResponse(inquiry_json(inquiry_id, inquiry), status_code=201)
         await asyncio.sleep(0.1)
     return JSONResponse({"id": inquiry_id, "status": "open"}, status_code=202)
-
-
-InquiryStatus = Literal["open", "at_risk", "breached", "answered", "closed"]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,11 @@ class PortTaken(RuntimeError):
 
 def check_ports(settings: Settings) -> None:
     """Refuse to start anything when a port we need is taken, naming it and its setting."""
-    wanted = [(settings.api_port, "the API", "MEDIAOPS_API_PORT")]
+    wanted = [
+        (settings.api_port, "the API", "MEDIAOPS_API_PORT"),
+        (settings.worker_ops_port, "the worker's metrics", "MEDIAOPS_WORKER_OPS_PORT"),
+        (settings.api_ops_port, "the API's metrics", "MEDIAOPS_API_OPS_PORT"),
+    ]
     if settings.embedded_postgres:
         wanted.append((settings.pg_port, "the embedded PostgreSQL", "MEDIAOPS_PG_PORT"))
     if settings.accounts_file is None:
@@ -227,8 +231,12 @@ class Stack:
         )
         for name in OWNER_VARIABLES:
             env.pop(name, None)
-        self.children.append(spawn("worker", [*cli, "worker"], env=env))
-        api = spawn("api", [*cli, "api"], env=env)
+        ops = {"worker": settings.worker_ops_port, "api": settings.api_ops_port}
+        env_of = {
+            name: {**env, "MEDIAOPS_METRICS_ADDRESS": f"127.0.0.1:{port}"} for name, port in ops.items()
+        }
+        self.children.append(spawn("worker", [*cli, "worker"], env=env_of["worker"]))
+        api = spawn("api", [*cli, "api"], env=env_of["api"])
         self.children.append(api)
         wait_until(self._api_ready, 60, f"the API's /readyz on :{settings.api_port}", api)
 
@@ -258,6 +266,8 @@ class Stack:
                 if s.env == "development"
                 else f"  Console        http://{s.api_host}:{s.api_port}/",
                 f"  Temporal       {s.temporal_target}   namespace {s.temporal_namespace}",
+                f"  Metrics        http://127.0.0.1:{s.worker_ops_port}/metrics (worker), "
+                f"http://127.0.0.1:{s.api_ops_port}/metrics (API)",
                 f"  Temporal UI    {temporal_ui}",
                 f"  PostgreSQL     database {database_name(s.dsn)} (`mediaops dev dsn` prints the URL)",
                 f"  Platforms      {fakes}",

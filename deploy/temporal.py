@@ -39,6 +39,12 @@ def start_dev_server(
         "warn",
         *(["--namespace", namespace] if namespace != "default" else []),
         *dev_server_flags(search_attributes.ALL),
+        # One partition per task queue: a platform queue's rate limit is then one token bucket
+        # (workers/worker.py `dispatch_rate`), as the cluster's dynamic config sets it for them.
+        "--dynamic-config-value",
+        "matching.numTaskqueueReadPartitions=1",
+        "--dynamic-config-value",
+        "matching.numTaskqueueWritePartitions=1",
     ]
     child = spawn("temporal", argv, log=log, stop_signal=signal.SIGTERM)
     wait_until(lambda: tcp_accepts(port), timeout, f"Temporal on 127.0.0.1:{port} (log: {log})", child)

@@ -63,6 +63,11 @@ def check_received_at(received_at: datetime, now: datetime, policy: Policy, *, b
         )
 
 
+InquiryStatus = Literal["open", "at_risk", "breached", "answered", "closed"]
+STILL_OWED: tuple[InquiryStatus, ...] = ("open", "at_risk", "breached")
+"""The statuses of an inquiry still owed an answer (R-INQUIRY-12H): the SLA board's and the metrics'."""
+
+
 @REGISTRY.register
 class InquiryReceived(DomainEvent):
     """A user wrote to us: the platform's time and the time we detected it are both kept."""
@@ -265,7 +270,7 @@ class Inquiry(BaseModel):
     """How many times the user wrote again after an answer (each a new clock)."""
 
     @property
-    def status(self) -> Literal["open", "at_risk", "breached", "answered", "closed"]:
+    def status(self) -> "InquiryStatus":
         if self.closed and self.closed != "answered":
             return "closed"
         if self.answered_at is not None:

@@ -154,6 +154,16 @@ class InquiriesProjection(FoldingProjection[inquiries.Inquiry]):
         )
 
 
+async def owed_inquiries(conn: Conn) -> dict[tuple[str, str], int]:
+    """How many inquiries are still owed an answer, by (platform, status): open, at_risk, breached."""
+    rows = await conn.fetch(
+        """SELECT platform, status, count(*) AS n FROM inquiries
+            WHERE status = ANY($1::text[]) GROUP BY platform, status""",
+        list(inquiries.STILL_OWED),
+    )
+    return {(r["platform"], r["status"]): int(r["n"]) for r in rows}
+
+
 PROMOTION_PREFIX = "promotion-"
 
 

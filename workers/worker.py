@@ -47,8 +47,10 @@ from eventstore.read_models import (
     WriteUpsProjection,
 )
 from eventstore.store import EventStore
+from mediaops.observability import OpsServer
 from mediaops.settings import Settings
 from mediaops.temporal import connect, register_search_attributes
+from workers.health import WorkerHealth
 from workers.interceptors import LogContextInterceptor
 from workers.schedules import ensure_comment_polls, ensure_rulebook_schedules, open_today
 from workflows import search_attributes
@@ -148,8 +150,22 @@ def build_worker(
     )
 
 
+def dispatch_rate(calls_per_second: float) -> float:
+    """The task queue rate that keeps a platform's calls within `calls_per_second` in *every* second.
+
+    Temporal's matching service gives each task queue partition a token bucket of the queue's rate
+    (divided among its partitions) that holds up to ceil(rate) tokens: a queue idle for a moment
+    then dispatches that burst at once, and the rate again within the same second, so one second
+    can see burst + rate dispatches. At half the policy's rate, on a single partition (deploy/
+    sets `matching.numTaskqueue{Read,Write}Partitions` to 1 for the platform queues), burst + rate
+    is the policy's rate; tests/e2e/test_scale_out.py measures it at the fake WeChat. The cost is
+    a sustained rate of half the allowance, which the department's volume is far from needing.
+    """
+    return calls_per_second / 2
+
+
 def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: asyncpg.Pool) -> list[Worker]:
-    """One worker per platform that has an account, throttled to the policy's rate."""
+    """One worker per platform that has an account, throttled to the policy's rate (dispatch_rate)."""
     calls = PlatformCalls(accounts, pool)
     snapshots = Snapshots(calls, EventStore(pool), policy)
     activities: list[Callable[..., Any]] = [
@@ -165,7 +181,9 @@ def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: a
             client,
             task_queue=platform_queue(platform),
             activities=activities,
-            max_task_queue_activities_per_second=policy.accounts.calls_per_second.get(platform),
+            max_task_queue_activities_per_second=dispatch_rate(policy.accounts.calls_per_second[platform])
+            if platform in policy.accounts.calls_per_second
+            else None,
             interceptors=[LogContextInterceptor()],
             graceful_shutdown_timeout=DRAIN,
         )
@@ -186,8 +204,11 @@ def cache_workflow_bytecode(workflows: Sequence[type] = WORKFLOWS) -> None:
             compileall.compile_file(source, quiet=2)
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
+async def run_worker(settings: Settings, *, sdk_metrics_url: str | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop.
+
+    With MEDIAOPS_METRICS_ADDRESS set it serves /metrics, /healthz and /readyz there (ready while
+    its workers poll); `sdk_metrics_url` is where this process's Temporal runtime exports."""
     cache_workflow_bytecode()
     policy = settings.policy
     accounts = Accounts.load(settings.accounts_file)
@@ -199,6 +220,10 @@ async def run_worker(settings: Settings) -> None:
     if added:  # e.g. NeedsAttention, new in this version: upserting an unknown one fails a workflow task
         log.info("search attributes registered", names=added)
     store = EventStore(pool)
+    health = WorkerHealth(client, pool)
+    ops = None
+    if settings.metrics_address:
+        ops = await OpsServer(sdk_metrics_url, health.down, health.refresh).serve(settings.metrics_address)
     await apply_retention(client, policy.accountable.history_retention)  # a refusal is logged, not fatal
     await ensure_comment_polls(client, settings.task_queue, policy, accounts)
     await ensure_rulebook_schedules(client, settings.task_queue, policy)
@@ -226,8 +251,12 @@ async def run_worker(settings: Settings) -> None:
         async with AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
+            health.running = True
             await stop.wait()
+            health.running = False  # draining: no new work should be routed to this pod
     finally:
+        if ops is not None:
+            ops.close()
         for task in [*projections, sealing]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -17,11 +17,12 @@ from api import inquiries as api
 from api.console.calls import act
 from api.console.record import timeline
 from api.console.web import Form, Signed, done, download, page
-from api.inquiries import InquiryFilter, InquiryStatus
+from api.inquiries import InquiryFilter
 from api.paging import Page, decode
 from api.state import AppState, app_state
 from domain import inquiries as q
 from domain.commands import USER_ID
+from domain.inquiries import STILL_OWED, InquiryStatus
 from domain.platforms import Platform
 from domain.roles import PERMISSIONS, Permission, require
 from eventstore.users import list_users
@@ -29,7 +30,6 @@ from eventstore.users import list_users
 router = APIRouter(prefix="/console/inquiries", include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
 PAGE_SIZE = 50
-STILL_OWED: tuple[InquiryStatus, ...] = ("open", "at_risk", "breached")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.console.articles import review_view
-from api.console.inquiries import STILL_OWED, board_rows
+from api.console.inquiries import board_rows
 from api.console.web import Signed, Viewer, page
 from api.inquiries import InquiryFilter
 from api.paging import Page
@@ -24,6 +24,7 @@ from api.writeups import writeup_json
 from domain import articles as a
 from domain import promotions as p
 from domain import writeups as w
+from domain.inquiries import STILL_OWED
 from domain.roles import Permission, Role, require
 
 router = APIRouter(include_in_schema=False)

@@ -90,7 +90,7 @@ def wordpress(state: WordPressState) -> APIRouter:
         return state.users.get(user) == password
 
     async def guarded(request: Request, handler: Any) -> Response:
-        fault = state.faults.take(request.url.path, request.method)
+        fault = state.arrived(request.url.path, request.method)
         forced = await before(
             fault, {"code": "injected", "message": "injected fault", "data": {"status": 500}}
         )
@@ -226,7 +226,7 @@ def weibo(state: WeiboState) -> APIRouter:
 
     async def guarded(request: Request, handler: Any) -> Response:
         path = request.url.path
-        fault = state.faults.take(path, request.method)
+        fault = state.arrived(path, request.method)
         forced = await before(
             fault, {"request": path, "error_code": fault.errcode if fault else 0, "error": "injected"}
         )
@@ -378,7 +378,7 @@ def baijiahao(state: BaijiahaoState) -> APIRouter:
     common_routes(api, state)
 
     async def guarded(request: Request, handler: Any) -> Response:
-        fault = state.faults.take(request.url.path, request.method)
+        fault = state.arrived(request.url.path, request.method)
         forced = await before(fault, {"errno": fault.errcode if fault else 0, "errmsg": "injected"})
         if forced is not None:
             return forced

@@ -174,6 +174,10 @@ class Follower(BaseModel):
     replies: int = 0
 
 
+CALLS_KEPT = 20_000
+"""The most recent calls a fake remembers (a dev stack's fakes run for days)."""
+
+
 class Common(BaseModel):
     """What every fake platform remembers, and the fake's own machinery.
 
@@ -186,6 +190,8 @@ class Common(BaseModel):
     published: list[dict[str, Any]] = Field(default_factory=list)
     messages_sent: list[dict[str, Any]] = Field(default_factory=list)
     faults: Faults = Field(default_factory=Faults, exclude=True)
+    calls: list[tuple[str, float]] = Field(default_factory=list, exclude=True)
+    """Every API call as (path, Unix time it arrived): what a test measures a rate limit with."""
     counter: int = 5000
     offset_s: float = 0.0
     figures_shift: int = 0
@@ -227,6 +233,12 @@ class Common(BaseModel):
             saved = Saved(shape=SHAPE, state=self.model_dump(mode="json"))
             self.state_file.write(saved.model_dump_json())
 
+    def arrived(self, path: str, method: str) -> Fault | None:
+        """An API call came in: record it, and take the fault queued for it, if any."""
+        self.calls.append((path, time.time()))
+        del self.calls[:-CALLS_KEPT]
+        return self.faults.take(path, method)
+
     def next_id(self) -> int:
         self.counter += 1
         return self.counter
@@ -257,6 +269,7 @@ def common_routes(api: APIRouter, state: Common, extra: Any = None) -> None:
             "published": state.published,
             "messages_sent": state.messages_sent,
             "faults_queued": [f.model_dump() for f in state.faults.queued],
+            "calls": state.calls,
             **(extra() if extra else {}),
         }
 

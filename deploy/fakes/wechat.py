@@ -250,7 +250,7 @@ def router(state: WeChatState) -> APIRouter:
     figures_route(api, state)
 
     async def guarded(request: Request, handler: Any) -> Response:
-        fault = state.faults.take(request.url.path, request.method)
+        fault = state.arrived(request.url.path, request.method)
         forced = await before(fault, url=str(request.url))
         if forced is not None:
             return forced
