@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.platforms.accounts import Accounts
 from activities.platforms.base import (
+    LOCAL_CHECKS,
     Inbound,
     MaybeSent,
     PlatformAdapter,
@@ -109,8 +110,10 @@ async def counted(platform: Platform, call: str, work: Awaitable[T]) -> T:
     except MaybeSent:
         PLATFORM_ERRORS.labels(platform, "maybe_sent").inc()
         raise
-    if isinstance(result, PublishOutcome | ReplyOutcome) and result.state in ("failed", "unknown"):
-        PLATFORM_ERRORS.labels(platform, result.code or result.state).inc()
+    if isinstance(result, PublishOutcome | ReplyOutcome):
+        failed = result.state in ("failed", "unknown")
+        if failed and result.code != LOCAL_CHECKS:  # our own checks stopped it uncalled: not the platform's
+            PLATFORM_ERRORS.labels(platform, result.code or result.state).inc()
     return result
 
 

@@ -65,20 +65,31 @@ def _me(user: User) -> Me:
     )
 
 
+async def _database(state: AppState) -> None:
+    pool = await state.database()
+    await pool.fetchval("SELECT 1")
+
+
+async def _temporal(state: AppState) -> None:
+    client = await state.temporal()
+    await client.service_client.check_health()
+
+
 async def dependencies_down(state: AppState) -> list[str]:
     """Which of PostgreSQL and Temporal do not answer in time, by the kind of failure only (/readyz
     is public, L3: an exception's text names hosts, ports and users)."""
-
-    async def database() -> None:
-        pool = await state.database()
-        await pool.fetchval("SELECT 1")
-
-    async def temporal() -> None:
-        client = await state.temporal()
-        await client.service_client.check_health()
-
-    results = await asyncio.gather(check("postgresql", database), check("temporal", temporal))
+    results = await asyncio.gather(
+        check("postgresql", lambda: _database(state)), check("temporal", lambda: _temporal(state))
+    )
     return [r for r in results if r is not None]
+
+
+async def traffic_blocked(state: AppState) -> list[str]:
+    """What keeps this API from taking requests (the ops port's /readyz, what a load balancer asks):
+    PostgreSQL only. With Temporal away, a platform's push is still kept in the inbox and a person's
+    command is a clear 503, so pulling every API out of the Service would only lose the pushes."""
+    problem = await check("postgresql", lambda: _database(state))
+    return [problem] if problem is not None else []
 
 
 def create_app(
@@ -93,7 +104,7 @@ def create_app(
         draining = asyncio.create_task(inbox.drain_forever(state))
         ops = None
         if settings.metrics_address:
-            ops = await OpsServer(sdk_metrics_url, lambda: dependencies_down(state)).serve(
+            ops = await OpsServer(sdk_metrics_url, lambda: traffic_blocked(state)).serve(
                 settings.metrics_address
             )
         yield

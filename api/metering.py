@@ -8,6 +8,9 @@ from mediaops.observability import API_LATENCY, API_REQUESTS
 
 UNMATCHED = "unmatched"
 """The route label of a request no route took (a 404 of a made-up path, a scanner's probe)."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name; any other (HTTP lets a client make them up) is `other`, so no request
+can add series without bound."""
 
 
 class Metering:
@@ -32,8 +35,9 @@ class Metering:
             await self.app(scope, receive, watched)
         finally:
             route = _route(scope, root)
-            API_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            API_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            API_REQUESTS.labels(method, route, str(status)).inc()
+            API_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _route(scope: Scope, root: str) -> str:

@@ -108,11 +108,17 @@ def _refuse_in_production(settings: Settings, what: str) -> None:
 
 
 def _production_ready(settings: Settings, *, accounts: Any = None, database: bool = True) -> None:
-    """Stop here, naming each setting, when production mode's requirements are not met."""
+    """Stop here, naming each setting, when the TLS files cannot be read or production mode's
+    requirements are not met."""
     from cli.production import database_problems, settings_problems
+    from mediaops.temporal import tls_config
 
-    problems = settings_problems(settings, accounts)
-    if not problems and database:
+    try:
+        tls_config(settings)  # the certificate files are read now: one that cannot be is named here
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    problems = settings_problems(settings, accounts, database=database)
+    if not problems and database and settings.env == "production":
         problems = _with_db(settings, lambda conn: database_problems(settings, conn))
     if problems:
         raise _fail("MEDIAOPS_ENV=production: " + "; ".join(problems), 1)

@@ -12,11 +12,12 @@ from eventstore.users import active_demo_users
 from mediaops.settings import Settings
 
 
-def settings_problems(settings: Settings, accounts: Accounts | None) -> list[str]:
-    """The settings' own problems and the demo or fake accounts (none outside production)."""
+def settings_problems(settings: Settings, accounts: Accounts | None, *, database: bool = True) -> list[str]:
+    """The settings' own problems and the demo or fake accounts (none outside production);
+    `database`: whether the process uses PostgreSQL (temporal-init does not)."""
     if settings.env != "production":
         return []
-    problems = settings.production_problems()
+    problems = settings.production_problems(database=database)
     if accounts is not None:
         problems += [
             f"MEDIAOPS_ACCOUNTS_FILE: {found} (production talks to the platforms, never to the fakes)"

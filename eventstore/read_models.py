@@ -155,13 +155,18 @@ class InquiriesProjection(FoldingProjection[inquiries.Inquiry]):
 
 
 async def owed_inquiries(conn: Conn) -> dict[tuple[str, str], int]:
-    """How many inquiries are still owed an answer, by (platform, status): open, at_risk, breached."""
+    """How many inquiries are still owed an answer, by (platform, status): open, at_risk, breached.
+
+    One past its deadline counts as breached even before its workflow has recorded the breach: a
+    stuck worker must not hide a broken R-INQUIRY-12H from the alert that watches for it.
+    """
     rows = await conn.fetch(
-        """SELECT platform, status, count(*) AS n FROM inquiries
-            WHERE status = ANY($1::text[]) GROUP BY platform, status""",
+        """SELECT platform, CASE WHEN deadline < now() THEN 'breached' ELSE status END AS owed,
+                  count(*) AS n
+             FROM inquiries WHERE status = ANY($1::text[]) GROUP BY 1, 2""",
         list(inquiries.STILL_OWED),
     )
-    return {(r["platform"], r["status"]): int(r["n"]) for r in rows}
+    return {(r["platform"], r["owed"]): int(r["n"]) for r in rows}
 
 
 PROMOTION_PREFIX = "promotion-"

@@ -16,13 +16,14 @@ import contextlib
 import json
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from domain.platforms import Platform
 from mediaops.settings import Settings
 from mediaops.temporal import client_certificate_expiry
 
@@ -50,7 +51,11 @@ PUBLICATIONS = Counter(
     "Publish calls by outcome (pending, published, failed, unknown)",
     ["platform", "outcome"],
 )
-PLATFORM_CALLS = Counter("mediaops_platform_calls", "Calls made to a platform's API", ["platform", "call"])
+PLATFORM_CALLS = Counter(
+    "mediaops_platform_calls",
+    "Platform operations (activities: a reply, a publish with its uploads, a page of comments)",
+    ["platform", "call"],
+)
 PLATFORM_ERRORS = Counter(
     "mediaops_platform_errors",
     "Platform calls that failed, by the platform's error code",
@@ -61,10 +66,25 @@ API_LATENCY = Histogram(
     "mediaops_api_request_duration_seconds", "Time to answer an API request", ["method", "route"]
 )
 
+for _platform in Platform:  # every series from 0, so an alert's increase() sees the first one too
+    for _outcome in ("pending", "published", "failed", "unknown"):
+        PUBLICATIONS.labels(_platform, _outcome)
+    for _call in ("publish", "status", "reply", "inquiries", "metrics"):
+        PLATFORM_CALLS.labels(_platform, _call)
+
 SDK_SCRAPE_TIMEOUT_S = 2.0
 READY_TIMEOUT_S = 3.0
+ANSWER_TIMEOUT_S = 10.0
+"""The longest one ops request may take, end to end (a client that stops reading is dropped)."""
+CONNECTIONS = 16
+"""Ops requests served at once; more are refused (closed) rather than queued."""
+REFRESH_EVERY_S = 5.0
+"""Scrapes closer together than this share one refresh of the business gauges."""
 HEADERS_LIMIT = 8192
 """The longest request head the ops port reads: probes and scrapers send a few hundred bytes."""
+
+HUNG_UP = (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError)
+"""How a request that is not worth an answer ends: too slow, cut off, too long, or not HTTP."""
 
 Ready = Callable[[], Awaitable[list[str]]]
 """A readiness check: what is down (empty: ready)."""
@@ -113,6 +133,9 @@ class OpsServer:
     ready: Ready
     refresh: Callable[[], Awaitable[None]] | None = None
     """Brings the business gauges up to date before a scrape (the worker's, from the read models)."""
+    _slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(CONNECTIONS))
+    _refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _refreshed_at: float = float("-inf")
 
     async def serve(self, address: str) -> asyncio.Server:
         host, _, port = address.rpartition(":")
@@ -122,18 +145,31 @@ class OpsServer:
         log.info("ops endpoint serving", address=address)
         return server
 
-    async def metrics(self) -> bytes:
-        if self.refresh is not None:
+    async def _refresh(self) -> None:
+        """The business gauges brought up to date, once for scrapes that come together."""
+        if self.refresh is None:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._refreshing:
+            if loop.time() - self._refreshed_at < REFRESH_EVERY_S:
+                return
             try:
                 await asyncio.wait_for(self.refresh(), READY_TIMEOUT_S)
+                self._refreshed_at = loop.time()
             except Exception as exc:  # stale business gauges beat a failed scrape of everything else
                 log.warning("business metrics not refreshed", error=type(exc).__name__)
+
+    async def metrics(self) -> bytes:
+        await self._refresh()
         text = generate_latest(REGISTRY)
         if self.sdk_url:
             try:
-                async with httpx.AsyncClient(timeout=SDK_SCRAPE_TIMEOUT_S) as client:
+                async with httpx.AsyncClient(timeout=SDK_SCRAPE_TIMEOUT_S, trust_env=False) as client:
                     sdk = await client.get(self.sdk_url)
-                text += sdk.content
+                if sdk.is_success:
+                    text += sdk.content
+                else:
+                    log.warning("Temporal SDK metrics unavailable", status=sdk.status_code)
             except httpx.HTTPError as exc:
                 log.warning("Temporal SDK metrics unavailable", error=type(exc).__name__)
         return text
@@ -154,27 +190,40 @@ class OpsServer:
         return 404, "text/plain", b"not found: /metrics, /healthz or /readyz\n"
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READY_TIMEOUT_S)
-            method, path, *_ = head.decode("latin-1").split(" ", 2)
-            if method not in ("GET", "HEAD"):
-                status, kind, body = 405, "text/plain", b"GET only\n"
-            else:
-                status, kind, body = await self._answer(path.split("?", 1)[0])
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
-            writer.write(
-                f"HTTP/1.1 {status} {reason[status]}\r\nContent-Type: {kind}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1")
-            )
-            if method != "HEAD":
-                writer.write(body)
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError):
-            pass  # a probe that hung up or sent nonsense gets nothing: it is not a client to help
-        finally:
+        if self._slots.locked():  # busy: a scraper or probe asks again, an attacker gets nothing
             writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            return
+        async with self._slots:
+            try:
+                await asyncio.wait_for(self._exchange(reader, writer), ANSWER_TIMEOUT_S)
+            except (
+                TimeoutError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                ValueError,
+                OSError,
+            ):
+                pass  # a probe that hung up or sent nonsense gets nothing: it is not a client to help
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, path, *_ = head.decode("latin-1").split(" ", 2)
+        if method not in ("GET", "HEAD"):
+            status, kind, body = 405, "text/plain", b"GET only\n"
+        else:
+            status, kind, body = await self._answer(path.split("?", 1)[0])
+        reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+        writer.write(
+            f"HTTP/1.1 {status} {reason[status]}\r\nContent-Type: {kind}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
+        if method != "HEAD":
+            writer.write(body)
+        await writer.drain()
 
 
 async def check(name: str, probe: Callable[[], Awaitable[object]]) -> str | None:

@@ -154,9 +154,14 @@ class Settings(BaseSettings):
     @property
     def temporal_tls(self) -> bool:
         """Whether Temporal is reached over TLS: a client certificate, a CA or an API key asks for it."""
-        return bool(self.temporal_tls_cert or self.temporal_tls_ca or self.temporal_api_key)
+        return bool(
+            self.temporal_tls_cert
+            or self.temporal_tls_ca
+            or self.temporal_api_key
+            or self.temporal_tls_server_name
+        )
 
-    def production_problems(self) -> list[str]:
+    def production_problems(self, *, database: bool = True) -> list[str]:
         """What keeps these settings from running in production, each naming its setting (empty: none).
 
         Production runs on a Temporal cluster and a PostgreSQL server of its own, reaches Temporal
@@ -170,12 +175,13 @@ class Settings(BaseSettings):
             problems.append(
                 "TEMPORAL_ADDRESS: production runs on a Temporal cluster, not the embedded dev server"
             )
-        if self.embedded_postgres:
+        if database and self.embedded_postgres:
             problems.append("DATABASE_URL: production runs on a PostgreSQL server, not the embedded one")
         if not (self.temporal_tls_cert or self.temporal_api_key):
             problems.append(
                 "MEDIAOPS_TEMPORAL_TLS_CERT and MEDIAOPS_TEMPORAL_TLS_KEY (mTLS), or "
-                "MEDIAOPS_TEMPORAL_API_KEY: production reaches Temporal over TLS only"
+                "MEDIAOPS_TEMPORAL_API_KEY: production reaches Temporal over TLS only, and proves "
+                "who it is to it"
             )
         if self.keys_file is None and (self.codec_keys is None or self.command_keys is None):
             problems.append(

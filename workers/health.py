@@ -5,8 +5,11 @@ every worker reports the same numbers however many run and whichever one restart
 the `max` across them).
 """
 
+import asyncio
+
 import asyncpg
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from domain.platforms import Platform
 from eventstore.projections import lags
@@ -26,6 +29,8 @@ class WorkerHealth:
         self.pool = pool
         self.running = False
         """Set once the workers poll their task queues; cleared when they drain to stop."""
+        self.workers: list[Worker] = []
+        """The task queues' workers: one that stopped on a fatal error makes the process unready."""
 
     async def down(self) -> list[str]:
         """What keeps this worker from taking work: PostgreSQL, Temporal, or its own start or stop."""
@@ -33,16 +38,13 @@ class WorkerHealth:
         async def database() -> None:
             await self.pool.fetchval("SELECT 1")
 
-        down = [
-            problem
-            for problem in (
-                await check("postgresql", database),
-                await check("temporal", self.client.service_client.check_health),
-            )
-            if problem is not None
-        ]
+        checked = await asyncio.gather(
+            check("postgresql", database), check("temporal", self.client.service_client.check_health)
+        )
+        down = [problem for problem in checked if problem is not None]
         if not self.running:
             down.append("worker: not polling (starting or draining)")
+        down += [f"worker: {w.task_queue} stopped" for w in self.workers if self.running and not w.is_running]
         return down
 
     async def refresh(self) -> None:

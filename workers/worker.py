@@ -151,17 +151,20 @@ def build_worker(
 
 
 def dispatch_rate(calls_per_second: float) -> float:
-    """The task queue rate that keeps a platform's calls within `calls_per_second` in *every* second.
+    """The task queue rate that keeps a platform's activities within `calls_per_second` in every
+    second, across every worker.
 
     Temporal's matching service gives each task queue partition a token bucket of the queue's rate
-    (divided among its partitions) that holds up to ceil(rate) tokens: a queue idle for a moment
-    then dispatches that burst at once, and the rate again within the same second, so one second
-    can see burst + rate dispatches. At half the policy's rate, on a single partition (deploy/
-    sets `matching.numTaskqueue{Read,Write}Partitions` to 1 for the platform queues), burst + rate
-    is the policy's rate; tests/e2e/test_scale_out.py measures it at the fake WeChat. The cost is
-    a sustained rate of half the allowance, which the department's volume is far from needing.
+    (divided among its partitions) holding up to ceil(rate) tokens: a queue idle for a moment
+    dispatches that burst at once and the rate again within the same second, so one second can see
+    burst + rate dispatches. On a single partition (deploy/ sets `matching.numTaskqueue{Read,Write}
+    Partitions` to 1 for the platform queues), a rate of (limit - 1) / 2 keeps burst + rate a call
+    under the limit: that call is the margin for calls dispatched apart and arriving closer
+    together. A limit under 2 gets a quarter of it (a burst of one, refilled every 4 / limit s).
+    tests/e2e/test_scale_out.py measures it at the fake WeChat. The cost is a sustained rate under
+    half the allowance, which the department's volume is far from needing.
     """
-    return calls_per_second / 2
+    return max((calls_per_second - 1) / 2, calls_per_second / 4)
 
 
 def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: asyncpg.Pool) -> list[Worker]:
@@ -251,6 +254,7 @@ async def run_worker(settings: Settings, *, sdk_metrics_url: str | None = None) 
         async with AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
+            health.workers = workers
             health.running = True
             await stop.wait()
             health.running = False  # draining: no new work should be routed to this pod

@@ -104,7 +104,11 @@ class Account(BaseModel):
         return key if isinstance(key, SecretStr) else None
 
 
-def _loopback(host: str) -> bool:
+def _this_machine(host: str) -> bool:
+    """localhost, a name under it, or a loopback address (127.0.0.0/8, ::1)."""
+    host = host.lower()
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -138,20 +142,27 @@ class Accounts:
         """The accounts that are demo accounts or point at the fakes, each with why.
 
         A real platform is reached over HTTPS at a public name; the fakes `make run` starts listen
-        on loopback over plain HTTP, and the demo accounts are all named `demo`.
+        on loopback over plain HTTP, and the demo accounts are all named `demo`. Image hosts and a
+        default cover on this machine are refused too: an image host skips the address checks.
         """
         found = []
         for account in self.all():
             url = urlsplit(account.base_url)
-            host = (url.hostname or "").lower()
+            named = f"{account.platform}/{account.name}"
+            local = [h for h in account.image_hosts if _this_machine(urlsplit(f"//{h}").hostname or "")]
+            cover = (
+                urlsplit(account.default_cover).hostname if account.default_cover.startswith("http") else None
+            )
             if account.name == "demo":
-                found.append(f"{account.platform}/{account.name} is a demo account")
-            elif host in ("localhost", "") or host.endswith(".localhost") or _loopback(host):
-                found.append(
-                    f"{account.platform}/{account.name} points at this machine ({host or 'no host'})"
-                )
+                found.append(f"{named} is a demo account")
+            elif _this_machine(url.hostname or ""):
+                found.append(f"{named} points at this machine ({url.hostname or 'no host'})")
             elif url.scheme != "https":
-                found.append(f"{account.platform}/{account.name} is not reached over HTTPS")
+                found.append(f"{named} is not reached over HTTPS")
+            elif local:
+                found.append(f"{named} takes images from this machine ({', '.join(local)})")
+            elif cover is not None and _this_machine(cover):
+                found.append(f"{named} has its default cover on this machine")
         return found
 
     @classmethod

@@ -7,6 +7,7 @@ import httpx
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
+    LOCAL_CHECKS,
     Figures,
     Inbound,
     PlatformError,
@@ -56,7 +57,7 @@ class BaijiahaoAdapter:
         html = sanitise(post.body_html)
         problems = length_problems(Platform.BAIJIAHAO, title=post.title, body_html=html)
         if problems:
-            return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
+            return PublishOutcome(state="failed", code=LOCAL_CHECKS, reason="; ".join(problems))
         covers = [post.cover_image_url] if post.cover_image_url else image_sources(html)[:1]
         body = {
             "title": post.title,

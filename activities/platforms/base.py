@@ -16,6 +16,9 @@ from domain.outcomes import Inbound, Post, PublishOutcome, ReplyOutcome
 from domain.platforms import Platform
 from mediaops.logging import scrub
 
+LOCAL_CHECKS = "checks"
+"""The code of a publish an adapter refused itself, calling nothing: a post the platform would refuse."""
+
 
 class PlatformError(Exception):
     """A classified platform failure: retryable (after `retry_after`) or for a person to act on.

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from activities.platforms.base import (
+    LOCAL_CHECKS,
     Figures,
     Inbound,
     Post,
@@ -76,7 +77,7 @@ class MiniProgramAdapter(WeChatAdapter):
         html = sanitise(post.body_html)
         problems = length_problems(Platform.MINIPROGRAM, title=post.title, body_html=html)
         if problems:
-            return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
+            return PublishOutcome(state="failed", code=LOCAL_CHECKS, reason="; ".join(problems))
         record = {"key": post.key, "title": post.title, "content": html, "author": post.author}
         query = f"db.collection('posts').add({{data: {json.dumps(record, ensure_ascii=False)}}})"
 

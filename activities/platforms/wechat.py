@@ -9,6 +9,7 @@ hosts. The cover is the post's first image, else the account's `default_cover` (
 media_id of permanent material), so a text-only post publishes too.
 """
 
+import asyncio
 import hashlib
 import re
 import time
@@ -22,6 +23,7 @@ import structlog
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
+    LOCAL_CHECKS,
     Figures,
     Inbound,
     PlatformError,
@@ -168,6 +170,8 @@ class WeChatAdapter:
         )
         self._token: str | None = None
         self._token_until = 0.0
+        self._token_lock = asyncio.Lock()
+        """One token fetch at a time: a burst of calls on a fresh worker asks stable_token once."""
         self._covers: dict[str, str] = {}
         """Thumb material this worker added, by the SHA-256 of its image: media_id."""
 
@@ -192,15 +196,20 @@ class WeChatAdapter:
         return self._token
 
     async def _access_token(self) -> str:
-        if self._token is not None and time.monotonic() < self._token_until:
-            return self._token
-        return await self._fetch_token(force=False)
+        async with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token_until:
+                return self._token
+            return await self._fetch_token(force=False)
 
     async def _refresh_after(self, stale: str) -> None:
-        """One inline refresh: stable_token again, forced only when it hands back the stale token."""
-        self._token = None
-        if await self._fetch_token(force=False) == stale:
-            await self._fetch_token(force=True)
+        """One inline refresh: stable_token again, forced only when it hands back the stale token.
+        Calls that met the same stale token at once refresh it once: the later ones find it new."""
+        async with self._token_lock:
+            if self._token != stale:
+                return
+            self._token = None
+            if await self._fetch_token(force=False) == stale:
+                await self._fetch_token(force=True)
 
     async def call(
         self, path: str, *, json: Any = None, files: Any = None, params: Any = None
@@ -265,7 +274,7 @@ class WeChatAdapter:
                 "no default cover"
             )
         if problems:
-            return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
+            return PublishOutcome(state="failed", code=LOCAL_CHECKS, reason="; ".join(problems))
         hosted = {src: await self.upload_image(src) for src in image_sources(html)}
         thumb = await self.cover(cover)
         article = {

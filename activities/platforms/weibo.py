@@ -13,6 +13,7 @@ import httpx
 
 from activities.platforms.accounts import Account
 from activities.platforms.base import (
+    LOCAL_CHECKS,
     Figures,
     Inbound,
     PlatformError,
@@ -98,12 +99,14 @@ class WeiboAdapter:
     async def publish(self, post: Post) -> PublishOutcome:
         if not (post.link_url or post.source_url):
             return PublishOutcome(
-                state="failed", code="checks", reason="weibo: a share needs the article's URL on our domain"
+                state="failed",
+                code=LOCAL_CHECKS,
+                reason="weibo: a share needs the article's URL on our domain",
             )
         text = self.status_text(post)
         problems = length_problems(Platform.WEIBO, body_text=text)
         if problems:
-            return PublishOutcome(state="failed", code="checks", reason="; ".join(problems))
+            return PublishOutcome(state="failed", code=LOCAL_CHECKS, reason="; ".join(problems))
 
         def shared(body: dict[str, Any]) -> PublishOutcome:
             uid, mid = str(body["user"]["id"]), str(body["idstr"])

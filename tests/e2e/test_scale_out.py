@@ -8,7 +8,8 @@ killed (SIGKILL, no drain) midway. Then:
   exactly one `inquiry.replied` event: a reply the kill left in doubt is settled as a person would,
   by looking at the platform, never by sending again blindly;
 - WeChat's API never saw more calls in any one second than the policy's rate: the limit is the task
-  queue's, on the Temporal server, so it holds for both workers together;
+  queue's, on the Temporal server, so it holds for both workers together (a reply is one call;
+  the access token, fetched once per worker and cached for two hours, is not counted);
 - both workers took part, and `mediaops_inquiries_open` on the workers' /metrics rose by 500 as the
   inquiries opened and fell back as they were answered.
 """
@@ -237,6 +238,8 @@ async def test_two_workers_and_two_apis_answer_each_inquiry_once_within_the_rate
             state = (await http.get(f"{stack.fakes}/wechat/__fake__/state")).json()
             reached = Counter(m["touser"] for m in state["messages_sent"])
             assert {reached[f"o_{m}"] for m in msg_ids} == {1}, "a follower got no reply, or two"
+            tokens = [at for path, at in state["calls"] if path.endswith("stable_token")]
+            assert len(tokens) <= 2, "one token fetch per worker, however many replies start at once"
             busiest = busiest_second([at for path, at in state["calls"] if not path.endswith("stable_token")])
             assert busiest <= RATE, f"{busiest} calls to WeChat within one second (the policy allows {RATE})"
 

@@ -221,4 +221,9 @@ async def test_manual_platforms_wait_for_a_person(fakes: Fakes, platform: Platfo
     assert outcome.state == "pending"
     assert outcome.manual
     assert "report the URL" in (outcome.reason or "")
-    assert await fakes.state(platform) == {"published": [], "messages_sent": [], "faults_queued": []}
+    assert await fakes.state(platform) == {
+        "published": [],
+        "messages_sent": [],
+        "faults_queued": [],
+        "calls": [],
+    }

@@ -10,18 +10,14 @@ import os
 import secrets
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from deploy.fakes.app import demo_account_list, write_accounts
 from eventstore.users import ensure_demo_users
+from tests.tls_support import client_certificate
 
 pytestmark = pytest.mark.postgres
 
@@ -30,31 +26,6 @@ CLI = [sys.executable, "-m", "cli"]
 
 def keyring(key_id: str) -> str:
     return f"{key_id}:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-
-
-def client_certificate(folder: Path, days: int = 90) -> tuple[Path, Path]:
-    """A client certificate and its key, as an operator's CA would issue (self-signed here)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mediaops-worker")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "client.pem", folder / "client.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 @pytest.fixture
@@ -114,7 +85,9 @@ def test_an_account_on_this_machine_or_over_plain_http_is_refused(
     accounts = tmp_path / "accounts.toml"
     accounts.write_text(
         '[[account]]\nplatform = "zhihu"\nname = "brand"\nbase_url = "http://[::1]:9000"\n'
-        '[[account]]\nplatform = "sohu"\nname = "brand"\nbase_url = "http://mp.sohu.com"\n',
+        '[[account]]\nplatform = "sohu"\nname = "brand"\nbase_url = "http://mp.sohu.com"\n'
+        '[[account]]\nplatform = "toutiao"\nname = "brand"\nbase_url = "https://mp.toutiao.com"\n'
+        'image_hosts = ["127.0.0.1:8900"]\n',
         encoding="utf-8",
     )
     production["MEDIAOPS_ACCOUNTS_FILE"] = str(accounts)
@@ -122,6 +95,7 @@ def test_an_account_on_this_machine_or_over_plain_http_is_refused(
     assert ran.returncode == 1, ran.stderr
     assert "zhihu/brand points at this machine (::1)" in ran.stderr
     assert "sohu/brand is not reached over HTTPS" in ran.stderr
+    assert "toutiao/brand takes images from this machine (127.0.0.1:8900)" in ran.stderr
 
 
 async def test_demo_users_stop_it_until_they_are_disabled(production: dict[str, str], database: str) -> None:

@@ -163,7 +163,7 @@ def test_long_running_services_restart_and_have_real_health_checks(
         test = service["healthcheck"]["test"]
         assert test[0] in ("CMD", "CMD-SHELL"), name
         assert len(test) > 1, name
-    for name, port in [("worker", 9464), ("api", 8000)]:
+    for name, port in [("worker", 9464), ("api", 9464)]:  # the ops port's /readyz
         probe = " ".join(services[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{port}/readyz" in probe, name
         assert not re.search(r"\b(curl|wget)\b", probe), f"{name}: python-slim has neither"
@@ -476,7 +476,7 @@ def test_deployments_probe_drain_and_roll_safely() -> None:
     api = pod_spec(deployments["mediaops-api"])["containers"][0]
     assert api["command"] == ["mediaops", "api"]
     assert {port["name"]: port["containerPort"] for port in api["ports"]}["http"] == 8000
-    assert api["readinessProbe"]["httpGet"]["port"] == "http"
+    assert api["readinessProbe"]["httpGet"]["port"] == "ops", "PostgreSQL only: Temporal away keeps the inbox"
     assert api["livenessProbe"]["httpGet"]["port"] == "http"
 
 
