@@ -71,13 +71,23 @@ def text(driver: WebDriver) -> str:
     return str(driver.find_element(By.TAG_NAME, "body").text)
 
 
-def sign_in(driver: WebDriver, stack: RunningStack, user: str, password: str = DEMO_PASSWORD) -> None:
+def sign_in(
+    driver: WebDriver, stack: RunningStack, user: str, password: str = DEMO_PASSWORD, *, refused: bool = False
+) -> None:
+    """Sign in through the form, and (unless it is to be refused) wait until the session is there:
+    a page asked for before the login's answer arrives would cancel it and meet the sign-in page."""
     driver.get(stack.url("/login"))  # cookies are deleted on our origin (on a blank page chromedriver errs)
     driver.delete_all_cookies()
     driver.get(stack.url("/login"))
     driver.find_element(By.ID, "username").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    if not refused:
+        until(
+            driver,
+            lambda d: d.get_cookie("mediaops_session") is not None and not d.current_url.endswith("/login"),
+            f"{user} signed in",
+        )
 
 
 def shot(driver: WebDriver, name: str) -> Path:
@@ -91,7 +101,7 @@ def shot(driver: WebDriver, name: str) -> Path:
 
 
 def test_a_wrong_password_is_refused(stack: RunningStack, browser: WebDriver) -> None:
-    sign_in(browser, stack, "demo.content_specialist", "not-the-password")
+    sign_in(browser, stack, "demo.content_specialist", "not-the-password", refused=True)
     until(browser, lambda d: "用户名或密码不正确" in text(d), "the refusal")
     assert browser.current_url.endswith("/login")
     assert not browser.get_cookie("mediaops_session")
