@@ -33,7 +33,7 @@ from api.state import AppState, app_state
 from domain.roles import ROLE_TITLES, Permission, permissions_of
 from eventstore.projections import lags
 from eventstore.users import User, list_users
-from mediaops.observability import OpsServer, check
+from mediaops.observability import OpsServer, unanswered
 from mediaops.settings import Settings
 
 LAG_DEGRADED = 100
@@ -78,18 +78,14 @@ async def _temporal(state: AppState) -> None:
 async def dependencies_down(state: AppState) -> list[str]:
     """Which of PostgreSQL and Temporal do not answer in time, by the kind of failure only (/readyz
     is public, L3: an exception's text names hosts, ports and users)."""
-    results = await asyncio.gather(
-        check("postgresql", lambda: _database(state)), check("temporal", lambda: _temporal(state))
-    )
-    return [r for r in results if r is not None]
+    return await unanswered(postgresql=lambda: _database(state), temporal=lambda: _temporal(state))
 
 
 async def traffic_blocked(state: AppState) -> list[str]:
     """What keeps this API from taking requests (the ops port's /readyz, what a load balancer asks):
     PostgreSQL only. With Temporal away, a platform's push is still kept in the inbox and a person's
     command is a clear 503, so pulling every API out of the Service would only lose the pushes."""
-    problem = await check("postgresql", lambda: _database(state))
-    return [problem] if problem is not None else []
+    return await unanswered(postgresql=lambda: _database(state))
 
 
 def create_app(

@@ -226,6 +226,13 @@ class OpsServer:
         await writer.drain()
 
 
+async def unanswered(**probes: Callable[[], Awaitable[object]]) -> list[str]:
+    """The dependencies (named by keyword) whose probe fails or does not answer in time, probed
+    together: what a /readyz reports as down."""
+    results = await asyncio.gather(*(check(name, probe) for name, probe in probes.items()))
+    return [problem for problem in results if problem is not None]
+
+
 async def check(name: str, probe: Callable[[], Awaitable[object]]) -> str | None:
     """None when the dependency answers in time, else which one and the kind of failure.
 

@@ -5,12 +5,11 @@ every worker reports the same numbers however many run and whichever one restart
 the `max` across them).
 """
 
-import asyncio
-
 import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from domain.inquiries import STILL_OWED
 from domain.platforms import Platform
 from eventstore.projections import lags
 from eventstore.read_models import owed_inquiries
@@ -19,7 +18,7 @@ from mediaops.observability import (
     INQUIRIES_BREACHED,
     INQUIRIES_OPEN,
     PROJECTION_LAG,
-    check,
+    unanswered,
 )
 
 
@@ -35,13 +34,10 @@ class WorkerHealth:
     async def down(self) -> list[str]:
         """What keeps this worker from taking work: PostgreSQL, Temporal, or its own start or stop."""
 
-        async def database() -> None:
-            await self.pool.fetchval("SELECT 1")
-
-        checked = await asyncio.gather(
-            check("postgresql", database), check("temporal", self.client.service_client.check_health)
+        down = await unanswered(
+            postgresql=lambda: self.pool.fetchval("SELECT 1"),
+            temporal=self.client.service_client.check_health,
         )
-        down = [problem for problem in checked if problem is not None]
         if not self.running:
             down.append("worker: not polling (starting or draining)")
         down += [f"worker: {w.task_queue} stopped" for w in self.workers if self.running and not w.is_running]
@@ -54,7 +50,7 @@ class WorkerHealth:
             behind = await lags(conn)
         platforms = {str(p) for p in Platform} | {platform for platform, _ in owed}
         for platform in platforms:
-            counts = {status: owed.get((platform, status), 0) for status in ("open", "at_risk", "breached")}
+            counts = {status: owed.get((platform, status), 0) for status in STILL_OWED}
             INQUIRIES_OPEN.labels(platform).set(sum(counts.values()))
             INQUIRIES_AT_RISK.labels(platform).set(counts["at_risk"])
             INQUIRIES_BREACHED.labels(platform).set(counts["breached"])

@@ -179,14 +179,13 @@ def platform_workers(client: Client, policy: Policy, accounts: Accounts, pool: a
         snapshots.snapshot,
     ]
     platforms = sorted({a.platform for a in accounts.all()})
+    rates = {p: dispatch_rate(limit) for p, limit in policy.accounts.calls_per_second.items()}
     return [
         Worker(
             client,
             task_queue=platform_queue(platform),
             activities=activities,
-            max_task_queue_activities_per_second=dispatch_rate(policy.accounts.calls_per_second[platform])
-            if platform in policy.accounts.calls_per_second
-            else None,
+            max_task_queue_activities_per_second=rates.get(platform),
             interceptors=[LogContextInterceptor()],
             graceful_shutdown_timeout=DRAIN,
         )
